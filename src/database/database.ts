@@ -1,0 +1,137 @@
+import type { Registry } from 'prom-client';
+import { createDialect } from '../dialect/create-dialect.js';
+import type { Dialect, MigrationReport } from '../dialect/dialect.js';
+import { SluiceError } from '../errors/sluice-error.js';
+import { type CommitListener, WriteGate } from '../gate/write-gate.js';
+import { SluiceMetrics, type SluiceStats } from '../ops/metrics.js';
+import type { AnyTableDef } from '../schema/define-table.js';
+import { newerDatabaseError } from '../schema/migrator.js';
+import { type OpenOptions, type ResolvedOptions, resolveOptions } from './open-options.js';
+import { TableHandle } from './table-handle.js';
+
+/**
+ * The one owner of a connection set: a dialect, its write gate, metrics and table handles.
+ * Everything else (lifecycles, cache, sync, server, CLI) is built on this public surface.
+ */
+export class Database {
+  readonly #options: ResolvedOptions;
+  readonly #dialect: Dialect;
+  readonly #gate: WriteGate;
+  readonly #metrics: SluiceMetrics;
+  readonly #handles = new Map<AnyTableDef, TableHandle<AnyTableDef>>();
+  readonly #onError: (error: unknown) => void;
+  #closing: Promise<void> | undefined;
+
+  private constructor(options: ResolvedOptions, dialect: Dialect) {
+    this.#options = options;
+    this.#dialect = dialect;
+    this.#metrics = new SluiceMetrics();
+    this.#onError = options.onError ?? ((error) => console.error('[sluice]', error));
+    this.#gate = new WriteGate(
+      dialect,
+      this.#metrics,
+      {
+        maxQueue: options.gate.maxQueue,
+        whenFull: options.gate.whenFull,
+        deadlineMs: options.gate.deadlineMs,
+        backoff: { initialMs: options.gate.backoffInitialMs, maxMs: options.gate.backoffMaxMs },
+        batch: { targetCommitMs: options.gate.targetCommitMs, minSize: 1, maxSize: options.gate.maxBatch },
+      },
+      this.#onError,
+    );
+  }
+
+  static async open(input: OpenOptions): Promise<Database> {
+    const options = resolveOptions(input);
+    const dialect = await createDialect(options);
+    try {
+      const found = await dialect.schemaVersion();
+      if (found > options.schemaVersion) throw newerDatabaseError(found, options.schemaVersion);
+    } catch (error) {
+      await dialect.close();
+      throw error;
+    }
+    return new Database(options, dialect);
+  }
+
+  get dialect(): 'sqlite' | 'postgres' {
+    return this.#dialect.name;
+  }
+
+  get isOpen(): boolean {
+    return this.#closing === undefined;
+  }
+
+  /** The typed handle of a table passed to open(). */
+  table<T extends AnyTableDef>(definition: T): TableHandle<T> {
+    this.#requireOpen();
+    let handle = this.#handles.get(definition);
+    if (!handle) {
+      if (!this.#options.tables.includes(definition)) {
+        throw new SluiceError(
+          'CONFIG',
+          `Table ${definition.name} was not passed to open({ tables }); add it there so migrate() creates it.`,
+          {
+            table: definition.name,
+          },
+        );
+      }
+      handle = new TableHandle(definition, this.#dialect, this.#gate, () => this.isOpen, this.#onError) as TableHandle<AnyTableDef>;
+      this.#handles.set(definition, handle);
+    }
+    return handle as unknown as TableHandle<T>;
+  }
+
+  /** Creates missing tables, columns and indexes and runs pending migrations; safe to race. */
+  async migrate(): Promise<MigrationReport> {
+    this.#requireOpen();
+    return this.#gate.exclusive(() => this.#dialect.migrate(this.#options.tables, this.#options.schemaVersion, this.#options.migrations));
+  }
+
+  async schemaVersion(): Promise<number> {
+    this.#requireOpen();
+    return this.#dialect.schemaVersion();
+  }
+
+  /** Called after every commit with the keys it changed, before the batch's promises settle. */
+  onCommit(listener: CommitListener): () => void {
+    return this.#gate.onCommit(listener);
+  }
+
+  /** Resolves once every write submitted before the call has settled. */
+  flush(): Promise<void> {
+    return this.#gate.flush();
+  }
+
+  stats(): SluiceStats {
+    return this.#metrics.stats();
+  }
+
+  get metrics(): Registry {
+    return this.#metrics.registry;
+  }
+
+  /** Integrity, WAL, checkpoint and version facts for `sluice doctor`. */
+  async diagnose(): Promise<Record<string, unknown>> {
+    this.#requireOpen();
+    return this.#gate.exclusive(() => this.#dialect.diagnose());
+  }
+
+  /** Flushes queued writes, then closes every connection. Later calls reject with CLOSED. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.#gate.close();
+      await this.#dialect.close();
+    })();
+    return this.#closing;
+  }
+
+  #requireOpen(): void {
+    if (this.#closing) throw new SluiceError('CLOSED', 'The database is closed. Open it again to use it.');
+  }
+}
+
+/** Opens a database: `open({ url: 'sqlite:./data/app.db', tables: [...] })`. */
+export function open(options: OpenOptions): Promise<Database> {
+  return Database.open(options);
+}

@@ -1,0 +1,131 @@
+import { z } from 'zod';
+import { closestName, SluiceError } from '../errors/sluice-error.js';
+import type { AnyTableDef } from '../schema/define-table.js';
+import type { Migration } from '../schema/migration.js';
+
+const gateSchema = z
+  .object({
+    /** Writes allowed to wait in the queue. Default 100,000. */
+    maxQueue: z.number().int().min(1).default(100_000),
+    /** Past maxQueue: 'wait' for room (default) or 'reject' with OVERLOADED. */
+    whenFull: z.enum(['wait', 'reject']).default('wait'),
+    /** How long a write may wait for a lock held elsewhere before failing with BUSY. Default 30 s. */
+    deadlineMs: z.number().int().min(0).default(30_000),
+    /** First lock-retry wait (jittered, doubling). Default 2 ms. */
+    backoffInitialMs: z.number().min(0.1).default(2),
+    /** Longest lock-retry wait. Default 100 ms. */
+    backoffMaxMs: z.number().min(1).default(100),
+    /** Commit duration the adaptive batch size aims for. Default 8 ms. */
+    targetCommitMs: z.number().min(0.5).default(8),
+    /** Largest batch. Default 4,096 writes. */
+    maxBatch: z.number().int().min(1).default(4096),
+  })
+  .strict();
+
+const sqliteSchema = z
+  .object({
+    /** Writer page cache in KiB. Default 65,536 (64 MiB): scattered keys stay fast on large indexes. */
+    cacheKiB: z.number().int().min(512).default(65_536),
+    /** WAL size past which the watchdog forces a TRUNCATE checkpoint. Default 64 MiB. */
+    walMaxBytes: z
+      .number()
+      .int()
+      .min(1024 * 1024)
+      .default(64 * 1024 * 1024),
+    /** How often the watchdog measures the WAL. Default 1 s. */
+    checkpointIntervalMs: z.number().int().min(10).default(1000),
+  })
+  .strict();
+
+const postgresSchema = z
+  .object({
+    /** The schema (namespace) to use; created by migrate. Default: public. */
+    schema: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/)
+      .optional(),
+    /** Pool size (one connection writes; the rest read). Default 8. */
+    poolSize: z.number().int().min(2).default(8),
+  })
+  .strict();
+
+const optionsSchema = z
+  .object({
+    /** `sqlite:./data/app.db`, `sqlite::memory:` (or `:memory:`), or `postgres://…`. */
+    url: z.string().min(1),
+    tables: z
+      .array(z.custom<AnyTableDef>((t) => typeof t === 'object' && t !== null && 'columnsByName' in t, 'a table from defineTable()'))
+      .default([]),
+    /** The schema version of this code; a database recorded at a higher one is refused. Default 1. */
+    schemaVersion: z.number().int().min(1).default(1),
+    migrations: z.array(z.custom<Migration>()).default([]),
+    /**
+     * What a resolved write promise guarantees. 'process-crash' (default, SQLite synchronous=NORMAL):
+     * the row survives a crash of any process. 'power-loss' (synchronous=FULL): it also survives
+     * an OS crash or power cut.
+     */
+    durability: z.enum(['process-crash', 'power-loss']).default('process-crash'),
+    gate: gateSchema.default(gateSchema.parse({})),
+    sqlite: sqliteSchema.default(sqliteSchema.parse({})),
+    postgres: postgresSchema.default(postgresSchema.parse({})),
+    /** Receives failures nobody awaits: enqueue() writes and commit listeners. Default: stderr. */
+    onError: z.custom<(error: unknown) => void>((f) => typeof f === 'function').optional(),
+  })
+  .strict();
+
+export type OpenOptions = z.input<typeof optionsSchema>;
+export type ResolvedOptions = z.output<typeof optionsSchema>;
+
+/** Checks options in phases: shape and types (zod), then meaning (the URL), naming what is wrong. */
+export function resolveOptions(input: unknown): ResolvedOptions {
+  const parsed = optionsSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const path = issue?.path.join('.') || 'options';
+    if (issue?.code === 'unrecognized_keys') {
+      const shape =
+        issue.path.length === 0
+          ? optionsSchema.shape
+          : ((optionsSchema.shape as Record<string, unknown>)[String(issue.path[0])] as { shape?: object })?.shape;
+      const hints = issue.keys.map((k) => {
+        const hint = shape ? closestName(k, Object.keys(shape)) : undefined;
+        return hint ? `"${k}" (did you mean "${hint}"?)` : `"${k}"`;
+      });
+      throw new SluiceError('CONFIG', `Unknown option ${hints.join(', ')} in ${path === '' ? 'open()' : path}.`);
+    }
+    throw new SluiceError('CONFIG', `Invalid option ${path}: ${issue?.message}.`);
+  }
+  const options = parsed.data;
+  const names = new Set<string>();
+  for (const table of options.tables) {
+    if (names.has(table.name))
+      throw new SluiceError('CONFIG', `Two tables are named ${table.name}; table names must be unique.`, { table: table.name });
+    names.add(table.name);
+  }
+  if (options.gate.backoffMaxMs < options.gate.backoffInitialMs) {
+    throw new SluiceError(
+      'CONFIG',
+      `gate.backoffMaxMs (${options.gate.backoffMaxMs}) is below gate.backoffInitialMs (${options.gate.backoffInitialMs}).`,
+    );
+  }
+  return options;
+}
+
+export type DatabaseLocation = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
+
+export function parseUrl(url: string): DatabaseLocation {
+  if (url === ':memory:' || url === 'sqlite::memory:') return { kind: 'sqlite', file: ':memory:' };
+  if (url.startsWith('sqlite:')) {
+    const file = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    if (file.length === 0) throw new SluiceError('CONFIG', `The URL ${url} names no file; use sqlite:./data/app.db.`, { value: url });
+    return { kind: 'sqlite', file };
+  }
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return { kind: 'postgres', url };
+  throw new SluiceError(
+    'CONFIG',
+    `Unsupported database URL ${JSON.stringify(url)}: use sqlite:./path.db, sqlite::memory:, or postgres://user@host/db.`,
+    {
+      value: url,
+    },
+  );
+}

@@ -1,0 +1,200 @@
+import type { Dialect } from '../dialect/dialect.js';
+import { describeValue, SluiceError } from '../errors/sluice-error.js';
+import type { SubmitOptions, WriteGate } from '../gate/write-gate.js';
+import type { WriteCommand } from '../gate/write-op.js';
+import { cursorFilter, encodeCursor, requireNonNullOrder } from '../query/cursor.js';
+import type { Filter, FilterNode } from '../query/filter.js';
+import { compileFilter } from '../query/filter-compiler.js';
+import { parseFilter } from '../query/filter-parser.js';
+import { type OrderBy, type OrderTerm, parseOrder } from '../query/order.js';
+import { TableStatements } from '../query/table-statements.js';
+import type { AnyTableDef, InsertType, KeyType, PatchType, RowType } from '../schema/define-table.js';
+import { type JsRow, RowCodec } from '../schema/row-codec.js';
+
+export interface WriteOptions extends SubmitOptions {}
+
+export interface UpdateOptions<Row> extends WriteOptions {
+  /** Compare-and-set: apply only if the row also matches this filter; otherwise reject with CONFLICT. */
+  where?: Filter<Row>;
+}
+
+export interface FindOptions<Row> {
+  where?: Filter<Row>;
+  orderBy?: OrderBy<Row>;
+  limit?: number;
+  offset?: number;
+}
+
+export interface PageOptions<Row> {
+  where?: Filter<Row>;
+  orderBy?: OrderBy<Row>;
+  /** Rows per page. Default 100. */
+  limit?: number;
+  /** The `next` of the previous page. */
+  after?: string | null;
+}
+
+export interface Page<Row> {
+  rows: Row[];
+  /** Pass as `after` for the next page; null after the last one. */
+  next: string | null;
+}
+
+/** The fire-and-forget forms `enqueue` accepts. */
+export type EnqueueCommand<T extends AnyTableDef> =
+  | { insert: InsertType<T> }
+  | { upsert: InsertType<T> }
+  | { update: KeyType<T>; patch: PatchType<T> }
+  | { delete: KeyType<T> };
+
+/** The typed face of one table: writes go through the gate, reads to the reader. */
+export class TableHandle<T extends AnyTableDef> {
+  readonly table: T;
+  readonly #codec: RowCodec;
+  readonly #gate: WriteGate;
+  readonly #dialect: Dialect;
+  readonly #statements: TableStatements;
+  readonly #isOpen: () => boolean;
+  readonly #onError: (error: unknown) => void;
+
+  constructor(table: T, dialect: Dialect, gate: WriteGate, isOpen: () => boolean, onError: (error: unknown) => void) {
+    this.table = table;
+    this.#codec = new RowCodec(table, dialect.codec);
+    this.#gate = gate;
+    this.#dialect = dialect;
+    this.#statements = new TableStatements(dialect.builder, table);
+    this.#isOpen = isOpen;
+    this.#onError = onError;
+  }
+
+  /** Resolves with the row as stored (defaults applied) once it is committed. */
+  insert(row: InsertType<T>, options?: WriteOptions): Promise<RowType<T>> {
+    return this.#submit(() => ({ kind: 'insert', ...this.#codec.encodeInsert(row) }), options) as Promise<RowType<T>>;
+  }
+
+  /** Inserts, or replaces every non-key column of the row with the same key. */
+  upsert(row: InsertType<T>, options?: WriteOptions): Promise<RowType<T>> {
+    return this.#submit(() => ({ kind: 'upsert', ...this.#codec.encodeInsert(row) }), options) as Promise<RowType<T>>;
+  }
+
+  /** Resolves with the updated row; NOT_FOUND when no row has the key, CONFLICT when `where` fails. */
+  update(key: KeyType<T>, patch: PatchType<T>, options?: UpdateOptions<RowType<T>>): Promise<RowType<T>> {
+    return this.#submit(
+      () => ({
+        kind: 'update',
+        key: this.#codec.encodeKey(key),
+        patch: this.#codec.encodePatch(patch),
+        where: options?.where === undefined ? undefined : compileFilter(parseFilter(this.#codec, options.where)),
+      }),
+      options,
+    ) as Promise<RowType<T>>;
+  }
+
+  /** Resolves with true when a row was deleted, false when there was none. */
+  delete(key: KeyType<T>, options?: WriteOptions): Promise<boolean> {
+    return this.#submit(() => ({ kind: 'delete', key: this.#codec.encodeKey(key) }), options) as Promise<boolean>;
+  }
+
+  /**
+   * Queues a write without a promise, for code that cannot await (a frame loop). Never throws:
+   * a bad row or a failed write goes to the database's onError and the metrics.
+   */
+  enqueue(command: EnqueueCommand<T>, options: WriteOptions = {}): void {
+    let built: WriteCommand;
+    try {
+      built = this.#command(command);
+    } catch (error) {
+      this.#onError(error);
+      return;
+    }
+    this.#gate.enqueue(this.#codec, built, options, this.#onError);
+  }
+
+  async get(key: KeyType<T>): Promise<RowType<T> | undefined> {
+    this.#requireOpen();
+    return (await this.#dialect.getByKey(this.#codec, this.#codec.encodeKey(key))) as RowType<T> | undefined;
+  }
+
+  async find(options: FindOptions<RowType<T>> = {}): Promise<RowType<T>[]> {
+    this.#requireOpen();
+    const where = options.where === undefined ? undefined : parseFilter(this.#codec, options.where);
+    return this.#select(where, parseOrder(this.table, options.orderBy), options.limit, options.offset);
+  }
+
+  async page(options: PageOptions<RowType<T>> = {}): Promise<Page<RowType<T>>> {
+    this.#requireOpen();
+    const limit = options.limit ?? 100;
+    const terms = parseOrder(this.table, options.orderBy);
+    requireNonNullOrder(this.table.name, terms);
+    const nodes: FilterNode[] = [];
+    if (options.where !== undefined) nodes.push(parseFilter(this.#codec, options.where));
+    if (options.after) nodes.push(cursorFilter(terms, options.after, (term, value) => this.#codec.encodeValue(term.column, value)));
+    const rows = await this.#select(nodes.length === 0 ? undefined : { op: 'and', nodes }, terms, limit + 1, undefined);
+    const more = rows.length > limit;
+    if (more) rows.pop();
+    const last = rows[rows.length - 1];
+    return { rows, next: more && last ? encodeCursor(terms, last as JsRow) : null };
+  }
+
+  async count(where?: Filter<RowType<T>>): Promise<number> {
+    this.#requireOpen();
+    let query = this.#dialect.builder.selectFrom(this.table.name).select((eb) => eb.fn.countAll().as('n'));
+    if (where !== undefined) query = query.where(compileFilter(parseFilter(this.#codec, where)));
+    const { sql, parameters } = query.compile();
+    const [row] = await this.#dialect.selectAll(sql, parameters);
+    return Number(row?.n ?? 0);
+  }
+
+  async #select(where: FilterNode | undefined, terms: readonly OrderTerm[], limit?: number, offset?: number): Promise<RowType<T>[]> {
+    checkCount('limit', limit, this.table.name);
+    checkCount('offset', offset, this.table.name);
+    let query = this.#dialect.builder.selectFrom(this.table.name).select(this.#statements.selectList);
+    if (where !== undefined) query = query.where(compileFilter(where));
+    for (const term of terms) query = query.orderBy(term.column.sqlName, term.descending ? 'desc' : 'asc');
+    if (limit !== undefined) query = query.limit(limit);
+    if (offset !== undefined) query = (limit === undefined ? query.limit(Number.MAX_SAFE_INTEGER) : query).offset(offset);
+    const { sql, parameters } = query.compile();
+    const rows = await this.#dialect.selectAll(sql, parameters);
+    for (const row of rows) this.#codec.decodeRow(row);
+    return rows as RowType<T>[];
+  }
+
+  #command(command: EnqueueCommand<T>): WriteCommand {
+    const c = command as Record<string, unknown>;
+    if ('insert' in c) return { kind: 'insert', ...this.#codec.encodeInsert(c.insert) };
+    if ('upsert' in c) return { kind: 'upsert', ...this.#codec.encodeInsert(c.upsert) };
+    if ('update' in c) return { kind: 'update', key: this.#codec.encodeKey(c.update), patch: this.#codec.encodePatch(c.patch) };
+    if ('delete' in c) return { kind: 'delete', key: this.#codec.encodeKey(c.delete) };
+    throw new SluiceError(
+      'VALIDATION',
+      `enqueue on ${this.table.name} takes { insert }, { upsert }, { update, patch } or { delete }, got ${describeValue(command)}.`,
+      {
+        table: this.table.name,
+      },
+    );
+  }
+
+  #submit(build: () => WriteCommand, options: WriteOptions | undefined): Promise<unknown> {
+    let command: WriteCommand;
+    try {
+      command = build();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#gate.submit(this.#codec, command, options);
+  }
+
+  #requireOpen(): void {
+    if (!this.#isOpen()) {
+      throw new SluiceError('CLOSED', `The database is closed; cannot read ${this.table.name}. Open it again to read.`, {
+        table: this.table.name,
+      });
+    }
+  }
+}
+
+function checkCount(name: string, value: number | undefined, table: string): void {
+  if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
+    throw new SluiceError('VALIDATION', `${name} on ${table} must be a whole number >= 0, got ${describeValue(value)}.`, { table, value });
+  }
+}

@@ -1,0 +1,63 @@
+import type { Kysely } from 'kysely';
+import type { SluiceError } from '../errors/sluice-error.js';
+import type { CommittedChange, Outcome, WriteOp } from '../gate/write-op.js';
+import type { AnyTableDef } from '../schema/define-table.js';
+import type { Migration } from '../schema/migration.js';
+import type { JsRow, RowCodec } from '../schema/row-codec.js';
+import type { ValueCodec } from '../schema/value-codec.js';
+
+/**
+ * A lock held by someone else, or a server that cannot be reached: the whole batch was rolled
+ * back and may be tried again. Anything else a batch raises is the fault of one operation.
+ */
+export class TransientError extends Error {
+  readonly reason: 'busy' | 'unavailable';
+  constructor(reason: 'busy' | 'unavailable', message: string, cause: unknown) {
+    super(message, { cause });
+    this.name = 'TransientError';
+    this.reason = reason;
+  }
+}
+
+export interface BatchResult {
+  readonly outcomes: Outcome[];
+  readonly changes: CommittedChange[];
+}
+
+/** Rows a hook adds to a batch's transaction (an outbox, say); they commit or fail with it. */
+export type ExtraWrites = (changes: readonly CommittedChange[]) => readonly WriteOp[];
+
+export interface DialectStats {
+  walBytes?: number;
+  checkpoints?: number;
+  [key: string]: number | string | undefined;
+}
+
+/**
+ * What the core needs from a database. Core code talks only to this; a dialect difference lives
+ * behind it, never as a branch on the dialect's name.
+ */
+export interface Dialect {
+  readonly name: 'sqlite' | 'postgres';
+  readonly codec: ValueCodec;
+  /** A query builder used only to compile SQL for this dialect; it never executes. */
+  readonly builder: Kysely<any>;
+  /** Runs one batch in one transaction. Throws TransientError when the batch may be retried. */
+  executeBatch(ops: readonly WriteOp[], extra: ExtraWrites | undefined): Promise<BatchResult>;
+  getByKey(codec: RowCodec, key: readonly unknown[]): Promise<JsRow | undefined>;
+  selectAll(sql: string, params: readonly unknown[]): Promise<JsRow[]>;
+  migrate(tables: readonly AnyTableDef[], codeVersion: number, migrations: readonly Migration[]): Promise<MigrationReport>;
+  schemaVersion(): Promise<number>;
+  /** Maps a driver error to a SluiceError (codes CONSTRAINT, BUSY, UNAVAILABLE, …). */
+  classify(error: unknown, table?: string): SluiceError;
+  stats(): DialectStats;
+  /** Health facts for `sluice doctor`. */
+  diagnose(): Promise<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+export interface MigrationReport {
+  readonly fromVersion: number;
+  readonly toVersion: number;
+  readonly applied: readonly string[];
+}

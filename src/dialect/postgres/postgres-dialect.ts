@@ -1,0 +1,5 @@
+export const PostgresDialect = {
+  open: async (_: unknown): Promise<never> => {
+    throw new Error('not yet');
+  },
+};

@@ -1,0 +1,177 @@
+import type Database from 'better-sqlite3';
+import type { Kysely } from 'kysely';
+import { SluiceError } from '../../errors/sluice-error.js';
+import type { CommittedChange, Outcome, WriteOp } from '../../gate/write-op.js';
+import { TableStatements } from '../../query/table-statements.js';
+import type { RowCodec } from '../../schema/row-codec.js';
+import type { BatchResult, ExtraWrites } from '../dialect.js';
+import { insertRunLength } from '../insert-runs.js';
+import { classifySqliteError, sqliteTransient } from './sqlite-errors.js';
+
+/** SQLite allows 32,766 bound values per statement; rows per multi-row insert stay under it. */
+const MAX_VARIABLES = 32_766;
+const MAX_ROWS_PER_INSERT = 64;
+
+/**
+ * Runs a batch on the one writer connection, synchronously, inside BEGIN IMMEDIATE: no JavaScript
+ * awaits while the lock is held. Each op is one write statement, which SQLite makes atomic on its
+ * own, so a failing op leaves the rest of the transaction intact without a savepoint.
+ */
+export class SqliteBatchRunner {
+  readonly #db: Database.Database;
+  readonly #builder: Kysely<any>;
+  readonly #statements = new Map<RowCodec, TableStatements>();
+  readonly #prepared = new Map<string, Database.Statement>();
+  readonly #begin: Database.Statement;
+  readonly #commit: Database.Statement;
+  readonly #rollback: Database.Statement;
+
+  constructor(db: Database.Database, builder: Kysely<any>) {
+    this.#db = db;
+    this.#builder = builder;
+    this.#begin = db.prepare('BEGIN IMMEDIATE');
+    this.#commit = db.prepare('COMMIT');
+    this.#rollback = db.prepare('ROLLBACK');
+  }
+
+  statements(codec: RowCodec): TableStatements {
+    let statements = this.#statements.get(codec);
+    if (!statements) {
+      statements = new TableStatements(this.#builder, codec.table);
+      this.#statements.set(codec, statements);
+    }
+    return statements;
+  }
+
+  prepare(sql: string): Database.Statement {
+    let statement = this.#prepared.get(sql);
+    if (!statement) {
+      statement = this.#db.prepare(sql);
+      this.#prepared.set(sql, statement);
+    }
+    return statement;
+  }
+
+  run(ops: readonly WriteOp[], extra: ExtraWrites | undefined): BatchResult {
+    try {
+      this.#begin.run();
+    } catch (error) {
+      throw sqliteTransient(error) ?? classifySqliteError(error);
+    }
+    const outcomes = new Array<Outcome>(ops.length);
+    const changes: CommittedChange[] = [];
+    try {
+      this.#runOps(ops, outcomes, changes);
+      const more = extra?.(changes);
+      if (more && more.length > 0) {
+        const extraOutcomes = new Array<Outcome>(more.length);
+        this.#runOps(more, extraOutcomes, []);
+        const failed = extraOutcomes.find((o) => !o.ok);
+        if (failed && !failed.ok) throw failed.error;
+      }
+      this.#commit.run();
+    } catch (error) {
+      if (this.#db.inTransaction) this.#rollback.run();
+      throw sqliteTransient(error) ?? classifySqliteError(error);
+    }
+    return { outcomes, changes };
+  }
+
+  #runOps(ops: readonly WriteOp[], outcomes: Outcome[], changes: CommittedChange[]): void {
+    let i = 0;
+    while (i < ops.length) {
+      const op = ops[i] as WriteOp;
+      const columns = op.codec.table.columns.length;
+      const run = insertRunLength(ops, i, Math.min(MAX_ROWS_PER_INSERT, Math.floor(MAX_VARIABLES / columns)));
+      if (run > 1 && this.#tryInsertRun(ops, i, run, outcomes, changes)) {
+        i += run;
+        continue;
+      }
+      const end = i + run;
+      for (; i < end; i++) this.#runOne(ops[i] as WriteOp, i, outcomes, changes);
+    }
+  }
+
+  /** One multi-row statement for a run; false when it failed and the rows must go one by one. */
+  #tryInsertRun(ops: readonly WriteOp[], start: number, count: number, outcomes: Outcome[], changes: CommittedChange[]): boolean {
+    const first = ops[start] as WriteOp;
+    const statements = this.statements(first.codec);
+    const sql = first.command.kind === 'upsert' ? statements.upsert(count) : statements.insert(count);
+    const params: unknown[] = [];
+    for (let i = start; i < start + count; i++) {
+      const command = (ops[i] as WriteOp).command as { params: unknown[] };
+      for (const value of command.params) params.push(value);
+    }
+    try {
+      this.prepare(sql).run(params);
+    } catch (error) {
+      this.#rethrowIfBatchLost(error);
+      return false;
+    }
+    for (let i = start; i < start + count; i++) {
+      const op = ops[i] as WriteOp;
+      const command = op.command as { params: unknown[]; row: unknown };
+      outcomes[i] = { ok: true, value: command.row };
+      changes.push({ table: op.codec.table.name, kind: op.command.kind, key: op.codec.keyOfParams(command.params) });
+    }
+    return true;
+  }
+
+  #runOne(op: WriteOp, index: number, outcomes: Outcome[], changes: CommittedChange[]): void {
+    const table = op.codec.table.name;
+    const command = op.command;
+    try {
+      const statements = this.statements(op.codec);
+      switch (command.kind) {
+        case 'insert':
+        case 'upsert': {
+          const sql = command.kind === 'insert' ? statements.insert(1) : statements.upsert(1);
+          this.prepare(sql).run(command.params);
+          outcomes[index] = { ok: true, value: command.row };
+          changes.push({ table, kind: command.kind, key: op.codec.keyOfParams(command.params) });
+          return;
+        }
+        case 'update': {
+          const { sql, extra } = statements.update(command.patch.columns, command.where);
+          const row = this.prepare(sql).get([...command.patch.params, ...command.key, ...extra]) as Record<string, unknown> | undefined;
+          if (row === undefined) {
+            outcomes[index] = { ok: false, error: this.#missOrConflict(op, command.key, command.where !== undefined) };
+            return;
+          }
+          outcomes[index] = { ok: true, value: op.codec.decodeRow(row) };
+          changes.push({ table, kind: 'update', key: command.key });
+          return;
+        }
+        case 'delete': {
+          const { changes: deleted } = this.prepare(statements.delete()).run(command.key);
+          outcomes[index] = { ok: true, value: deleted > 0 };
+          if (deleted > 0) changes.push({ table, kind: 'delete', key: command.key });
+          return;
+        }
+      }
+    } catch (error) {
+      this.#rethrowIfBatchLost(error);
+      outcomes[index] = { ok: false, error: classifySqliteError(error, table) };
+    }
+  }
+
+  #missOrConflict(op: WriteOp, key: readonly unknown[], conditional: boolean): SluiceError {
+    const table = op.codec.table.name;
+    const exists = conditional && this.prepare(this.statements(op.codec).selectByKey()).get(key) !== undefined;
+    const shown = key.length === 1 ? JSON.stringify(key[0]) : JSON.stringify(key);
+    return exists
+      ? new SluiceError(
+          'CONFLICT',
+          `The update of ${table} ${shown} did not apply: the row no longer matches its condition (another writer changed it first). Read it again and decide.`,
+          { table, value: key },
+        )
+      : new SluiceError('NOT_FOUND', `${table} has no row with key ${shown}; nothing was updated.`, { table, value: key });
+  }
+
+  /** A lock lost mid-batch, or an error after which SQLite rolled the whole transaction back. */
+  #rethrowIfBatchLost(error: unknown): void {
+    const transient = sqliteTransient(error);
+    if (transient) throw transient;
+    if (!this.#db.inTransaction) throw classifySqliteError(error);
+  }
+}

@@ -1,0 +1,31 @@
+import { DummyDriver, Kysely, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler, sql } from 'kysely';
+import type { DdlFlavor } from '../../schema/ddl-builder.js';
+import { sqliteCodec } from './sqlite-codec.js';
+
+/** Kysely as a SQL compiler only: the dummy driver makes sure it never runs anything itself. */
+export function createSqliteBuilder(): Kysely<any> {
+  return new Kysely<any>({
+    dialect: {
+      createAdapter: () => new SqliteAdapter(),
+      createDriver: () => new DummyDriver(),
+      createIntrospector: (db) => new SqliteIntrospector(db),
+      createQueryCompiler: () => new SqliteQueryCompiler(),
+    },
+  });
+}
+
+/** STRICT tables plus CHECKs keep foreign writers (Python, C++, the CLI) to the declared types. */
+export function sqliteDdlFlavor(builder: Kysely<any>): DdlFlavor {
+  return {
+    builder,
+    codec: sqliteCodec,
+    columnType: { text: 'text', integer: 'integer', real: 'real', boolean: 'integer', json: 'text', timestamp: 'integer', blob: 'blob' },
+    check(column) {
+      const ref = sql.ref(column.sqlName);
+      if (column.type === 'boolean') return sql`${ref} in (0, 1)`;
+      if (column.type === 'json') return sql`json_valid(${ref})`;
+      return undefined;
+    },
+    tableSuffix: sql`strict`,
+  };
+}

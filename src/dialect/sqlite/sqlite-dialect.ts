@@ -1,0 +1,207 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type Database from 'better-sqlite3';
+import type { Kysely } from 'kysely';
+import type { SluiceError } from '../../errors/sluice-error.js';
+import { delay, retryWithBackoff } from '../../gate/backoff.js';
+import type { WriteOp } from '../../gate/write-op.js';
+import type { AnyTableDef } from '../../schema/define-table.js';
+import type { Migration } from '../../schema/migration.js';
+import { MIGRATIONS_TABLE, type MigrationSession, runMigrations } from '../../schema/migrator.js';
+import type { JsRow, RowCodec } from '../../schema/row-codec.js';
+import type { BatchResult, Dialect, DialectStats, ExtraWrites, MigrationReport } from '../dialect.js';
+import { SqliteBatchRunner } from './sqlite-batch.js';
+import { createSqliteBuilder, sqliteDdlFlavor } from './sqlite-builder.js';
+import { CheckpointWatchdog } from './sqlite-checkpoint.js';
+import { sqliteCodec } from './sqlite-codec.js';
+import { type Durability, openSqliteConnection } from './sqlite-connection.js';
+import { classifySqliteError, isSqliteBusy } from './sqlite-errors.js';
+
+export interface SqliteDialectOptions {
+  /** A file path, or ':memory:'. */
+  readonly file: string;
+  readonly durability: Durability;
+  /** Writer page cache in KiB: scattered-key batches slow sharply once their index pages no longer fit. */
+  readonly cacheKiB: number;
+  /** The WAL size past which the watchdog forces a TRUNCATE checkpoint. */
+  readonly walMaxBytes: number;
+  readonly checkpointIntervalMs: number;
+  /** How long an open or a read may keep retrying a lock before giving up with BUSY. */
+  readonly lockTimeoutMs: number;
+}
+
+/**
+ * One writer connection, owned by the write gate, and one reader beside it. A ':memory:'
+ * database is private to its connection, so there the writer also serves reads.
+ */
+export class SqliteDialect implements Dialect {
+  readonly name = 'sqlite' as const;
+  readonly codec = sqliteCodec;
+  readonly builder: Kysely<any>;
+  readonly file: string;
+  readonly #writer: Database.Database;
+  readonly #reader: Database.Database;
+  readonly #batches: SqliteBatchRunner;
+  readonly #readStatements = new Map<string, Database.Statement>();
+  readonly #watchdog: CheckpointWatchdog;
+  readonly #lockTimeoutMs: number;
+
+  private constructor(writer: Database.Database, reader: Database.Database, options: SqliteDialectOptions) {
+    this.file = options.file;
+    this.builder = createSqliteBuilder();
+    this.#writer = writer;
+    this.#reader = reader;
+    this.#lockTimeoutMs = options.lockTimeoutMs;
+    this.#batches = new SqliteBatchRunner(writer, this.builder);
+    this.#watchdog = new CheckpointWatchdog(writer, options.file, options.walMaxBytes, options.checkpointIntervalMs);
+  }
+
+  static async open(options: SqliteDialectOptions): Promise<SqliteDialect> {
+    const memory = options.file === ':memory:';
+    const file = memory ? options.file : resolve(options.file);
+    if (!memory) mkdirSync(dirname(file), { recursive: true });
+    const open = (readonly: boolean, cacheKiB: number) =>
+      retryWithBackoff(
+        () => openSqliteConnection({ file, durability: options.durability, cacheKiB, readonly }),
+        isSqliteBusy,
+        options.lockTimeoutMs,
+        (e) => classifySqliteError(e),
+      );
+    const writer = await open(false, options.cacheKiB);
+    try {
+      const reader = memory ? writer : await open(true, Math.max(2048, options.cacheKiB / 4));
+      return new SqliteDialect(writer, reader, { ...options, file });
+    } catch (error) {
+      writer.close();
+      throw error;
+    }
+  }
+
+  async executeBatch(ops: readonly WriteOp[], extra: ExtraWrites | undefined): Promise<BatchResult> {
+    return this.#batches.run(ops, extra);
+  }
+
+  async getByKey(codec: RowCodec, key: readonly unknown[]): Promise<JsRow | undefined> {
+    const statement = this.#readStatement(this.#batches.statements(codec).selectByKey());
+    const row = (await this.#read(() => statement.get(key as unknown[]))) as JsRow | undefined;
+    return row === undefined ? undefined : codec.decodeRow(row);
+  }
+
+  async selectAll(sql: string, params: readonly unknown[]): Promise<JsRow[]> {
+    const statement = this.#readStatement(sql);
+    return (await this.#read(() => statement.all(params as unknown[]))) as JsRow[];
+  }
+
+  /** Reads rarely meet a lock (WAL recovery); when they do they wait asynchronously too. */
+  #read<T>(fn: () => T): T | Promise<T> {
+    try {
+      return fn();
+    } catch (error) {
+      if (!isSqliteBusy(error)) throw classifySqliteError(error);
+      return retryWithBackoff(fn, isSqliteBusy, this.#lockTimeoutMs, (e) => classifySqliteError(e));
+    }
+  }
+
+  #readStatement(sql: string): Database.Statement {
+    let statement = this.#readStatements.get(sql);
+    if (!statement) {
+      try {
+        statement = this.#reader.prepare(sql);
+      } catch (error) {
+        throw classifySqliteError(error);
+      }
+      this.#readStatements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  async schemaVersion(): Promise<number> {
+    const exists = this.#reader.prepare("select 1 from sqlite_master where type = 'table' and name = ?").get(MIGRATIONS_TABLE);
+    if (!exists) return 0;
+    const row = this.#reader.prepare(`select coalesce(max(version), 0) as v from ${MIGRATIONS_TABLE}`).get() as { v: number };
+    return row.v;
+  }
+
+  async migrate(tables: readonly AnyTableDef[], codeVersion: number, migrations: readonly Migration[]): Promise<MigrationReport> {
+    const db = this.#writer;
+    // BEGIN IMMEDIATE serialises migrating processes; the loser waits asynchronously, then finds
+    // the work done. Every statement below is synchronous, so the lock is held for no await.
+    await retryWithBackoff(
+      () => db.prepare('BEGIN IMMEDIATE').run(),
+      isSqliteBusy,
+      Math.max(this.#lockTimeoutMs, 30_000),
+      (e) => classifySqliteError(e),
+    );
+    const session: MigrationSession = {
+      exec: async (sql) => void db.exec(sql),
+      version: async () => {
+        db.exec(
+          `create table if not exists ${MIGRATIONS_TABLE} (version integer primary key, description text not null, applied_at integer not null) strict`,
+        );
+        return (db.prepare(`select coalesce(max(version), 0) as v from ${MIGRATIONS_TABLE}`).get() as { v: number }).v;
+      },
+      record: async (version, description) =>
+        void db
+          .prepare(`insert into ${MIGRATIONS_TABLE} (version, description, applied_at) values (?, ?, ?)`)
+          .run(version, description, Date.now()),
+      columns: async (table) => {
+        const rows = db.prepare('select name from pragma_table_info(?)').all(table) as { name: string }[];
+        return rows.length === 0 ? undefined : new Set(rows.map((r) => r.name));
+      },
+    };
+    try {
+      const report = await runMigrations(session, sqliteDdlFlavor(this.builder), 'sqlite', tables, codeVersion, migrations);
+      db.prepare('COMMIT').run();
+      this.#readStatements.clear();
+      return report;
+    } catch (error) {
+      if (db.inTransaction) db.prepare('ROLLBACK').run();
+      throw classifySqliteError(error);
+    }
+  }
+
+  classify(error: unknown, table?: string): SluiceError {
+    return classifySqliteError(error, table);
+  }
+
+  stats(): DialectStats {
+    this.#watchdog.measure();
+    return { ...this.#watchdog.stats };
+  }
+
+  /** Runs a TRUNCATE checkpoint now; true when the WAL was emptied. */
+  checkpoint(): boolean {
+    return this.#watchdog.checkpoint();
+  }
+
+  async diagnose(): Promise<Record<string, unknown>> {
+    const pragma = (name: string) => this.#reader.pragma(name, { simple: true });
+    const integrity = this.#reader.pragma('integrity_check') as { integrity_check: string }[];
+    const walBefore = this.#watchdog.measure();
+    const checkpointed = this.checkpoint();
+    return {
+      dialect: 'sqlite',
+      file: this.file,
+      sqliteVersion: (this.#reader.prepare('select sqlite_version() as v').get() as { v: string }).v,
+      integrity: integrity.map((r) => r.integrity_check),
+      journalMode: this.#writer.pragma('journal_mode', { simple: true }),
+      synchronous: ['OFF', 'NORMAL', 'FULL', 'EXTRA'][Number(this.#writer.pragma('synchronous', { simple: true }))],
+      pageSize: pragma('page_size'),
+      pageCount: pragma('page_count'),
+      freelistCount: pragma('freelist_count'),
+      walBytesBefore: walBefore,
+      walBytesAfter: this.#watchdog.stats.walBytes,
+      checkpointComplete: checkpointed,
+      schemaVersion: await this.schemaVersion(),
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#watchdog.stop();
+    if (this.#reader !== this.#writer) this.#reader.close();
+    // A last checkpoint leaves a small WAL for the next opener; a busy one is fine to skip.
+    if (this.file !== ':memory:') this.#watchdog.checkpoint();
+    this.#writer.close();
+    await delay(0);
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * Every error Sluice raises is a `SluiceError` with a stable `code`; the driver's own error, when
+ * there is one, is kept as `cause` so nothing the database said is lost.
+ */
+export const ERROR_CODES = [
+  'VALIDATION',
+  'CONSTRAINT',
+  'CONFLICT',
+  'ILLEGAL_TRANSITION',
+  'NOT_FOUND',
+  'BUSY',
+  'OVERLOADED',
+  'CLOSED',
+  'UNAVAILABLE',
+  'CONFIG',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface SluiceErrorDetails {
+  table?: string;
+  column?: string;
+  value?: unknown;
+  cause?: unknown;
+}
+
+export class SluiceError extends Error {
+  readonly code: ErrorCode;
+  readonly table: string | undefined;
+  readonly column: string | undefined;
+  readonly value: unknown;
+
+  constructor(code: ErrorCode, message: string, details: SluiceErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = 'SluiceError';
+    this.code = code;
+    this.table = details.table;
+    this.column = details.column;
+    this.value = details.value;
+  }
+
+  static is(error: unknown, code?: ErrorCode): error is SluiceError {
+    return error instanceof SluiceError && (code === undefined || error.code === code);
+  }
+}
+
+/** Renders a caller's value for an error message without dumping a megabyte of it. */
+export function describeValue(value: unknown): string {
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'bigint') return `${value}n`;
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString();
+  if (value instanceof Uint8Array) return `<${value.byteLength} bytes>`;
+  let text: string;
+  try {
+    text = typeof value === 'string' ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value));
+  } catch {
+    text = Object.prototype.toString.call(value);
+  }
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/** The closest known name to a misspelt one, for "did you mean" hints. */
+export function closestName(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1;
+  for (const candidate of known) {
+    const d = editDistance(name.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0] ?? 0;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j] ?? 0;
+      row[j] = Math.min(current + 1, (row[j - 1] ?? 0) + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previous = current;
+    }
+  }
+  return row[b.length] ?? 0;
+}

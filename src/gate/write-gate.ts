@@ -1,0 +1,304 @@
+import { type Dialect, type ExtraWrites, TransientError } from '../dialect/dialect.js';
+import { SluiceError } from '../errors/sluice-error.js';
+import type { SluiceMetrics } from '../ops/metrics.js';
+import type { RowCodec } from '../schema/row-codec.js';
+import { type BackoffOptions, backoffMs } from './backoff.js';
+import { BatchSizer, type BatchSizerOptions } from './batch-sizer.js';
+import { OpQueue } from './op-queue.js';
+import type { CommittedChange, Lane, Outcome, WriteCommand, WriteOp } from './write-op.js';
+
+export interface WriteGateOptions {
+  /** Writes allowed to wait in the queue; past it a write waits for room or is refused. */
+  readonly maxQueue: number;
+  readonly whenFull: 'wait' | 'reject';
+  /** How long a write may wait for a lock held elsewhere before it fails with BUSY. */
+  readonly deadlineMs: number;
+  readonly backoff: BackoffOptions;
+  readonly batch: BatchSizerOptions;
+}
+
+export interface SubmitOptions {
+  readonly priority?: Lane;
+  /** Try once; if another connection holds the lock, reject with BUSY instead of waiting. */
+  readonly nonBlocking?: boolean;
+  /** Overrides the gate's deadlineMs for this write. */
+  readonly timeoutMs?: number;
+}
+
+export type CommitListener = (changes: readonly CommittedChange[]) => void;
+
+class PendingWrite implements WriteOp {
+  epoch = 0;
+  constructor(
+    readonly codec: RowCodec,
+    readonly command: WriteCommand,
+    readonly lane: Lane,
+    readonly nonBlocking: boolean,
+    readonly deadline: number,
+    readonly enqueuedAt: number,
+    readonly resolve: (value: unknown) => void,
+    readonly reject: (error: SluiceError) => void,
+    readonly done: (op: PendingWrite, outcome: Outcome) => void,
+  ) {}
+
+  settle(outcome: Outcome): void {
+    this.done(this, outcome);
+    if (outcome.ok) this.resolve(outcome.value);
+    else this.reject(outcome.error);
+  }
+}
+
+/**
+ * Every write passes here. Writes queue by lane; the gate drains them into one short transaction
+ * per batch and settles each caller's promise only after COMMIT. A lock held by another process
+ * rolls the batch back and retries it after a jittered backoff, on a timer, so the event loop
+ * never blocks on a lock.
+ */
+export class WriteGate {
+  readonly #dialect: Dialect;
+  readonly #metrics: SluiceMetrics;
+  readonly #options: WriteGateOptions;
+  readonly #queue = new OpQueue();
+  readonly #sizer: BatchSizer;
+  readonly #listeners: CommitListener[] = [];
+  readonly #onListenerError: (error: unknown) => void;
+  #extraWrites: ExtraWrites | undefined;
+  #state: 'open' | 'closing' | 'closed' = 'open';
+  #scheduled = false;
+  #running = false;
+  #paused = 0;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #attempt = 0;
+  #busySince: number | undefined;
+  #spaceWaiters: (() => void)[] = [];
+  #idleWaiters: (() => void)[] = [];
+  #epoch = 0;
+  readonly #pendingByEpoch = new Map<number, number>();
+  #flushWaiters: { epoch: number; resolve: () => void }[] = [];
+  readonly #drainNow = () => void this.#drain();
+  readonly #settled = (op: PendingWrite, outcome: Outcome) => this.#onSettled(op, outcome);
+
+  constructor(dialect: Dialect, metrics: SluiceMetrics, options: WriteGateOptions, onListenerError: (error: unknown) => void) {
+    this.#dialect = dialect;
+    this.#metrics = metrics;
+    this.#options = options;
+    this.#sizer = new BatchSizer(options.batch);
+    this.#onListenerError = onListenerError;
+    metrics.attach(dialect.name, { depth: (lane) => this.#queue.depth(lane), batchLimit: () => this.#sizer.limit }, () => dialect.stats());
+  }
+
+  /** Called after each COMMIT with the keys it changed, before any caller's promise settles. */
+  onCommit(listener: CommitListener): () => void {
+    this.#listeners.push(listener);
+    return () => {
+      const i = this.#listeners.indexOf(listener);
+      if (i >= 0) this.#listeners.splice(i, 1);
+    };
+  }
+
+  /** Rows that must commit in the same transaction as each batch (an outbox). One hook at most. */
+  setExtraWrites(hook: ExtraWrites | undefined): void {
+    this.#extraWrites = hook;
+  }
+
+  get state(): 'open' | 'closing' | 'closed' {
+    return this.#state;
+  }
+
+  submit(codec: RowCodec, command: WriteCommand, options: SubmitOptions = {}): Promise<unknown> {
+    if (this.#state !== 'open') return Promise.reject(closedError(codec.table.name));
+    if (this.#queue.size >= this.#options.maxQueue) {
+      if (this.#options.whenFull === 'reject') return Promise.reject(this.#overloaded(codec.table.name));
+      return new Promise<void>((resolve) => this.#spaceWaiters.push(resolve)).then(() => this.submit(codec, command, options));
+    }
+    return new Promise((resolve, reject) => this.#push(codec, command, options, resolve, reject));
+  }
+
+  /** The synchronous entry: never throws; a failure goes to `onError`. */
+  enqueue(codec: RowCodec, command: WriteCommand, options: SubmitOptions, onError: (error: SluiceError) => void): void {
+    const fail = (error: SluiceError) => {
+      this.#metrics.counters.enqueueFailures++;
+      onError(error);
+    };
+    if (this.#state !== 'open') fail(closedError(codec.table.name));
+    else if (this.#queue.size >= this.#options.maxQueue) fail(this.#overloaded(codec.table.name));
+    else this.#push(codec, command, options, noop, fail);
+  }
+
+  #push(
+    codec: RowCodec,
+    command: WriteCommand,
+    options: SubmitOptions,
+    resolve: (value: unknown) => void,
+    reject: (error: SluiceError) => void,
+  ): void {
+    const now = performance.now();
+    const op = new PendingWrite(
+      codec,
+      command,
+      options.priority ?? 'normal',
+      options.nonBlocking === true,
+      now + (options.timeoutMs ?? this.#options.deadlineMs),
+      now,
+      resolve,
+      reject,
+      this.#settled,
+    );
+    op.epoch = this.#epoch;
+    this.#pendingByEpoch.set(op.epoch, (this.#pendingByEpoch.get(op.epoch) ?? 0) + 1);
+    this.#queue.push(op);
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#running || this.#retryTimer || this.#paused > 0) return;
+    this.#scheduled = true;
+    setImmediate(this.#drainNow);
+  }
+
+  async #drain(): Promise<void> {
+    this.#scheduled = false;
+    if (this.#running || this.#paused > 0 || this.#queue.size === 0) return;
+    this.#running = true;
+    const batch = this.#queue.take(this.#sizer.limit);
+    const started = performance.now();
+    try {
+      const result = await this.#dialect.executeBatch(batch, this.#extraWrites);
+      const finished = performance.now();
+      if (this.#busySince !== undefined) {
+        this.#metrics.lockWaited(finished - this.#busySince);
+        this.#busySince = undefined;
+      }
+      this.#attempt = 0;
+      this.#sizer.observe(batch.length, finished - started);
+      this.#metrics.batchCommitted(batch.length, finished - started);
+      for (const listener of this.#listeners) {
+        try {
+          listener(result.changes);
+        } catch (error) {
+          this.#onListenerError(error);
+        }
+      }
+      for (let i = 0; i < batch.length; i++) (batch[i] as WriteOp).settle(result.outcomes[i] as Outcome);
+    } catch (error) {
+      this.#afterFailedBatch(batch, error, started);
+    } finally {
+      this.#running = false;
+      this.#wakeSpaceWaiters();
+      if (this.#idleWaiters.length > 0) for (const wake of this.#idleWaiters.splice(0)) wake();
+      if (this.#queue.size > 0) this.#schedule();
+    }
+  }
+
+  #afterFailedBatch(batch: WriteOp[], error: unknown, started: number): void {
+    if (!(error instanceof TransientError)) {
+      const failure = error instanceof SluiceError ? error : this.#dialect.classify(error);
+      for (const op of batch) op.settle({ ok: false, error: failure });
+      return;
+    }
+    this.#metrics.counters.busyRetries++;
+    this.#busySince ??= started;
+    const now = performance.now();
+    const retry: WriteOp[] = [];
+    for (const op of batch) {
+      if (op.nonBlocking || now >= op.deadline) {
+        this.#metrics.counters.busySurfaced++;
+        op.settle({ ok: false, error: this.#gaveUp(op, error, now) });
+      } else {
+        retry.push(op);
+      }
+    }
+    this.#queue.putBack(retry);
+    const wait = backoffMs(this.#attempt++, this.#options.backoff);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#schedule();
+    }, wait);
+  }
+
+  #gaveUp(op: WriteOp, error: TransientError, now: number): SluiceError {
+    const table = op.codec.table.name;
+    const code = error.reason === 'busy' ? 'BUSY' : 'UNAVAILABLE';
+    const waited = Math.round(now - op.enqueuedAt);
+    const message = op.nonBlocking
+      ? `Non-blocking write to ${table} refused: ${error.message}. Nothing was written; try again later.`
+      : `Write to ${table} gave up after ${waited} ms: ${error.message}. Nothing was written; raise the deadline (deadlineMs / timeoutMs) or find the long writer with \`sluice doctor\`.`;
+    return new SluiceError(code, message, { table, cause: error.cause });
+  }
+
+  #onSettled(op: PendingWrite, outcome: Outcome): void {
+    if (outcome.ok) this.#metrics.counters.opsOk++;
+    else this.#metrics.failed(outcome.error.code);
+    this.#metrics.ackLatency.record(performance.now() - op.enqueuedAt);
+    const left = (this.#pendingByEpoch.get(op.epoch) ?? 1) - 1;
+    if (left > 0) {
+      this.#pendingByEpoch.set(op.epoch, left);
+      return;
+    }
+    this.#pendingByEpoch.delete(op.epoch);
+    if (this.#flushWaiters.length > 0) this.#wakeFlushWaiters();
+  }
+
+  #wakeFlushWaiters(): void {
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const epoch of this.#pendingByEpoch.keys()) oldest = Math.min(oldest, epoch);
+    const waiting = this.#flushWaiters;
+    this.#flushWaiters = [];
+    for (const waiter of waiting) {
+      if (waiter.epoch < oldest) waiter.resolve();
+      else this.#flushWaiters.push(waiter);
+    }
+  }
+
+  /** Wakes as many waiting writers as there is room for; each re-enters submit() in a microtask. */
+  #wakeSpaceWaiters(): void {
+    const room = this.#options.maxQueue - this.#queue.size;
+    if (room <= 0 || this.#spaceWaiters.length === 0) return;
+    for (const wake of this.#spaceWaiters.splice(0, room)) wake();
+  }
+
+  #overloaded(table: string): SluiceError {
+    this.#metrics.counters.overloaded++;
+    return new SluiceError(
+      'OVERLOADED',
+      `The write queue is full (${this.#options.maxQueue} writes waiting); the write to ${table} was refused and nothing was written. Slow the producer, raise maxQueue, or use whenFull: 'wait'.`,
+      { table },
+    );
+  }
+
+  /** Resolves once every write submitted before the call has settled. */
+  flush(): Promise<void> {
+    const epoch = this.#epoch++;
+    for (const pending of this.#pendingByEpoch.keys()) {
+      if (pending <= epoch) return new Promise((resolve) => this.#flushWaiters.push({ epoch, resolve }));
+    }
+    return Promise.resolve();
+  }
+
+  /** Runs `fn` with no batch in flight and none starting until it ends (migrations, checkpoints). */
+  async exclusive<T>(fn: () => Promise<T> | T): Promise<T> {
+    this.#paused++;
+    try {
+      while (this.#running) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+      return await fn();
+    } finally {
+      this.#paused--;
+      if (this.#queue.size > 0) this.#schedule();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#state !== 'open') return;
+    this.#state = 'closing';
+    for (const wake of this.#spaceWaiters.splice(0)) wake();
+    await this.flush();
+    this.#state = 'closed';
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+  }
+}
+
+function closedError(table: string): SluiceError {
+  return new SluiceError('CLOSED', `The database is closed; the write to ${table} was not accepted. Open it again to write.`, { table });
+}
+
+function noop(): void {}

@@ -1,0 +1,45 @@
+import type { SluiceError } from '../errors/sluice-error.js';
+import type { WhereBuilder } from '../query/filter-compiler.js';
+import type { EncodedPatch, JsRow, RowCodec } from '../schema/row-codec.js';
+
+export const LANES = ['high', 'normal', 'low'] as const;
+export type Lane = (typeof LANES)[number];
+
+/** What a write does, as data: the dialect decides how to run it (alone, or grouped with others). */
+export type WriteCommand =
+  | { readonly kind: 'insert'; readonly params: unknown[]; readonly row: JsRow }
+  | { readonly kind: 'upsert'; readonly params: unknown[]; readonly row: JsRow }
+  | {
+      readonly kind: 'update';
+      readonly key: unknown[];
+      readonly patch: EncodedPatch;
+      /** A compare-and-set condition: the update applies only where it holds. */
+      readonly where?: WhereBuilder | undefined;
+    }
+  | { readonly kind: 'delete'; readonly key: unknown[] };
+
+export type WriteKind = WriteCommand['kind'];
+
+export type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: SluiceError };
+
+/** One queued write and the promise waiting for its commit. */
+export interface WriteOp {
+  readonly codec: RowCodec;
+  readonly command: WriteCommand;
+  readonly lane: Lane;
+  readonly nonBlocking: boolean;
+  /** performance.now() after which lock waits give up with BUSY. */
+  readonly deadline: number;
+  readonly enqueuedAt: number;
+  /** Which flush() epoch the op belongs to. */
+  epoch: number;
+  settle(outcome: Outcome): void;
+}
+
+/** The keys a committed batch changed, per table: the change feed's unit. */
+export interface CommittedChange {
+  readonly table: string;
+  readonly kind: WriteKind;
+  /** Primary-key values as the driver stores them, in primary-key order. */
+  readonly key: readonly unknown[];
+}

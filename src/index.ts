@@ -1,0 +1,15 @@
+export { Database, open } from './database/database.js';
+export type { OpenOptions } from './database/open-options.js';
+export type { EnqueueCommand, FindOptions, Page, PageOptions, TableHandle, UpdateOptions, WriteOptions } from './database/table-handle.js';
+export type { MigrationReport } from './dialect/dialect.js';
+export type { ErrorCode } from './errors/sluice-error.js';
+export { ERROR_CODES, SluiceError } from './errors/sluice-error.js';
+export type { CommittedChange, Lane } from './gate/write-op.js';
+export type { SluiceStats } from './ops/metrics.js';
+export type { ColumnOperators, Filter } from './query/filter.js';
+export type { OrderBy } from './query/order.js';
+export type { ColumnOptions, ColumnSpec, ColumnType } from './schema/column-types.js';
+export { COLUMN_TYPES } from './schema/column-types.js';
+export type { ColumnDef, InsertType, KeyType, PatchType, RowType, TableDef } from './schema/define-table.js';
+export { defineTable } from './schema/define-table.js';
+export type { Migration } from './schema/migration.js';

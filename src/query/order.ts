@@ -1,0 +1,48 @@
+import { closestName, describeValue, SluiceError } from '../errors/sluice-error.js';
+import type { ColumnDef, TableDef } from '../schema/define-table.js';
+
+export interface OrderTerm {
+  readonly column: ColumnDef;
+  readonly descending: boolean;
+}
+
+/** `'-updatedAt'` sorts descending; a list sorts by each in turn. The primary key breaks ties. */
+export type OrderBy<Row> = `${'' | '-'}${keyof Row & string}` | readonly `${'' | '-'}${keyof Row & string}`[];
+
+export function parseOrder(table: TableDef, orderBy: unknown): OrderTerm[] {
+  const list = orderBy === undefined ? [] : Array.isArray(orderBy) ? orderBy : [orderBy];
+  const terms: OrderTerm[] = [];
+  for (const item of list) {
+    if (typeof item !== 'string') {
+      throw new SluiceError('VALIDATION', `orderBy on ${table.name} takes column names, got ${describeValue(item)}.`, {
+        table: table.name,
+        value: item,
+      });
+    }
+    const descending = item.startsWith('-');
+    const name = descending ? item.slice(1) : item;
+    const column = table.columnsByName.get(name);
+    if (!column) {
+      const hint = closestName(name, [...table.columnsByName.keys()]);
+      throw new SluiceError(
+        'VALIDATION',
+        `orderBy on ${table.name} names unknown column ${describeValue(name)}${hint ? `; did you mean "${hint}"?` : ''}.`,
+        {
+          table: table.name,
+          column: name,
+        },
+      );
+    }
+    if (column.type === 'json' || column.type === 'blob') {
+      throw new SluiceError('VALIDATION', `orderBy on ${table.name} cannot sort by ${column.type} column ${name}.`, {
+        table: table.name,
+        column: name,
+      });
+    }
+    terms.push({ column, descending });
+  }
+  for (const column of table.primaryKey) {
+    if (!terms.some((t) => t.column === column)) terms.push({ column, descending: false });
+  }
+  return terms;
+}

@@ -1,0 +1,67 @@
+import type { MigrationReport } from '../dialect/dialect.js';
+import { SluiceError } from '../errors/sluice-error.js';
+import { addColumnSql, createIndexesSql, createTableSql, type DdlFlavor } from './ddl-builder.js';
+import type { AnyTableDef } from './define-table.js';
+import { type Migration, migrationSql } from './migration.js';
+
+export const MIGRATIONS_TABLE = '_sluice_migrations';
+
+/** The migration transaction as a dialect offers it: the lock is held until the callback ends. */
+export interface MigrationSession {
+  exec(sql: string): Promise<void>;
+  /** The highest recorded schema version, 0 for a new database. */
+  version(): Promise<number>;
+  record(version: number, description: string): Promise<void>;
+  /** Column names of a table as the database has them, or undefined when it does not exist. */
+  columns(table: string): Promise<Set<string> | undefined>;
+}
+
+export function newerDatabaseError(found: number, code: number): SluiceError {
+  return new SluiceError(
+    'CONFIG',
+    `The database schema is at version ${found}, newer than this code's version ${code}: it was migrated by a newer release. Run that release (or newer) against it; this one refuses, so as not to write rows the newer schema does not expect.`,
+    { value: found },
+  );
+}
+
+/**
+ * Brings a database up to the code's schema: numbered migrations first, then the additive diff
+ * from the table definitions (new tables, columns and indexes). The dialect runs it under a lock
+ * that serialises processes, so two processes migrating at once apply each change once.
+ */
+export async function runMigrations(
+  session: MigrationSession,
+  flavor: DdlFlavor,
+  dialect: 'sqlite' | 'postgres',
+  tables: readonly AnyTableDef[],
+  codeVersion: number,
+  migrations: readonly Migration[],
+): Promise<MigrationReport> {
+  const fromVersion = await session.version();
+  if (fromVersion > codeVersion) throw newerDatabaseError(fromVersion, codeVersion);
+  const applied: string[] = [];
+  const pending = [...migrations].filter((m) => m.version > fromVersion && m.version <= codeVersion).sort((a, b) => a.version - b.version);
+  for (const table of tables) {
+    const existing = await session.columns(table.name);
+    if (!existing) {
+      for (const statement of createTableSql(flavor, table)) await session.exec(statement);
+      applied.push(`create table ${table.name}`);
+      continue;
+    }
+    for (const column of table.columns) {
+      if (existing.has(column.sqlName)) continue;
+      await session.exec(addColumnSql(flavor, table, column));
+      applied.push(`add column ${table.name}.${column.sqlName}`);
+    }
+    for (const statement of createIndexesSql(flavor, table)) await session.exec(statement);
+  }
+  for (const migration of pending) {
+    for (const statement of migrationSql(migration, dialect)) await session.exec(statement);
+    await session.record(migration.version, migration.description);
+    applied.push(`migration ${migration.version}: ${migration.description}`);
+  }
+  if (codeVersion > fromVersion && !pending.some((m) => m.version === codeVersion)) {
+    await session.record(codeVersion, 'schema from table definitions');
+  }
+  return { fromVersion, toVersion: Math.max(fromVersion, codeVersion), applied };
+}

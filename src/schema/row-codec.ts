@@ -1,0 +1,227 @@
+import { closestName, describeValue, SluiceError } from '../errors/sluice-error.js';
+import type { ColumnDef, TableDef } from './define-table.js';
+import type { ValueCodec } from './value-codec.js';
+
+export type JsRow = Record<string, unknown>;
+
+export interface EncodedRow {
+  /** The row as callers will read it back (defaults applied, timestamps as Date). */
+  readonly row: JsRow;
+  /** Driver values in `table.columns` order. */
+  readonly params: unknown[];
+}
+
+export interface EncodedPatch {
+  readonly columns: readonly ColumnDef[];
+  readonly params: unknown[];
+}
+
+/**
+ * Checks caller values against a table's schema and turns them into driver values in one pass,
+ * so a bad value is refused before anything is queued and nothing is half-written.
+ */
+export class RowCodec {
+  readonly table: TableDef;
+  readonly #codec: ValueCodec;
+  readonly #decoded: { column: ColumnDef; decode: (value: unknown) => unknown }[];
+
+  constructor(table: TableDef, codec: ValueCodec) {
+    this.table = table;
+    this.#codec = codec;
+    this.#decoded = [];
+    for (const column of table.columns) {
+      const decode = codec.decode[column.type];
+      if (decode) this.#decoded.push({ column, decode });
+    }
+  }
+
+  encodeInsert(input: unknown): EncodedRow {
+    const object = this.#requireObject(input, 'row');
+    this.#rejectUnknown(object);
+    const columns = this.table.columns;
+    const row: JsRow = {};
+    const params = new Array<unknown>(columns.length);
+    for (let i = 0; i < columns.length; i++) {
+      const column = columns[i] as ColumnDef;
+      let value = object[column.name];
+      if (value === undefined) {
+        if (!column.makeDefault) {
+          throw new SluiceError(
+            'VALIDATION',
+            `${this.table.name}.${column.name} is missing: it is a ${column.type} column that is not nullable and has no default. Pass a value for it.`,
+            { table: this.table.name, column: column.name },
+          );
+        }
+        value = column.makeDefault();
+      }
+      const checked = this.#check(column, value);
+      row[column.name] = checked;
+      params[i] = checked === null ? null : this.#codec.encode[column.type](checked);
+    }
+    return { row, params };
+  }
+
+  encodePatch(input: unknown): EncodedPatch {
+    const object = this.#requireObject(input, 'patch');
+    this.#rejectUnknown(object);
+    const columns: ColumnDef[] = [];
+    const params: unknown[] = [];
+    for (const column of this.table.columns) {
+      const value = object[column.name];
+      if (value === undefined) continue;
+      if (this.table.primaryKey.includes(column)) {
+        throw new SluiceError(
+          'VALIDATION',
+          `${this.table.name}.${column.name} is part of the primary key and cannot be changed by an update; delete the row and insert it under the new key.`,
+          { table: this.table.name, column: column.name, value },
+        );
+      }
+      const checked = this.#check(column, value);
+      columns.push(column);
+      params.push(checked === null ? null : this.#codec.encode[column.type](checked));
+    }
+    if (columns.length === 0) {
+      throw new SluiceError('VALIDATION', `An update of ${this.table.name} names no column to change; pass at least one.`, {
+        table: this.table.name,
+      });
+    }
+    return { columns, params };
+  }
+
+  /** A single key is its value; a composite key is an object holding exactly its columns. */
+  encodeKey(key: unknown): unknown[] {
+    const pk = this.table.primaryKey;
+    if (pk.length === 1) {
+      const column = pk[0] as ColumnDef;
+      if (key !== null && typeof key === 'object' && !(key instanceof Date) && !(key instanceof Uint8Array)) {
+        const value = (key as JsRow)[column.name];
+        if (value === undefined || Object.keys(key).length !== 1) this.#badKey(key);
+        return [this.#codec.encode[column.type](this.#check(column, value))];
+      }
+      if (key === null || key === undefined) this.#badKey(key);
+      return [this.#codec.encode[column.type](this.#check(column, key))];
+    }
+    if (key === null || typeof key !== 'object') this.#badKey(key);
+    const object = key as JsRow;
+    if (Object.keys(object).length !== pk.length) this.#badKey(key);
+    return pk.map((column) => {
+      const value = object[column.name];
+      if (value === undefined || value === null) this.#badKey(key);
+      return this.#codec.encode[column.type](this.#check(column, value));
+    });
+  }
+
+  /** The key of an encoded row, in primary-key order. */
+  keyOfParams(params: readonly unknown[]): unknown[] {
+    return this.table.primaryKey.map((column) => params[this.table.columns.indexOf(column)]);
+  }
+
+  /** Encodes one filter operand for a column (used by the query compiler). */
+  encodeValue(column: ColumnDef, value: unknown): unknown {
+    const checked = this.#check(column, value);
+    return checked === null ? null : this.#codec.encode[column.type](checked);
+  }
+
+  /** Turns a driver row (already aliased to caller names) into the caller's row, in place. */
+  decodeRow(row: JsRow): JsRow {
+    for (const { column, decode } of this.#decoded) {
+      const value = row[column.name];
+      if (value !== null && value !== undefined) row[column.name] = decode(value);
+    }
+    return row;
+  }
+
+  #check(column: ColumnDef, value: unknown): unknown {
+    if (value === null) {
+      if (column.nullable) return null;
+      throw this.#typeError(column, value, 'is not nullable');
+    }
+    switch (column.type) {
+      case 'text':
+        if (typeof value === 'string') return value;
+        break;
+      case 'integer':
+        if (typeof value === 'number' && Number.isSafeInteger(value)) return value;
+        if (typeof value === 'bigint' && value >= Number.MIN_SAFE_INTEGER && value <= Number.MAX_SAFE_INTEGER) {
+          return Number(value);
+        }
+        break;
+      case 'real':
+        if (typeof value === 'number' && Number.isFinite(value)) return value;
+        break;
+      case 'boolean':
+        if (typeof value === 'boolean') return value;
+        break;
+      case 'timestamp':
+        if (value instanceof Date && !Number.isNaN(value.getTime())) return value;
+        if (typeof value === 'number' && Number.isFinite(value)) return new Date(value);
+        break;
+      case 'blob':
+        if (value instanceof Uint8Array) return value;
+        break;
+      case 'json':
+        if (isJsonSerialisable(value)) return value;
+        break;
+    }
+    throw this.#typeError(column, value, `expects ${EXPECTED[column.type]}`);
+  }
+
+  #typeError(column: ColumnDef, value: unknown, problem: string): SluiceError {
+    return new SluiceError(
+      'VALIDATION',
+      `${this.table.name}.${column.name} ${problem}, got ${describeValue(value)} (${value === null ? 'null' : typeof value}).`,
+      { table: this.table.name, column: column.name, value },
+    );
+  }
+
+  #requireObject(input: unknown, what: string): JsRow {
+    if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+      throw new SluiceError('VALIDATION', `A ${what} for ${this.table.name} must be an object, got ${describeValue(input)}.`, {
+        table: this.table.name,
+        value: input,
+      });
+    }
+    return input as JsRow;
+  }
+
+  #rejectUnknown(object: JsRow): void {
+    for (const name in object) {
+      if (!this.table.columnsByName.has(name)) {
+        const hint = closestName(name, [...this.table.columnsByName.keys()]);
+        throw new SluiceError(
+          'VALIDATION',
+          `${this.table.name} has no column ${describeValue(name)}${hint ? `; did you mean "${hint}"?` : ''} Known columns: ${[...this.table.columnsByName.keys()].join(', ')}.`,
+          { table: this.table.name, column: name },
+        );
+      }
+    }
+  }
+
+  #badKey(key: unknown): never {
+    const names = this.table.primaryKey.map((c) => c.name);
+    const shape = names.length === 1 ? `its ${names[0]} value` : `an object with exactly ${names.join(', ')}`;
+    throw new SluiceError('VALIDATION', `${describeValue(key)} is not a key of ${this.table.name}: pass ${shape}.`, {
+      table: this.table.name,
+      value: key,
+    });
+  }
+}
+
+const EXPECTED = {
+  text: 'a string',
+  integer: 'a safe integer',
+  real: 'a finite number',
+  boolean: 'true or false',
+  timestamp: 'a valid Date or epoch milliseconds',
+  blob: 'a Buffer or Uint8Array',
+  json: 'a JSON-serialisable value',
+} as const;
+
+function isJsonSerialisable(value: unknown): boolean {
+  if (typeof value === 'function' || typeof value === 'symbol' || typeof value === 'bigint') return false;
+  try {
+    return JSON.stringify(value) !== undefined;
+  } catch {
+    return false;
+  }
+}
