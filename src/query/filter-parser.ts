@@ -56,6 +56,9 @@ export function parseFilter(codec: RowCodec, filter: unknown): FilterNode {
 
   const parseCondition = (column: ColumnDef, condition: unknown): FilterNode => {
     if (condition === null) return { op: 'null', column, isNull: true };
+    if (isPlainObject(condition) && Object.keys(condition).length === 0) {
+      fail(`the condition on ${column.name} is an empty object; pass a value or an operator such as { $eq: … }.`, column.name, condition);
+    }
     const isOperatorObject =
       typeof condition === 'object' &&
       !(condition instanceof Date) &&
@@ -122,4 +125,8 @@ export function parseFilter(codec: RowCodec, filter: unknown): FilterNode {
   };
 
   return parseObject(filter ?? {}, 'the filter');
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype;
 }

@@ -37,7 +37,9 @@ export function forEachDialect(title: string, body: (t: TestDatabases) => void):
       const dir = dialect === 'sqlite' ? tempDir() : '';
       const tag = `${process.pid}_${Date.now().toString(36)}_${counter++}`;
       const location = (name = 'main') =>
-        dialect === 'sqlite' ? { url: `sqlite:${join(dir, `${name}.db`)}` } : { url: postgresUrl, schema: `t_${tag}_${name}`.toLowerCase() };
+        dialect === 'sqlite'
+          ? { url: `sqlite:${join(dir, `${name}.db`)}` }
+          : { url: postgresUrl, schema: `t_${tag}_${name}`.toLowerCase() };
       afterAll(async () => {
         await Promise.all(opened.map((db) => db.close().catch(() => {})));
         if (schemas.size > 0) {

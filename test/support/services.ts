@@ -16,7 +16,10 @@ export function postgresAvailable(): Promise<boolean> {
       await client.query('select 1');
       return true;
     } catch (error) {
-      if (requireServices) throw new Error(`PostgreSQL at ${postgresUrl} is required (SLUICE_REQUIRE_SERVICES=1) but unreachable: ${(error as Error).message}`);
+      if (requireServices)
+        throw new Error(
+          `PostgreSQL at ${postgresUrl} is required (SLUICE_REQUIRE_SERVICES=1) but unreachable: ${(error as Error).message}`,
+        );
       console.warn(`\n*** PostgreSQL at ${postgresUrl} is unreachable: its tests are SKIPPED (${(error as Error).message}) ***\n`);
       return false;
     } finally {
