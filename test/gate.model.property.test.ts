@@ -80,7 +80,7 @@ forEachDialect('the write gate agrees with a model map', (t) => {
                 return table.upsert(c.row);
               case 'update':
                 return table.update(c.k, { n: c.n }, c.ifN === undefined ? {} : { where: { n: c.ifN } });
-              case 'delete':
+              default:
                 return table.delete(c.k);
             }
           }),

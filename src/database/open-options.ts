@@ -83,10 +83,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     const issue = parsed.error.issues[0];
     const path = issue?.path.join('.') || 'options';
     if (issue?.code === 'unrecognized_keys') {
-      const shape =
-        issue.path.length === 0
-          ? optionsSchema.shape
-          : ((optionsSchema.shape as Record<string, unknown>)[String(issue.path[0])] as { shape?: object })?.shape;
+      const shape = issue.path.length === 0 ? optionsSchema.shape : nestedShape(String(issue.path[0]));
       const hints = issue.keys.map((k) => {
         const hint = shape ? closestName(k, Object.keys(shape)) : undefined;
         return hint ? `"${k}" (did you mean "${hint}"?)` : `"${k}"`;
@@ -128,4 +125,10 @@ export function parseUrl(url: string): DatabaseLocation {
       value: url,
     },
   );
+}
+
+/** The keys of a nested option group (its schema sits inside a `.default()`). */
+function nestedShape(name: string): object | undefined {
+  const field = (optionsSchema.shape as Record<string, { unwrap?: () => { shape?: object } }>)[name];
+  return field?.unwrap?.().shape;
 }
