@@ -69,12 +69,12 @@ export class TableHandle<T extends AnyTableDef> {
 
   /** Resolves with the row as stored (defaults applied) once it is committed. */
   insert(row: InsertType<T>, options?: WriteOptions): Promise<RowType<T>> {
-    return this.#submit(() => ({ kind: 'insert', ...this.#codec.encodeInsert(row) }), options) as Promise<RowType<T>>;
+    return this.#submit(() => this.#codec.encodeInsert(row), options) as Promise<RowType<T>>;
   }
 
   /** Inserts, or replaces every non-key column of the row with the same key. */
   upsert(row: InsertType<T>, options?: WriteOptions): Promise<RowType<T>> {
-    return this.#submit(() => ({ kind: 'upsert', ...this.#codec.encodeInsert(row) }), options) as Promise<RowType<T>>;
+    return this.#submit(() => this.#codec.encodeInsert(row, 'upsert'), options) as Promise<RowType<T>>;
   }
 
   /** Resolves with the updated row; NOT_FOUND when no row has the key, CONFLICT when `where` fails. */
@@ -161,8 +161,8 @@ export class TableHandle<T extends AnyTableDef> {
 
   #command(command: EnqueueCommand<T>): WriteCommand {
     const c = command as Record<string, unknown>;
-    if ('insert' in c) return { kind: 'insert', ...this.#codec.encodeInsert(c.insert) };
-    if ('upsert' in c) return { kind: 'upsert', ...this.#codec.encodeInsert(c.upsert) };
+    if ('insert' in c) return this.#codec.encodeInsert(c.insert);
+    if ('upsert' in c) return this.#codec.encodeInsert(c.upsert, 'upsert');
     if ('update' in c) return { kind: 'update', key: this.#codec.encodeKey(c.update), patch: this.#codec.encodePatch(c.patch) };
     if ('delete' in c) return { kind: 'delete', key: this.#codec.encodeKey(c.delete) };
     throw new SluiceError(

@@ -38,11 +38,11 @@ class PendingWrite implements WriteOp {
     readonly enqueuedAt: number,
     readonly resolve: (value: unknown) => void,
     readonly reject: (error: SluiceError) => void,
-    readonly done: (op: PendingWrite, outcome: Outcome) => void,
+    readonly done: (op: PendingWrite, outcome: Outcome, now: number) => void,
   ) {}
 
-  settle(outcome: Outcome): void {
-    this.done(this, outcome);
+  settle(outcome: Outcome, now?: number): void {
+    this.done(this, outcome, now ?? performance.now());
     if (outcome.ok) this.resolve(outcome.value);
     else this.reject(outcome.error);
   }
@@ -76,7 +76,7 @@ export class WriteGate {
   readonly #pendingByEpoch = new Map<number, number>();
   #flushWaiters: { epoch: number; resolve: () => void }[] = [];
   readonly #drainNow = () => void this.#drain();
-  readonly #settled = (op: PendingWrite, outcome: Outcome) => this.#onSettled(op, outcome);
+  readonly #settled = (op: PendingWrite, outcome: Outcome, now: number) => this.#onSettled(op, outcome, now);
 
   constructor(dialect: Dialect, metrics: SluiceMetrics, options: WriteGateOptions, onListenerError: (error: unknown) => void) {
     this.#dialect = dialect;
@@ -179,7 +179,7 @@ export class WriteGate {
           this.#onListenerError(error);
         }
       }
-      for (let i = 0; i < batch.length; i++) (batch[i] as WriteOp).settle(result.outcomes[i] as Outcome);
+      for (let i = 0; i < batch.length; i++) (batch[i] as WriteOp).settle(result.outcomes[i] as Outcome, finished);
     } catch (error) {
       this.#afterFailedBatch(batch, error, started);
     } finally {
@@ -226,10 +226,10 @@ export class WriteGate {
     return new SluiceError(code, message, { table, cause: error.cause });
   }
 
-  #onSettled(op: PendingWrite, outcome: Outcome): void {
+  #onSettled(op: PendingWrite, outcome: Outcome, now: number): void {
     if (outcome.ok) this.#metrics.counters.opsOk++;
     else this.#metrics.failed(outcome.error.code);
-    this.#metrics.ackLatency.record(performance.now() - op.enqueuedAt);
+    this.#metrics.ackLatency.record(now - op.enqueuedAt);
     const left = (this.#pendingByEpoch.get(op.epoch) ?? 1) - 1;
     if (left > 0) {
       this.#pendingByEpoch.set(op.epoch, left);

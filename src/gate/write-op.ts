@@ -33,7 +33,8 @@ export interface WriteOp {
   readonly enqueuedAt: number;
   /** Which flush() epoch the op belongs to. */
   epoch: number;
-  settle(outcome: Outcome): void;
+  /** `now`: performance.now() at settlement, passed in when a whole batch settles at once. */
+  settle(outcome: Outcome, now?: number): void;
 }
 
 /** The keys a committed batch changed, per table: the change feed's unit. */

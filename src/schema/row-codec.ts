@@ -5,6 +5,7 @@ import type { ValueCodec } from './value-codec.js';
 export type JsRow = Record<string, unknown>;
 
 export interface EncodedRow {
+  readonly kind: 'insert' | 'upsert';
   /** The row as callers will read it back (defaults applied, timestamps as Date). */
   readonly row: JsRow;
   /** Driver values in `table.columns` order. */
@@ -24,18 +25,21 @@ export class RowCodec {
   readonly table: TableDef;
   readonly #codec: ValueCodec;
   readonly #decoded: { column: ColumnDef; decode: (value: unknown) => unknown }[];
+  readonly #keyIndexes: number[];
 
   constructor(table: TableDef, codec: ValueCodec) {
     this.table = table;
     this.#codec = codec;
     this.#decoded = [];
+    this.#keyIndexes = table.primaryKey.map((column) => table.columns.indexOf(column));
     for (const column of table.columns) {
       const decode = codec.decode[column.type];
       if (decode) this.#decoded.push({ column, decode });
     }
   }
 
-  encodeInsert(input: unknown): EncodedRow {
+  /** Checks and encodes a whole row; the result is the gate's insert or upsert command itself. */
+  encodeInsert(input: unknown, kind: 'insert' | 'upsert' = 'insert'): EncodedRow {
     const object = this.#requireObject(input, 'row');
     this.#rejectUnknown(object);
     const columns = this.table.columns;
@@ -58,7 +62,7 @@ export class RowCodec {
       row[column.name] = checked;
       params[i] = checked === null ? null : this.#codec.encode[column.type](checked);
     }
-    return { row, params };
+    return { kind, row, params };
   }
 
   encodePatch(input: unknown): EncodedPatch {
@@ -113,7 +117,8 @@ export class RowCodec {
 
   /** The key of an encoded row, in primary-key order. */
   keyOfParams(params: readonly unknown[]): unknown[] {
-    return this.table.primaryKey.map((column) => params[this.table.columns.indexOf(column)]);
+    const indexes = this.#keyIndexes;
+    return indexes.length === 1 ? [params[indexes[0] as number]] : indexes.map((i) => params[i]);
   }
 
   /** Encodes one filter operand for a column (used by the query compiler). */
