@@ -11,10 +11,10 @@ const gateSchema = z
     whenFull: z.enum(['wait', 'reject']).default('wait'),
     /** How long a write may wait for a lock held elsewhere before failing with BUSY. Default 30 s. */
     deadlineMs: z.number().int().min(0).default(30_000),
-    /** First lock-retry wait (jittered, doubling). Default 2 ms. */
-    backoffInitialMs: z.number().min(0.1).default(2),
-    /** Longest lock-retry wait. Default 100 ms. */
-    backoffMaxMs: z.number().min(1).default(100),
+    /** First lock-retry wait (jittered, doubling). Default 1 ms. */
+    backoffInitialMs: z.number().min(0.1).default(1),
+    /** Longest lock-retry wait. Default 20 ms: a short cap keeps processes that lost the lock from falling behind the ones that keep winning it. */
+    backoffMaxMs: z.number().min(1).default(20),
     /** Commit duration the adaptive batch size aims for. Default 8 ms. */
     targetCommitMs: z.number().min(0.5).default(8),
     /** Largest batch. Default 4,096 writes. */
