@@ -39,7 +39,13 @@ export function forEachDialect(title: string, body: (t: TestDatabases) => void):
       const location = (name = 'main') =>
         dialect === 'sqlite'
           ? { url: `sqlite:${join(dir, `${name}.db`)}` }
-          : { url: postgresUrl, schema: `t_${tag}_${name}`.toLowerCase() };
+          : {
+              url: postgresUrl,
+              schema: `t_${tag}_${name}`
+                .toLowerCase()
+                .replace(/[^a-z0-9_]/g, '_')
+                .slice(0, 63),
+            };
       afterAll(async () => {
         await Promise.all(opened.map((db) => db.close().catch(() => {})));
         if (schemas.size > 0) {
