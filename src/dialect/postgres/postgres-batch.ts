@@ -1,0 +1,362 @@
+import type { Kysely } from 'kysely';
+import { SluiceError } from '../../errors/sluice-error.js';
+import type { CommittedChange, Outcome, WriteOp } from '../../gate/write-op.js';
+import { TableStatements } from '../../query/table-statements.js';
+import type { RowCodec } from '../../schema/row-codec.js';
+import { type BatchResult, type ExtraWrites, TransientError } from '../dialect.js';
+import { insertRunLength } from '../insert-runs.js';
+import { lostCommitStatus } from './postgres-commit.js';
+import type { PgConnection, WriterSlot } from './postgres-connection.js';
+import { classifyPostgresError, isConnectionLoss, postgresTransient } from './postgres-errors.js';
+import { UnnestStatements, type UpsertClause } from './postgres-statements.js';
+
+/** Rows per unnest statement: arrays this long stay well under a megabyte of parameters. */
+const MAX_ROWS_PER_INSERT = 4096;
+/** The longest a batch waits for a row lock before it rolls back and lets the gate back off. */
+const MAX_LOCK_WAIT_MS = 2000;
+/** A nonBlocking write tries once: a lock held elsewhere fails it almost at once. */
+const NON_BLOCKING_LOCK_WAIT_MS = 50;
+/** How long a COMMIT whose reply was lost is looked into, at least, before it is called unknown. */
+const MIN_COMMIT_RESOLVE_MS = 5000;
+
+export interface BatchRunnerStats {
+  /** Batches rolled back and run again because an op failed outside a savepoint. */
+  replays: number;
+  /** Multi-row inserts that failed and were split into one savepoint per row. */
+  runFallbacks: number;
+  /** COMMITs whose reply was lost, then found committed / aborted / never settled. */
+  commitsLost: number;
+  commitsFoundCommitted: number;
+  commitsUnknown: number;
+}
+
+/** The first op that failed outside a savepoint, which made PostgreSQL abort the transaction. */
+interface Failure {
+  readonly index: number;
+}
+
+/**
+ * Runs a batch in one transaction on the writer connection.
+ *
+ * PostgreSQL aborts the whole transaction on any error, where SQLite fails only the statement,
+ * so one bad op needs a savepoint around it to fail alone. A savepoint costs two round trips and
+ * halves per-statement throughput (bench/postgres-driver.ts), so a batch first runs optimistically
+ * without them: an op that fails there rolls the transaction back, and the batch runs again with
+ * a savepoint around that op and every one after it. The ops before it run bare again; should one
+ * of them now fail (a foreign writer got in between), the isolation starts earlier still, so
+ * attempts are bounded by the batch length and every outcome comes from a real execution.
+ * Multi-row inserts always run inside a savepoint (cheap next to a thousand rows): when one fails,
+ * its rows run again one per savepoint so only the bad row fails.
+ */
+export class PostgresBatchRunner {
+  readonly #writer: WriterSlot;
+  readonly #builder: Kysely<any>;
+  readonly #upsert: UpsertClause;
+  readonly #names: (sql: string) => string | undefined;
+  readonly #statements = new Map<RowCodec, TableStatements>();
+  readonly #unnest = new Map<RowCodec, UnnestStatements>();
+  readonly stats: BatchRunnerStats = { replays: 0, runFallbacks: 0, commitsLost: 0, commitsFoundCommitted: 0, commitsUnknown: 0 };
+
+  constructor(writer: WriterSlot, builder: Kysely<any>, upsert: UpsertClause, names: (sql: string) => string | undefined) {
+    this.#writer = writer;
+    this.#builder = builder;
+    this.#upsert = upsert;
+    this.#names = names;
+  }
+
+  statements(codec: RowCodec): TableStatements {
+    let statements = this.#statements.get(codec);
+    if (!statements) {
+      statements = new TableStatements(this.#builder, codec.table);
+      this.#statements.set(codec, statements);
+    }
+    return statements;
+  }
+
+  #unnestOf(codec: RowCodec): UnnestStatements {
+    let statements = this.#unnest.get(codec);
+    if (!statements) {
+      statements = new UnnestStatements(this.#builder, codec.table, this.#upsert, this.#names);
+      this.#unnest.set(codec, statements);
+    }
+    return statements;
+  }
+
+  async run(ops: readonly WriteOp[], extra: ExtraWrites | undefined): Promise<BatchResult> {
+    let isolateFrom = ops.length;
+    for (;;) {
+      const conn = await this.#connect();
+      const result = await this.#attempt(conn, ops, extra, isolateFrom);
+      if ('outcomes' in result) return result;
+      this.stats.replays++;
+      isolateFrom = result.index;
+    }
+  }
+
+  async #connect(): Promise<PgConnection> {
+    try {
+      return await this.#writer.get();
+    } catch (error) {
+      throw postgresTransient(error) ?? classifyPostgresError(error);
+    }
+  }
+
+  async #attempt(
+    conn: PgConnection,
+    ops: readonly WriteOp[],
+    extra: ExtraWrites | undefined,
+    isolateFrom: number,
+  ): Promise<BatchResult | Failure> {
+    const outcomes = new Array<Outcome>(ops.length);
+    const changes: CommittedChange[] = [];
+    try {
+      // One round trip opens the transaction, bounds its lock waits, and learns its id: the id
+      // tells, after a COMMIT whose reply was lost, whether it happened.
+      const begun = await conn.query(`begin; set local lock_timeout = ${lockWaitMs(ops)}; select txid_current()::text as xid`);
+      const xid = String(begun.rows[0]?.xid);
+      const failure = await this.#runOps(conn, ops, outcomes, changes, isolateFrom);
+      if (failure) {
+        await conn.query('rollback');
+        return failure;
+      }
+      const more = extra?.(changes);
+      if (more && more.length > 0) {
+        const extraOutcomes = new Array<Outcome>(more.length);
+        await this.#runOps(conn, more, extraOutcomes, [], more.length, true);
+        // Hook rows commit with the batch or not at all: any failure, even one a savepoint held, fails it.
+        const failed = extraOutcomes.find((o) => o !== undefined && !o.ok);
+        if (failed && !failed.ok) throw failed.error;
+      }
+      await this.#commit(conn, xid, ops);
+      return { outcomes, changes };
+    } catch (error) {
+      throw await this.#abandon(conn, error);
+    }
+  }
+
+  /** Returns the first op that failed outside a savepoint; the transaction is then aborted. */
+  async #runOps(
+    conn: PgConnection,
+    ops: readonly WriteOp[],
+    outcomes: Outcome[],
+    changes: CommittedChange[],
+    isolateFrom: number,
+    recordFailure = false,
+  ): Promise<Failure | undefined> {
+    let i = 0;
+    while (i < ops.length) {
+      const run = insertRunLength(ops, i, MAX_ROWS_PER_INSERT);
+      if (run > 1) {
+        await this.#insertRun(conn, ops, i, run, outcomes, changes);
+        i += run;
+        continue;
+      }
+      const op = ops[i] as WriteOp;
+      if (i >= isolateFrom) {
+        await this.#isolated(conn, op, i, outcomes, changes);
+      } else {
+        try {
+          await this.#runOne(conn, op, i, outcomes, changes);
+        } catch (error) {
+          const transient = postgresTransient(error);
+          if (transient) throw transient;
+          if (recordFailure) outcomes[i] = { ok: false, error: classifyPostgresError(error, op.codec.table.name) };
+          return { index: i };
+        }
+      }
+      i++;
+    }
+    return undefined;
+  }
+
+  async #insertRun(
+    conn: PgConnection,
+    ops: readonly WriteOp[],
+    start: number,
+    count: number,
+    outcomes: Outcome[],
+    changes: CommittedChange[],
+  ): Promise<void> {
+    const first = ops[start] as WriteOp;
+    const unnest = this.#unnestOf(first.codec);
+    const rows: unknown[][] = [];
+    for (let i = start; i < start + count; i++) rows.push(((ops[i] as WriteOp).command as { params: unknown[] }).params);
+    const upsert = first.command.kind === 'upsert';
+    try {
+      await conn.query('savepoint sluice_run');
+      await conn.query(upsert ? unnest.upsert : unnest.insert, unnest.columnArrays(rows), upsert ? unnest.upsertName : unnest.insertName);
+      await conn.query('release savepoint sluice_run');
+    } catch (error) {
+      const transient = postgresTransient(error);
+      if (transient) throw transient;
+      await conn.query('rollback to savepoint sluice_run; release savepoint sluice_run');
+      this.stats.runFallbacks++;
+      for (let i = start; i < start + count; i++) await this.#isolated(conn, ops[i] as WriteOp, i, outcomes, changes);
+      return;
+    }
+    const table = first.codec.table.name;
+    for (let i = start; i < start + count; i++) {
+      const op = ops[i] as WriteOp;
+      const command = op.command as { params: unknown[]; row: unknown };
+      outcomes[i] = { ok: true, value: command.row };
+      changes.push({ table, kind: op.command.kind, key: op.codec.keyOfParams(command.params) });
+    }
+  }
+
+  /** Runs one op inside its own savepoint, so its failure leaves the transaction usable. */
+  async #isolated(conn: PgConnection, op: WriteOp, index: number, outcomes: Outcome[], changes: CommittedChange[]): Promise<void> {
+    await conn.query('savepoint sluice_op');
+    try {
+      await this.#runOne(conn, op, index, outcomes, changes);
+    } catch (error) {
+      const transient = postgresTransient(error);
+      if (transient) throw transient;
+      await conn.query('rollback to savepoint sluice_op; release savepoint sluice_op');
+      outcomes[index] = { ok: false, error: classifyPostgresError(error, op.codec.table.name) };
+      return;
+    }
+    await conn.query('release savepoint sluice_op');
+  }
+
+  /** Runs one op; a database error propagates (the caller decides what it costs). */
+  async #runOne(conn: PgConnection, op: WriteOp, index: number, outcomes: Outcome[], changes: CommittedChange[]): Promise<void> {
+    const table = op.codec.table.name;
+    const command = op.command;
+    switch (command.kind) {
+      case 'insert':
+      case 'upsert': {
+        const unnest = this.#unnestOf(op.codec);
+        const upsert = command.kind === 'upsert';
+        await conn.query(
+          upsert ? unnest.upsert : unnest.insert,
+          unnest.columnArrays([command.params]),
+          upsert ? unnest.upsertName : unnest.insertName,
+        );
+        outcomes[index] = { ok: true, value: command.row };
+        changes.push({ table, kind: command.kind, key: op.codec.keyOfParams(command.params) });
+        return;
+      }
+      case 'update': {
+        const statements = this.statements(op.codec);
+        const { sql, extra } = statements.update(command.patch.columns, command.where);
+        const result = await conn.query(sql, [...command.patch.params, ...command.key, ...extra], this.#names(sql));
+        const row = result.rows[0];
+        if (row === undefined) {
+          outcomes[index] = { ok: false, error: await this.#missOrConflict(conn, op, command.key, command.where !== undefined) };
+          return;
+        }
+        outcomes[index] = { ok: true, value: op.codec.decodeRow(row) };
+        changes.push({ table, kind: 'update', key: command.key });
+        return;
+      }
+      case 'delete': {
+        const sql = this.statements(op.codec).delete();
+        const { rowCount } = await conn.query(sql, command.key, this.#names(sql));
+        outcomes[index] = { ok: true, value: rowCount > 0 };
+        if (rowCount > 0) changes.push({ table, kind: 'delete', key: command.key });
+        return;
+      }
+      case 'updateMany': {
+        // SKIP LOCKED: concurrent claimers (other processes) take different rows instead of queueing.
+        const { sql, extra } = this.statements(op.codec).updateMany(
+          command.patch.columns,
+          command.increment,
+          command.where,
+          command.orderBy,
+          command.limit,
+          true,
+        );
+        const { rows } = await conn.query(sql, [...command.patch.params, ...extra], this.#names(sql));
+        for (const row of rows) {
+          op.codec.decodeRow(row);
+          changes.push({ table, kind: 'update', key: op.codec.keyOfRow(row) });
+        }
+        outcomes[index] = { ok: true, value: rows };
+        return;
+      }
+      case 'deleteMany': {
+        const { sql, extra } = this.statements(op.codec).deleteMany(command.where, command.limit);
+        const { rows } = await conn.query(sql, extra, this.#names(sql));
+        const keyNames = op.codec.table.primaryKey.map((c) => c.sqlName);
+        for (const row of rows) changes.push({ table, kind: 'delete', key: keyNames.map((name) => row[name]) });
+        outcomes[index] = { ok: true, value: rows.length };
+        return;
+      }
+      default:
+        throw new SluiceError('CONFIG', `The PostgreSQL dialect cannot run a ${(command as { kind: string }).kind} write.`, { table });
+    }
+  }
+
+  async #missOrConflict(conn: PgConnection, op: WriteOp, key: readonly unknown[], conditional: boolean): Promise<SluiceError> {
+    const table = op.codec.table.name;
+    const sql = this.statements(op.codec).selectByKey();
+    const exists = conditional && (await conn.query(sql, key, this.#names(sql))).rows.length > 0;
+    const shown = key.length === 1 ? JSON.stringify(key[0]) : JSON.stringify(key);
+    return exists
+      ? new SluiceError(
+          'CONFLICT',
+          `The update of ${table} ${shown} did not apply: the row no longer matches its condition (another writer changed it first). Read it again and decide.`,
+          { table, value: key },
+        )
+      : new SluiceError('NOT_FOUND', `${table} has no row with key ${shown}; nothing was updated.`, { table, value: key });
+  }
+
+  /**
+   * A COMMIT whose reply never came may have happened or not. The transaction id answers it: the
+   * server says committed, aborted, or still in progress (it has not yet noticed the lost
+   * connection; then its backend is ended, which settles the transaction either way). The batch
+   * is acknowledged only on "committed"; on "aborted" the gate runs it again. If no answer comes
+   * before the latest op's deadline, the ops fail with UNAVAILABLE saying the outcome is unknown:
+   * no promise ever resolves for a write that may not have committed.
+   */
+  async #commit(conn: PgConnection, xid: string, ops: readonly WriteOp[]): Promise<void> {
+    try {
+      await conn.query('commit');
+      return;
+    } catch (error) {
+      if (!conn.broken && !isConnectionLoss(error)) throw error;
+      this.stats.commitsLost++;
+      this.#writer.discard(conn);
+      let deadline = performance.now() + MIN_COMMIT_RESOLVE_MS;
+      for (const op of ops) deadline = Math.max(deadline, op.deadline);
+      const status = await lostCommitStatus(this.#writer, xid, conn.pid, deadline);
+      if (status === 'committed') {
+        this.stats.commitsFoundCommitted++;
+        return;
+      }
+      if (status === 'aborted') {
+        throw new TransientError('unavailable', 'the connection was lost during COMMIT, which the server then reported aborted', error);
+      }
+      this.stats.commitsUnknown++;
+      throw new SluiceError(
+        'UNAVAILABLE',
+        `The connection to PostgreSQL was lost during COMMIT and the server could not be asked in time whether transaction ${xid} committed: these writes may or may not have been applied. Read the rows back before writing them again.`,
+        { cause: error },
+      );
+    }
+  }
+
+  /** Leaves the connection clean (or discards it) and says what the gate should do next. */
+  async #abandon(conn: PgConnection, error: unknown): Promise<Error> {
+    if (conn.broken || isConnectionLoss(error)) {
+      this.#writer.discard(conn);
+    } else {
+      try {
+        await conn.query('rollback');
+      } catch {
+        this.#writer.discard(conn);
+      }
+    }
+    if (error instanceof SluiceError || error instanceof TransientError) return error;
+    return postgresTransient(error) ?? classifyPostgresError(error);
+  }
+}
+
+function lockWaitMs(ops: readonly WriteOp[]): number {
+  const now = performance.now();
+  let wait = MAX_LOCK_WAIT_MS;
+  for (const op of ops) {
+    wait = Math.min(wait, op.nonBlocking ? NON_BLOCKING_LOCK_WAIT_MS : op.deadline - now);
+  }
+  return Math.max(1, Math.floor(wait));
+}

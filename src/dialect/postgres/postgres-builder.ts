@@ -1,0 +1,59 @@
+import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, sql } from 'kysely';
+import type { ColumnType } from '../../schema/column-types.js';
+import type { DdlFlavor } from '../../schema/ddl-builder.js';
+import { postgresCodec } from './postgres-codec.js';
+import { postgresLifecycleDdl } from './postgres-lifecycle-ddl.js';
+
+/** Kysely as a SQL compiler only: the dummy driver makes sure it never runs anything itself. */
+export function createPostgresBuilder(): Kysely<any> {
+  return new Kysely<any>({
+    dialect: {
+      createAdapter: () => new PostgresAdapter(),
+      createDriver: () => new DummyDriver(),
+      createIntrospector: (db) => new PostgresIntrospector(db),
+      createQueryCompiler: () => new PostgresQueryCompiler(),
+    },
+  });
+}
+
+/**
+ * Storage types. Text compares in the "C" collation, byte order, as SQLite does: a filter or an
+ * ORDER BY means the same on both dialects, and a cursor taken on one never skips rows on the other.
+ */
+export const POSTGRES_COLUMN_TYPES: Readonly<Record<ColumnType, string>> = {
+  text: 'text collate "C"',
+  integer: 'bigint',
+  real: 'double precision',
+  boolean: 'boolean',
+  json: 'jsonb',
+  timestamp: 'timestamptz',
+  blob: 'bytea',
+};
+
+/** The array type one unnest() argument carries for a column of each type. */
+export const POSTGRES_ARRAY_TYPES: Readonly<Record<ColumnType, string>> = {
+  text: 'text[]',
+  integer: 'bigint[]',
+  real: 'double precision[]',
+  boolean: 'boolean[]',
+  json: 'jsonb[]',
+  timestamp: 'timestamptz[]',
+  blob: 'bytea[]',
+};
+
+/** The native types already hold foreign writers to the declared types: no CHECK is needed. */
+export function postgresDdlFlavor(builder: Kysely<any>): DdlFlavor {
+  return {
+    builder,
+    codec: postgresCodec,
+    columnType: POSTGRES_COLUMN_TYPES,
+    check: () => undefined,
+    blobLiteral: (hex) => sql`${sql.lit(`\\x${hex}`)}::bytea`,
+    lifecycleDdl: (table, lifecycle) => postgresLifecycleDdl(builder, table, lifecycle),
+  };
+}
+
+/** An identifier quoted for PostgreSQL (the schema option is checked to be a plain identifier). */
+export function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}

@@ -1,0 +1,57 @@
+import { type Kysely, sql } from 'kysely';
+import type { Lifecycle } from '../../lifecycle/lifecycle-options.js';
+import { allowedMoves, compileDdl, illegalMessage, lifecycleNames, stateList } from '../../lifecycle/lifecycle-sql.js';
+import type { TableDef } from '../../schema/define-table.js';
+
+/**
+ * A trigger function that holds every client to the lifecycle (foreign writers included) and,
+ * when asked, appends each state change to the history table. It raises check_violation (23514),
+ * which Sluice reports as CONSTRAINT. Replaced on each migrate, so a changed transition table
+ * takes effect.
+ */
+export function postgresLifecycleDdl(builder: Kysely<any>, table: TableDef, lifecycle: Lifecycle): string[] {
+  const names = lifecycleNames(table, lifecycle);
+  const t = sql.id(table.name);
+  const col = sql.id(lifecycle.column.sqlName);
+  const message = sql.lit(illegalMessage(table, lifecycle));
+  const newState = sql`new.${col}`;
+  const oldState = sql`old.${col}`;
+  const h = sql.id(names.history);
+  const key =
+    table.primaryKey.length === 1
+      ? sql`new.${sql.id((table.primaryKey[0] as { sqlName: string }).sqlName)}::text`
+      : sql`json_build_array(${sql.join(table.primaryKey.map((c) => sql`new.${sql.id(c.sqlName)}`))})::text`;
+  const actor = table.columnsByName.has('leaseOwner') ? sql`new.lease_owner` : sql`null`;
+  const now = sql`(extract(epoch from clock_timestamp()) * 1000)::bigint`;
+  const record = (from: ReturnType<typeof sql>) =>
+    lifecycle.history
+      ? sql`insert into ${h} (row_key, from_state, to_state, at, actor) values (${key}, ${from}, ${newState}, ${now}, ${actor});`
+      : sql``;
+  const statements = [];
+  if (lifecycle.history) {
+    statements.push(
+      sql`create table if not exists ${h} (id bigint generated always as identity primary key, row_key text not null, from_state text, to_state text not null, at bigint not null, actor text)`,
+      sql`create index if not exists ${sql.id(`${names.history}_row_key_idx`)} on ${h} (row_key, id)`,
+    );
+  }
+  statements.push(
+    sql`create or replace function ${sql.id(names.function)}() returns trigger language plpgsql as $sluice$
+      begin
+        if tg_op = 'INSERT' then
+          if ${newState} not in ${stateList(lifecycle)} then
+            raise exception using errcode = '23514', message = ${message};
+          end if;
+          ${record(sql`null`)}
+        elsif ${newState} is distinct from ${oldState} then
+          if not ${allowedMoves(lifecycle, oldState, newState)} then
+            raise exception using errcode = '23514', message = ${message};
+          end if;
+          ${record(oldState)}
+        end if;
+        return new;
+      end $sluice$`,
+    sql`drop trigger if exists ${sql.id(names.guardUpdate)} on ${t}`,
+    sql`create trigger ${sql.id(names.guardUpdate)} before insert or update of ${col} on ${t} for each row execute function ${sql.id(names.function)}()`,
+  );
+  return statements.map((s) => compileDdl(builder, s));
+}

@@ -1,0 +1,91 @@
+import pg from 'pg';
+import { POSTGRES_TEXT_PARSERS } from './postgres-codec.js';
+import {
+  connectionSettings,
+  type PgConnection,
+  type PgConnectionOptions,
+  type PgPool,
+  type PgResult,
+  type PostgresDriver,
+} from './postgres-connection.js';
+
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    return (format !== 'binary' && POSTGRES_TEXT_PARSERS.get(oid)) || pg.types.getTypeParser(oid, format);
+  },
+};
+
+function clientConfig(options: PgConnectionOptions, role: 'writer' | 'reader'): pg.ClientConfig {
+  const { application_name, ...settings } = connectionSettings(options, role);
+  return {
+    connectionString: options.url,
+    types,
+    // Startup options: `-c name=value` each; values here hold no spaces (the schema is a plain identifier).
+    options: Object.entries(settings)
+      .map(([name, value]) => `-c ${name}=${value}`)
+      .join(' '),
+    application_name,
+    connectionTimeoutMillis: options.connectTimeoutMs,
+    keepAlive: true,
+  };
+}
+
+function toResult(result: pg.QueryResult | pg.QueryResult[]): PgResult {
+  // A simple query of several statements answers with one result each; the last one matters.
+  const last = Array.isArray(result) ? (result[result.length - 1] as pg.QueryResult) : result;
+  return { rows: last.rows, rowCount: last.rowCount ?? 0 };
+}
+
+function queryConfig(text: string, params: readonly unknown[] | undefined, name: string | undefined): pg.QueryConfig {
+  return name === undefined ? { text, values: params as unknown[] } : { text, values: params as unknown[], name };
+}
+
+/**
+ * node-postgres behind the port (the driver chosen in postgres-dialect.ts). Type parsers are
+ * given to each client and pool, never installed on the driver's globals.
+ */
+export const pgDriver: PostgresDriver = {
+  async connect(options, role): Promise<PgConnection> {
+    const client = new pg.Client(clientConfig(options, role));
+    let broken = false;
+    // Without a listener an 'error' from an idle socket (server restart) would crash the process.
+    client.on('error', () => {
+      broken = true;
+    });
+    client.on('end', () => {
+      broken = true;
+    });
+    try {
+      await client.connect();
+    } catch (error) {
+      client.end().catch(() => {});
+      throw error;
+    }
+    return {
+      get broken() {
+        return broken;
+      },
+      pid: (client as unknown as { processID: number }).processID,
+      async query(text, params, name) {
+        return toResult(await client.query(queryConfig(text, params, name)));
+      },
+      async close() {
+        broken = true;
+        await client.end().catch(() => {});
+      },
+    };
+  },
+
+  createPool(options, size): PgPool {
+    const pool = new pg.Pool({ ...clientConfig(options, 'reader'), max: size, idleTimeoutMillis: 30_000 });
+    // An idle reader dropped by the server is removed by the pool; the event only needs a listener.
+    pool.on('error', () => {});
+    return {
+      async query(text, params, name) {
+        return toResult(await pool.query(queryConfig(text, params, name)));
+      },
+      counts: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+      end: () => pool.end(),
+    };
+  },
+};
