@@ -1,0 +1,91 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { LatencyWindow } from '../ops/latency-window.js';
+import type { CacheStats } from './cache-stats.js';
+
+/**
+ * The cache's series on the database's registry. Everything is read from the cache's plain
+ * counters and latency window when scraped, so the read path only bumps numbers.
+ */
+export class CacheMetrics {
+  readonly loadLatency = new LatencyWindow(4096);
+
+  constructor(registry: Registry, read: () => CacheStats) {
+    const byTier = (name: string, help: string, pick: (s: CacheStats) => Record<'l1' | 'l2' | 'query', number>) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['tier'],
+        registers: [registry],
+        collect() {
+          this.reset();
+          for (const [tier, n] of Object.entries(pick(read()))) this.inc({ tier }, n);
+        },
+      });
+    byTier('sluice_cache_hits_total', 'Cache hits by tier (l1, l2, query).', (s) => ({
+      l1: s.l1.hits,
+      l2: s.l2.hits,
+      query: s.queries.hits,
+    }));
+    byTier('sluice_cache_misses_total', 'Cache misses by tier (l1, l2, query).', (s) => ({
+      l1: s.l1.misses,
+      l2: s.l2.misses,
+      query: s.queries.misses,
+    }));
+    const counter = (name: string, help: string, pick: (s: CacheStats) => number) =>
+      new Counter({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          this.reset();
+          this.inc(pick(read()));
+        },
+      });
+    counter(
+      'sluice_cache_redis_fallbacks_total',
+      'Reads served from the database because Redis failed or timed out.',
+      (s) => s.l2.fallbacks,
+    );
+    counter('sluice_cache_redis_skipped_total', 'Reads that skipped Redis while it was down or untrusted.', (s) => s.l2.skipped);
+    counter('sluice_cache_stale_drops_total', 'Loaded values not cached because a commit overtook the load.', (s) => s.staleDrops);
+    counter(
+      'sluice_cache_foreign_flushes_total',
+      'Cache drops after another connection committed (data_version).',
+      (s) => s.foreignFlushes,
+    );
+    counter('sluice_cache_invalidations_total', 'Keys invalidated by commits.', (s) => s.invalidations);
+    new Gauge({
+      name: 'sluice_cache_entries',
+      help: 'Rows held in the in-process cache.',
+      registers: [registry],
+      collect() {
+        this.set(read().l1.entries);
+      },
+    });
+    new Gauge({
+      name: 'sluice_cache_bytes',
+      help: 'Estimated bytes held in the in-process cache.',
+      registers: [registry],
+      collect() {
+        this.set(read().l1.bytes);
+      },
+    });
+    const loads = this.loadLatency;
+    new Gauge({
+      name: 'sluice_cache_load_ms',
+      help: 'Time to load a missed row or query result from the database (recent loads), by quantile.',
+      labelNames: ['quantile'],
+      registers: [registry],
+      collect() {
+        const summary = loads.summary();
+        this.set({ quantile: '0.5' }, summary.p50);
+        this.set({ quantile: '0.99' }, summary.p99);
+        this.set({ quantile: '1' }, summary.max);
+      },
+    });
+  }
+
+  recordLoad(ms: number): void {
+    this.loadLatency.record(ms);
+  }
+}

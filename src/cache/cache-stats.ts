@@ -1,0 +1,48 @@
+import type { LatencySummary } from '../ops/latency-window.js';
+
+export interface TierStats {
+  hits: number;
+  misses: number;
+  /** hits / (hits + misses), 0 before the first read. */
+  hitRatio: number;
+}
+
+/** db.stats().cache */
+export interface CacheStats {
+  l1: TierStats & { entries: number; bytes: number };
+  l2: TierStats & {
+    enabled: boolean;
+    connected: boolean;
+    /** Subscribed to other instances' invalidations. */
+    listening: boolean;
+    /** Requests sent to Redis and not yet answered. */
+    inFlight: number;
+    /** Reads that failed or timed out on Redis and were served from the database instead. */
+    fallbacks: number;
+    /** Reads that did not try Redis (down, behind on an invalidation, or too much in flight). */
+    skipped: number;
+    fills: number;
+    fillsRejected: number;
+    invalidationFailures: number;
+    epochBumps: number;
+    remoteMessages: number;
+    resyncs: number;
+  };
+  queries: TierStats;
+  loads: { count: number; ms: LatencySummary };
+  /** Loaded values not cached because a commit or flush overtook the load. */
+  staleDrops: number;
+  /** Keys invalidated by commits (ours and other instances'). */
+  invalidations: number;
+  /** Whole-cache drops because data_version showed a commit by another connection. */
+  foreignFlushes: number;
+  dataVersionChecks: number;
+  /** What the read path promises: a commit made elsewhere is seen within this bound. */
+  staleBoundMs: number;
+  tables: Record<string, { hits: number; misses: number; entries: number; loads: number; queryHits: number; queryMisses: number }>;
+}
+
+export function tierStats(hits: number, misses: number): TierStats {
+  const total = hits + misses;
+  return { hits, misses, hitRatio: total === 0 ? 0 : Math.round((hits / total) * 10_000) / 10_000 };
+}
