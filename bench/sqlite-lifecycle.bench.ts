@@ -1,0 +1,153 @@
+import { open } from '../dist/index.js';
+import { CYCLE, cycleJobs, cycleStep, leasedJobs, RAW_CLAIM_SQLITE } from './support/jobs-table.js';
+import { ratio, scratchDir, settle, Window } from './support/measure.js';
+import { type Budget, goalAtLeast, type ScenarioResult } from './support/scenario-result.js';
+import { openRaw } from './support/sqlite-files.js';
+
+const ROWS = 100_000;
+const IN_FLIGHT = 1024;
+const RAW_ROWS_PER_TX = 1000;
+const CLAIM_BATCH = 50;
+const CLAIMERS = 8;
+
+async function createAndFill(file: string): Promise<void> {
+  const db = await open({
+    url: `sqlite:${file}`,
+    tables: [cycleJobs, leasedJobs],
+    maintenance: { reapIntervalMs: 0, retentionIntervalMs: 0, retentionBatchSize: 1000 },
+  });
+  await db.migrate();
+  await db.close();
+  const raw = openRaw(file, { cacheKiB: 262_144 });
+  const cycle = raw.prepare('insert into cycle_jobs (id, status) values (?, ?)');
+  const leased = raw.prepare("insert into leased_jobs (id, status, payload, attempt) values (?, 'pending', ?, 0)");
+  raw.transaction(() => {
+    for (let i = 0; i < ROWS; i++) {
+      cycle.run(i, CYCLE[0]);
+      leased.run(i, `job-${i}`);
+    }
+  })();
+  raw.pragma('wal_checkpoint(TRUNCATE)');
+  raw.close();
+}
+
+function rawTransitions(file: string, budget: Budget): number {
+  const db = openRaw(file);
+  const update = db.prepare('update cycle_jobs set status = ? where id = ? and status = ?');
+  const chunk = db.transaction((from: number) => {
+    for (let n = from; n < from + RAW_ROWS_PER_TX; n++) {
+      const step = cycleStep(n, ROWS);
+      update.run(step.to, step.id, step.from);
+    }
+  });
+  const window = new Window(budget.warmupSeconds, budget.measureSeconds);
+  for (let n = 0; window.running(); n += RAW_ROWS_PER_TX) {
+    chunk(n);
+    window.add(RAW_ROWS_PER_TX);
+  }
+  db.close();
+  return window.perSecond;
+}
+
+async function sluiceTransitions(file: string, budget: Budget): Promise<number> {
+  const db = await open({
+    url: `sqlite:${file}`,
+    tables: [cycleJobs, leasedJobs],
+    maintenance: { reapIntervalMs: 0, retentionIntervalMs: 0, retentionBatchSize: 1000 },
+  });
+  const jobs = db.table(cycleJobs);
+  const window = new Window(budget.warmupSeconds, budget.measureSeconds);
+  let next = 0;
+  let missed = 0;
+  const worker = async () => {
+    while (window.running()) {
+      const step = cycleStep(next++, ROWS);
+      const result = await jobs.transition(step.id, step.to, { from: step.from });
+      if (!result.applied) missed++;
+      window.add(1);
+    }
+  };
+  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+  await db.close();
+  if (missed > 0) throw new Error(`${missed} transitions did not apply: the benchmark's steps are out of order`);
+  return window.perSecond;
+}
+
+function rawClaims(file: string, budget: Budget): number {
+  const db = openRaw(file);
+  const claim = db.prepare(RAW_CLAIM_SQLITE);
+  const window = new Window(budget.warmupSeconds, budget.measureSeconds);
+  while (window.running()) {
+    const rows = claim.all('raw', Date.now() + 60_000, CLAIM_BATCH);
+    if (rows.length === 0) break;
+    window.add(rows.length);
+  }
+  db.close();
+  return window.perSecond;
+}
+
+async function sluiceClaims(file: string, budget: Budget): Promise<number> {
+  const db = await open({
+    url: `sqlite:${file}`,
+    tables: [cycleJobs, leasedJobs],
+    maintenance: { reapIntervalMs: 0, retentionIntervalMs: 0, retentionBatchSize: 1000 },
+  });
+  const jobs = db.table(leasedJobs);
+  const window = new Window(budget.warmupSeconds, budget.measureSeconds);
+  const worker = async (w: number) => {
+    while (window.running()) {
+      const rows = await jobs.claim({ from: 'pending', to: 'running', limit: CLAIM_BATCH, leaseMs: 60_000, owner: `w${w}` });
+      if (rows.length === 0) break;
+      window.add(rows.length);
+    }
+  };
+  await Promise.all(Array.from({ length: CLAIMERS }, (_, w) => worker(w)));
+  await db.close();
+  return window.perSecond;
+}
+
+export async function run(budget: Budget): Promise<ScenarioResult> {
+  const scratch = scratchDir('lifecycle');
+  try {
+    const rawFile = scratch.file('raw.db');
+    const sluiceFile = scratch.file('sluice.db');
+    await createAndFill(rawFile);
+    await createAndFill(sluiceFile);
+    const rawT = rawTransitions(rawFile, budget);
+    await settle();
+    const sluiceT = await sluiceTransitions(sluiceFile, budget);
+    await settle();
+    const rawC = rawClaims(rawFile, budget);
+    await settle();
+    const sluiceC = await sluiceClaims(sluiceFile, budget);
+    const rt = ratio(sluiceT, rawT);
+    return {
+      id: 'sqlite-lifecycle',
+      title: 'SQLite lifecycle: compare-and-set transitions and leased claims',
+      comparisons: [
+        {
+          measure: `transition(key, to, { from }) with ${IN_FLIGHT} in flight vs raw UPDATE … WHERE id = ? AND status = ?, ${RAW_ROWS_PER_TX} per transaction`,
+          unit: 'rows/s',
+          sluice: sluiceT,
+          raw: rawT,
+          ratio: rt,
+          goal: goalAtLeast(rt, 0.7, '≥ 0.7× raw'),
+        },
+        {
+          measure: `claim(limit ${CLAIM_BATCH}), ${CLAIMERS} claimers in flight vs raw claim statement (UPDATE … IN (SELECT … LIMIT ${CLAIM_BATCH}) RETURNING), one per transaction`,
+          unit: 'rows/s',
+          sluice: sluiceC,
+          raw: rawC,
+          ratio: ratio(sluiceC, rawC),
+        },
+      ],
+      notes: [
+        `Both files hold ${ROWS.toLocaleString('en')} rows per table and the lifecycle triggers Sluice installs, so the raw statements pay for the same triggers.`,
+        "Sluice's transition returns the updated row (RETURNING) and checks the move against the lifecycle; the raw UPDATE does neither.",
+        'Claims stop when the table has no pending rows left; a run that empties it reports the rate over the measured window.',
+      ],
+    };
+  } finally {
+    scratch.remove();
+  }
+}

@@ -1,0 +1,280 @@
+import type { CompiledQuery, Kysely } from 'kysely';
+import { describeValue, SluiceError } from '../errors/sluice-error.js';
+import type { SubmitOptions, WriteGate } from '../gate/write-gate.js';
+import type { WriteCommand } from '../gate/write-op.js';
+import type { Filter } from '../query/filter.js';
+import { parseFilter } from '../query/filter-parser.js';
+import { compareByTerms, type OrderTerm, parseOrder } from '../query/order.js';
+import type { JsRow, RowCodec } from '../schema/row-codec.js';
+import type { Lifecycle } from './lifecycle-options.js';
+
+export interface TransitionOptions extends SubmitOptions {
+  /** Apply only if the row is in this state now. */
+  from?: string;
+  /** Other columns to change in the same statement. */
+  set?: JsRow;
+  /** The fencing token (`attempt`) of the claim being settled: a lapsed, re-claimed lease cannot settle. */
+  token?: number;
+}
+
+export interface TransitionResult<Row> {
+  /** False when the row was not in a state that allows the move (another writer got there first). */
+  applied: boolean;
+  /** The row after the transition, or as it is now when it did not apply. */
+  row: Row;
+}
+
+export interface ClaimOptions extends SubmitOptions {
+  from: string;
+  to: string;
+  /** At most this many rows. */
+  limit: number;
+  /** How long the claim holds before the reaper may hand the row to someone else. */
+  leaseMs: number;
+  /** Who holds the lease (a worker id); recorded on the row and in the history. */
+  owner: string;
+  /** Only rows that also match this filter. */
+  where?: Filter<JsRow>;
+  /** Which rows first. Default: primary-key order. */
+  orderBy?: string | readonly string[];
+}
+
+export interface HistoryEntry {
+  from: string | null;
+  to: string;
+  at: Date;
+  /** The lease owner when the change was made, if the table has leases. */
+  actor: string | null;
+}
+
+export interface ReapResult {
+  /** Expired leases returned to `leases.expireTo`. */
+  returned: number;
+  /** Expired leases past `maxAttempts`, moved to `leases.exhaustedTo`. */
+  exhausted: number;
+}
+
+/**
+ * Lifecycle moves as write-gate commands: a transition is a compare-and-set update whose
+ * condition is "the row is in a state that may move to the target" (and holds the given fencing
+ * token); a claim is one multi-row update. Nothing is read and then written, so there is no
+ * window for another writer, whatever process or language it runs in.
+ */
+export class LifecycleOps {
+  readonly #codec: RowCodec;
+  readonly #lifecycle: Lifecycle;
+  readonly #gate: WriteGate;
+  readonly #read: (key: unknown) => Promise<JsRow | undefined>;
+
+  constructor(codec: RowCodec, lifecycle: Lifecycle, gate: WriteGate, read: (key: unknown) => Promise<JsRow | undefined>) {
+    this.#codec = codec;
+    this.#lifecycle = lifecycle;
+    this.#gate = gate;
+    this.#read = read;
+  }
+
+  get #table(): string {
+    return this.#codec.table.name;
+  }
+
+  async transition(key: unknown, to: string, options: TransitionOptions = {}): Promise<TransitionResult<JsRow>> {
+    const sources = this.#sources(to, options.from);
+    const column = this.#lifecycle.column.name;
+    const where: JsRow = { [column]: { $in: sources } };
+    if (options.token !== undefined) {
+      this.#requireLeases('settle with a token');
+      where.attempt = options.token;
+    }
+    const patch: JsRow = { ...options.set, [column]: to };
+    if (this.#lifecycle.leases) {
+      // A move ends the claim that led to it: the lease no longer protects the row.
+      patch.leaseOwner = patch.leaseOwner ?? null;
+      patch.leaseExpiresAt = patch.leaseExpiresAt ?? null;
+    }
+    const command: WriteCommand = {
+      kind: 'update',
+      key: this.#codec.encodeKey(key),
+      patch: this.#codec.encodePatch(patch),
+      where: parseFilter(this.#codec, where),
+    };
+    try {
+      return { applied: true, row: (await this.#gate.submit(this.#codec, command, options)) as JsRow };
+    } catch (error) {
+      if (!SluiceError.is(error, 'CONFLICT')) throw error;
+      const current = await this.#read(key);
+      if (!current)
+        throw new SluiceError('NOT_FOUND', `${this.#table} has no row with key ${describeValue(key)}; nothing was moved.`, {
+          table: this.#table,
+          value: key,
+        });
+      return { applied: false, row: current };
+    }
+  }
+
+  async claim(options: ClaimOptions): Promise<JsRow[]> {
+    this.#requireLeases('claim');
+    this.#sources(options.to, options.from);
+    if (!Number.isSafeInteger(options.limit) || options.limit < 1 || options.limit > 10_000) {
+      throw new SluiceError(
+        'VALIDATION',
+        `claim on ${this.#table}: limit must be a whole number from 1 to 10,000, got ${describeValue(options.limit)}.`,
+        { table: this.#table, value: options.limit },
+      );
+    }
+    if (!Number.isFinite(options.leaseMs) || options.leaseMs <= 0) {
+      throw new SluiceError(
+        'VALIDATION',
+        `claim on ${this.#table}: leaseMs must be a positive number, got ${describeValue(options.leaseMs)}.`,
+        { table: this.#table, value: options.leaseMs },
+      );
+    }
+    if (typeof options.owner !== 'string' || options.owner.length === 0) {
+      throw new SluiceError('VALIDATION', `claim on ${this.#table}: owner must name the worker, got ${describeValue(options.owner)}.`, {
+        table: this.#table,
+        value: options.owner,
+      });
+    }
+    const column = this.#lifecycle.column.name;
+    const filter: JsRow = { ...options.where, [column]: options.from };
+    const orderBy = parseOrder(this.#codec.table, options.orderBy);
+    // RETURNING follows no ORDER BY on PostgreSQL: hand the rows back in the order they were chosen.
+    const rows = (await this.#gate.submit(
+      this.#codec,
+      {
+        kind: 'updateMany',
+        patch: this.#codec.encodePatch({
+          [column]: options.to,
+          leaseOwner: options.owner,
+          leaseExpiresAt: new Date(Date.now() + options.leaseMs),
+        }),
+        increment: [this.#codec.table.columnsByName.get('attempt')!],
+        where: parseFilter(this.#codec, filter),
+        orderBy,
+        limit: options.limit,
+      },
+      options,
+    )) as JsRow[];
+    return rows.sort(compareByTerms(orderBy));
+  }
+
+  /** Extends a lease still held under `token`; false when it lapsed and was taken or settled. */
+  async renew(key: unknown, token: number, leaseMs: number, options: SubmitOptions = {}): Promise<boolean> {
+    this.#requireLeases('renew');
+    const command: WriteCommand = {
+      kind: 'update',
+      key: this.#codec.encodeKey(key),
+      patch: this.#codec.encodePatch({ leaseExpiresAt: new Date(Date.now() + leaseMs) }),
+      where: parseFilter(this.#codec, { attempt: token, leaseOwner: { $null: false } }),
+    };
+    try {
+      await this.#gate.submit(this.#codec, command, options);
+      return true;
+    } catch (error) {
+      if (SluiceError.is(error, 'CONFLICT')) return false;
+      throw error;
+    }
+  }
+
+  /** Hands expired leases back, in batches of at most `limit` rows per transaction. */
+  async reapExpired(limit = 1000, now = Date.now()): Promise<ReapResult> {
+    const leases = this.#requireLeases('reap');
+    const column = this.#lifecycle.column.name;
+    const expired: JsRow = { leaseOwner: { $null: false }, leaseExpiresAt: { $lt: now } };
+    const result: ReapResult = { returned: 0, exhausted: 0 };
+    const run = async (filter: JsRow, patch: JsRow): Promise<number> => {
+      let total = 0;
+      for (;;) {
+        const rows = (await this.#gate.submit(
+          this.#codec,
+          {
+            kind: 'updateMany',
+            patch: this.#codec.encodePatch(patch),
+            increment: [],
+            where: parseFilter(this.#codec, filter),
+            orderBy: [] as OrderTerm[],
+            limit,
+          },
+          { priority: 'low' },
+        )) as JsRow[];
+        total += rows.length;
+        if (rows.length < limit) return total;
+      }
+    };
+    const release = { leaseOwner: null, leaseExpiresAt: null };
+    if (leases.exhaustedTo !== undefined) {
+      result.exhausted = await run(
+        { ...expired, attempt: { $gte: leases.maxAttempts }, [column]: { $in: this.#lifecycle.previous.get(leases.exhaustedTo) ?? [] } },
+        { ...release, [column]: leases.exhaustedTo, lastError: `lease expired after ${leases.maxAttempts} attempts` },
+      );
+    }
+    result.returned = await run(
+      { ...expired, [column]: { $in: this.#lifecycle.previous.get(leases.expireTo) ?? [] } },
+      { ...release, [column]: leases.expireTo, lastError: 'lease expired' },
+    );
+    return result;
+  }
+
+  /** The query behind `history(key)`: the trigger stores a single key as its text form. */
+  historyQuery(builder: Kysely<any>, key: readonly unknown[]): CompiledQuery {
+    if (!this.#lifecycle.history) {
+      throw new SluiceError('CONFIG', `${this.#table} keeps no history; add lifecycle.history: true to its definition.`, {
+        table: this.#table,
+      });
+    }
+    if (key.length !== 1) {
+      throw new SluiceError(
+        'VALIDATION',
+        `history() on ${this.#table} takes a single-column key; with a composite key, read ${this.#table}_history by row_key (a JSON array).`,
+        {
+          table: this.#table,
+        },
+      );
+    }
+    const value = key[0];
+    return builder
+      .selectFrom(`${this.#table}_history`)
+      .select(['from_state as from', 'to_state as to', 'at', 'actor'])
+      .where('row_key', '=', Buffer.isBuffer(value) ? value.toString('hex') : String(value))
+      .orderBy('id')
+      .compile();
+  }
+
+  /** The states a move to `to` may start from, or ILLEGAL_TRANSITION when there are none. */
+  #sources(to: string, from: string | undefined): string[] {
+    const lifecycle = this.#lifecycle;
+    const illegal = (why: string) =>
+      new SluiceError('ILLEGAL_TRANSITION', `${this.#table}.${lifecycle.column.name}: ${why} Allowed moves: ${describeMoves(lifecycle)}.`, {
+        table: this.#table,
+        column: lifecycle.column.name,
+        value: to,
+      });
+    if (!lifecycle.next.has(to)) throw illegal(`${describeValue(to)} is not a state of the lifecycle.`);
+    if (from !== undefined) {
+      if (!lifecycle.next.get(from)?.has(to)) throw illegal(`the lifecycle does not allow ${describeValue(from)} -> ${describeValue(to)}.`);
+      return [from];
+    }
+    const sources = lifecycle.previous.get(to) ?? [];
+    if (sources.length === 0) throw illegal(`no state may move to ${describeValue(to)}.`);
+    return [...sources];
+  }
+
+  #requireLeases(what: string): NonNullable<Lifecycle['leases']> {
+    if (!this.#lifecycle.leases) {
+      throw new SluiceError(
+        'CONFIG',
+        `Cannot ${what} on ${this.#table}: its lifecycle declares no leases. Add lifecycle.leases: { expireTo } to the table.`,
+        {
+          table: this.#table,
+        },
+      );
+    }
+    return this.#lifecycle.leases;
+  }
+}
+
+function describeMoves(lifecycle: Lifecycle): string {
+  return [...lifecycle.next]
+    .filter(([, targets]) => targets.size > 0)
+    .map(([from, targets]) => `${from} -> ${[...targets].join('|')}`)
+    .join(', ');
+}

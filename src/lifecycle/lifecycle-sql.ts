@@ -1,0 +1,41 @@
+import { type Kysely, type RawBuilder, sql } from 'kysely';
+import type { TableDef } from '../schema/define-table.js';
+import type { Lifecycle } from './lifecycle-options.js';
+
+/** Names of the database objects a lifecycle installs, shared by both dialects' DDL. */
+export function lifecycleNames(table: TableDef, lifecycle: Lifecycle) {
+  const base = `${table.name}_${lifecycle.column.sqlName}`;
+  return {
+    history: `${table.name}_history`,
+    guardInsert: `${base}_lifecycle_insert`,
+    guardUpdate: `${base}_lifecycle_update`,
+    recordInsert: `${base}_history_insert`,
+    recordUpdate: `${base}_history_update`,
+    function: `${base}_lifecycle`,
+  };
+}
+
+/** `(old = 'a' and new in ('b','c')) or …`: the allowed moves as SQL over two row references. */
+export function allowedMoves(lifecycle: Lifecycle, from: RawBuilder<unknown>, to: RawBuilder<unknown>): RawBuilder<unknown> {
+  const moves = [...lifecycle.next]
+    .filter(([, targets]) => targets.size > 0)
+    .map(([source, targets]) => sql`(${from} = ${sql.lit(source)} and ${to} in (${sql.join([...targets].map((t) => sql.lit(t)))}))`);
+  return moves.length === 0 ? sql`1 = 0` : sql`(${sql.join(moves, sql` or `)})`;
+}
+
+export function stateList(lifecycle: Lifecycle): RawBuilder<unknown> {
+  return sql`(${sql.join(lifecycle.states.map((s) => sql.lit(s)))})`;
+}
+
+/** The message a foreign writer sees when the database refuses its change. */
+export function illegalMessage(table: TableDef, lifecycle: Lifecycle): string {
+  const moves = [...lifecycle.next]
+    .filter(([, targets]) => targets.size > 0)
+    .map(([source, targets]) => `${source}->${[...targets].join('|')}`)
+    .join(', ');
+  return `sluice: illegal lifecycle transition on ${table.name}.${lifecycle.column.sqlName}; allowed: ${moves}`;
+}
+
+export function compileDdl(builder: Kysely<any>, statement: RawBuilder<unknown>): string {
+  return statement.compile(builder).sql;
+}
