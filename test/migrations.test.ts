@@ -85,3 +85,17 @@ forEachDialect('migrations', (t) => {
     expect(await dbs[0]?.table(v2).count()).toBe(4);
   });
 });
+
+const withBlobDefault = defineTable('blobs', {
+  columns: { id: 'integer', data: { type: 'blob', default: Buffer.from([0xde, 0xad, 0xbe, 0xef]) } },
+  primaryKey: 'id',
+});
+
+forEachDialect('constant defaults in DDL', (t) => {
+  it('migrates a table whose blob column has a constant default', async () => {
+    const db = await t.open({ name: 'blob_default', tables: [withBlobDefault] });
+    await db.migrate();
+    await db.table(withBlobDefault).insert({ id: 1 });
+    expect(Buffer.from((await db.table(withBlobDefault).get(1))?.data ?? [])).toEqual(Buffer.from([0xde, 0xad, 0xbe, 0xef]));
+  });
+});

@@ -1,13 +1,18 @@
 import type { Registry } from 'prom-client';
+import type { CacheStats } from '../cache/cache-stats.js';
+import { SluiceCache } from '../cache/sluice-cache.js';
 import { createDialect } from '../dialect/create-dialect.js';
 import type { Dialect, MigrationReport } from '../dialect/dialect.js';
 import { SluiceError } from '../errors/sluice-error.js';
 import { type CommitListener, WriteGate } from '../gate/write-gate.js';
+import { Maintenance, type RetentionReport } from '../ops/maintenance.js';
 import { SluiceMetrics, type SluiceStats } from '../ops/metrics.js';
-import type { AnyTableDef } from '../schema/define-table.js';
+import type { AnyTableDef, RowType } from '../schema/define-table.js';
 import { newerDatabaseError } from '../schema/migrator.js';
+import { TaskStore } from '../tasks/task-store.js';
+import { tasksTable } from '../tasks/task-table.js';
 import { type OpenOptions, type ResolvedOptions, resolveOptions } from './open-options.js';
-import { TableHandle } from './table-handle.js';
+import { type FindOptions, TableHandle } from './table-handle.js';
 
 /**
  * The one owner of a connection set: a dialect, its write gate, metrics and table handles.
@@ -18,8 +23,11 @@ export class Database {
   readonly #dialect: Dialect;
   readonly #gate: WriteGate;
   readonly #metrics: SluiceMetrics;
+  readonly #cache: SluiceCache;
   readonly #handles = new Map<AnyTableDef, TableHandle<AnyTableDef>>();
   readonly #onError: (error: unknown) => void;
+  readonly #maintenance: Maintenance;
+  #tasks: TaskStore | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(options: ResolvedOptions, dialect: Dialect) {
@@ -39,6 +47,38 @@ export class Database {
       },
       this.#onError,
     );
+    this.#cache = new SluiceCache({ options: options.cache, tables: options.tables, dialect, registry: this.#metrics.registry });
+    // First listener: a batch's keys leave the cache before any of its promises settle.
+    this.#gate.onCommit(this.#cache.onCommit);
+    this.#maintenance = new Maintenance(
+      () => this.#options.tables.map((table) => this.table(table)),
+      options.maintenance,
+      this.#metrics.registry,
+      this.#onError,
+    );
+    this.#maintenance.start();
+  }
+
+  /** The task store (seed 004); open with `tasks: true` to have it. */
+  get tasks(): TaskStore {
+    this.#requireOpen();
+    if (this.#options.tasks === false) {
+      throw new SluiceError('CONFIG', 'The task store is off: open the database with tasks: true (and run migrate) to use db.tasks.');
+    }
+    this.#tasks ??= new TaskStore(this.table(tasksTable), this.#options.tasks === true ? undefined : this.#options.tasks.resultTtlMs);
+    return this.#tasks;
+  }
+
+  /** Deletes rows past each table's `retention.maxAgeMs`, a small batch per transaction. */
+  runRetention(): Promise<RetentionReport[]> {
+    this.#requireOpen();
+    return this.#maintenance.runRetention();
+  }
+
+  /** Hands expired leases back now (the reaper also runs every `maintenance.reapIntervalMs`). */
+  reapExpiredLeases(): Promise<{ table: string; returned: number; exhausted: number }[]> {
+    this.#requireOpen();
+    return this.#maintenance.reapLeases();
   }
 
   static async open(input: OpenOptions): Promise<Database> {
@@ -51,7 +91,12 @@ export class Database {
       await dialect.close();
       throw error;
     }
-    return new Database(options, dialect);
+    try {
+      return new Database(options, dialect);
+    } catch (error) {
+      await dialect.close();
+      throw error;
+    }
   }
 
   get dialect(): 'sqlite' | 'postgres' {
@@ -76,7 +121,14 @@ export class Database {
           },
         );
       }
-      handle = new TableHandle(definition, this.#dialect, this.#gate, () => this.isOpen, this.#onError) as TableHandle<AnyTableDef>;
+      handle = new TableHandle(
+        definition,
+        this.#dialect,
+        this.#gate,
+        () => this.isOpen,
+        this.#onError,
+        this.#cache.table(definition.name),
+      ) as TableHandle<AnyTableDef>;
       this.#handles.set(definition, handle);
     }
     return handle as unknown as TableHandle<T>;
@@ -103,8 +155,13 @@ export class Database {
     return this.#gate.flush();
   }
 
-  stats(): SluiceStats {
-    return this.#metrics.stats();
+  stats(): SluiceStats & { cache: CacheStats } {
+    return { ...this.#metrics.stats(), cache: this.#cache.stats() };
+  }
+
+  /** Preloads the rows one query finds into the cache of a table with a cache policy; resolves with how many. */
+  warm<T extends AnyTableDef>(definition: T, query: FindOptions<RowType<T>> = {}): Promise<number> {
+    return this.table(definition).warm(query);
   }
 
   get metrics(): Registry {
@@ -120,7 +177,9 @@ export class Database {
   /** Flushes queued writes, then closes every connection. Later calls reject with CLOSED. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      await this.#maintenance.stop();
       await this.#gate.close();
+      await this.#cache.close();
       await this.#dialect.close();
     })();
     return this.#closing;

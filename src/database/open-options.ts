@@ -1,7 +1,9 @@
 import { z } from 'zod';
+import { cacheOptionsSchema } from '../cache/cache-options.js';
 import { closestName, SluiceError } from '../errors/sluice-error.js';
 import type { AnyTableDef } from '../schema/define-table.js';
 import type { Migration } from '../schema/migration.js';
+import { tasksTable } from '../tasks/task-table.js';
 
 const gateSchema = z
   .object({
@@ -68,6 +70,21 @@ const optionsSchema = z
     gate: gateSchema.default(gateSchema.parse({})),
     sqlite: sqliteSchema.default(sqliteSchema.parse({})),
     postgres: postgresSchema.default(postgresSchema.parse({})),
+    /** Redis tier, key prefix and stale bound of the cache (tables opt in with defineTable({ cache })). */
+    cache: cacheOptionsSchema.default(cacheOptionsSchema.parse({})),
+    /** The task store (`db.tasks`): true, or `{ resultTtlMs }` (default 24 h). Default: off. */
+    tasks: z.union([z.boolean(), z.object({ resultTtlMs: z.number().int().min(0) }).strict()]).default(false),
+    maintenance: z
+      .object({
+        /** How often tables with `retention` are trimmed; 0 turns the timer off. Default 60 s. */
+        retentionIntervalMs: z.number().int().min(0).default(60_000),
+        /** How often expired leases are handed back; 0 turns the timer off. Default 1 s. */
+        reapIntervalMs: z.number().int().min(0).default(1000),
+        /** Rows deleted per retention transaction (at most 1,000 keeps the write lock short). Default 1,000. */
+        retentionBatchSize: z.number().int().min(1).max(10_000).default(1000),
+      })
+      .strict()
+      .default({ retentionIntervalMs: 60_000, reapIntervalMs: 1000, retentionBatchSize: 1000 }),
     /** Receives failures nobody awaits: enqueue() writes and commit listeners. Default: stderr. */
     onError: z.custom<(error: unknown) => void>((f) => typeof f === 'function').optional(),
   })
@@ -93,6 +110,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     throw new SluiceError('CONFIG', `Invalid option ${path}: ${issue?.message}.`);
   }
   const options = parsed.data;
+  if (options.tasks !== false && !options.tables.includes(tasksTable)) options.tables = [...options.tables, tasksTable];
   const names = new Set<string>();
   for (const table of options.tables) {
     if (names.has(table.name))

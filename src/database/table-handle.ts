@@ -1,7 +1,17 @@
+import { cacheKey, queryKey } from '../cache/cache-key.js';
+import type { TableCache } from '../cache/table-cache.js';
 import type { Dialect } from '../dialect/dialect.js';
 import { describeValue, SluiceError } from '../errors/sluice-error.js';
 import type { SubmitOptions, WriteGate } from '../gate/write-gate.js';
 import type { WriteCommand } from '../gate/write-op.js';
+import {
+  type ClaimOptions,
+  type HistoryEntry,
+  LifecycleOps,
+  type ReapResult,
+  type TransitionOptions,
+  type TransitionResult,
+} from '../lifecycle/lifecycle-ops.js';
 import { cursorFilter, encodeCursor, requireNonNullOrder } from '../query/cursor.js';
 import type { Filter, FilterNode } from '../query/filter.js';
 import { compileFilter } from '../query/filter-compiler.js';
@@ -23,6 +33,13 @@ export interface FindOptions<Row> {
   orderBy?: OrderBy<Row>;
   limit?: number;
   offset?: number;
+  /** Serve from / store in the table's query cache (needs a table cache policy). Default: the policy's `queries`. */
+  cache?: boolean;
+}
+
+export interface CountOptions {
+  /** Serve from / store in the table's query cache (needs a table cache policy). Default: the policy's `queries`. */
+  cache?: boolean;
 }
 
 export interface PageOptions<Row> {
@@ -56,8 +73,11 @@ export class TableHandle<T extends AnyTableDef> {
   readonly #statements: TableStatements;
   readonly #isOpen: () => boolean;
   readonly #onError: (error: unknown) => void;
+  readonly #cache: TableCache | undefined;
+  readonly #loadRow = (encoded: readonly unknown[]) => this.#dialect.getByKey(this.#codec, encoded);
+  readonly #lifecycle: LifecycleOps | undefined;
 
-  constructor(table: T, dialect: Dialect, gate: WriteGate, isOpen: () => boolean, onError: (error: unknown) => void) {
+  constructor(table: T, dialect: Dialect, gate: WriteGate, isOpen: () => boolean, onError: (error: unknown) => void, cache?: TableCache) {
     this.table = table;
     this.#codec = new RowCodec(table, dialect.codec);
     this.#gate = gate;
@@ -65,6 +85,73 @@ export class TableHandle<T extends AnyTableDef> {
     this.#statements = new TableStatements(dialect.builder, table);
     this.#isOpen = isOpen;
     this.#onError = onError;
+    this.#cache = cache;
+    this.#lifecycle =
+      table.lifecycle &&
+      new LifecycleOps(this.#codec, table.lifecycle, gate, (key) =>
+        // The current row after a lost compare-and-set must be fresh, so this read skips the cache.
+        dialect.getByKey(this.#codec, this.#codec.encodeKey(key)),
+      );
+  }
+
+  /**
+   * Moves a row to state `to` if its current state allows it (and is `from`, and the claim's
+   * `token` still matches, when given). Resolves `{ applied, row }`; `applied: false` carries the
+   * row as it is now. ILLEGAL_TRANSITION when the lifecycle has no such move; NOT_FOUND when there
+   * is no row.
+   */
+  transition(key: KeyType<T>, to: string, options?: TransitionOptions): Promise<TransitionResult<RowType<T>>> {
+    return this.#withLifecycle('transition', (ops) => ops.transition(key, to, options)) as Promise<TransitionResult<RowType<T>>>;
+  }
+
+  /** Atomically takes up to `limit` rows in state `from`, moves them to `to` under a lease, and returns them; `attempt` is each one's fencing token. */
+  claim(options: ClaimOptions): Promise<RowType<T>[]> {
+    return this.#withLifecycle('claim', (ops) => ops.claim(options)) as Promise<RowType<T>[]>;
+  }
+
+  /** Extends the lease held under `token`; false when it already lapsed or was settled. */
+  renew(key: KeyType<T>, token: number, leaseMs: number, options?: WriteOptions): Promise<boolean> {
+    return this.#withLifecycle('renew', (ops) => ops.renew(key, token, leaseMs, options));
+  }
+
+  /** Returns expired leases to their configured state, in batches of at most `limit` rows. */
+  reapExpired(limit?: number): Promise<ReapResult> {
+    return this.#withLifecycle('reap', (ops) => ops.reapExpired(limit));
+  }
+
+  /** The state changes of one row, oldest first, as the history table recorded them (foreign writers' too). */
+  async history(key: KeyType<T>): Promise<HistoryEntry[]> {
+    const ops = this.#lifecycleOps('read the history of');
+    const { sql, parameters } = ops.historyQuery(this.#dialect.builder, this.#codec.encodeKey(key));
+    const rows = await this.#dialect.selectAll(sql, parameters);
+    return rows.map((row) => ({
+      from: row.from as string | null,
+      to: row.to as string,
+      at: new Date(Number(row.at)),
+      actor: row.actor as string | null,
+    }));
+  }
+
+  #withLifecycle<R>(what: string, fn: (ops: LifecycleOps) => Promise<R>): Promise<R> {
+    try {
+      return fn(this.#lifecycleOps(what));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #lifecycleOps(what: string): LifecycleOps {
+    this.#requireOpen();
+    if (!this.#lifecycle) {
+      throw new SluiceError(
+        'CONFIG',
+        `Cannot ${what} on ${this.table.name}: it declares no lifecycle. Add lifecycle: { column, initial, transitions } to its definition.`,
+        {
+          table: this.table.name,
+        },
+      );
+    }
+    return this.#lifecycle;
   }
 
   /** Resolves with the row as stored (defaults applied) once it is committed. */
@@ -84,7 +171,7 @@ export class TableHandle<T extends AnyTableDef> {
         kind: 'update',
         key: this.#codec.encodeKey(key),
         patch: this.#codec.encodePatch(patch),
-        where: options?.where === undefined ? undefined : compileFilter(parseFilter(this.#codec, options.where)),
+        where: options?.where === undefined ? undefined : parseFilter(this.#codec, options.where),
       }),
       options,
     ) as Promise<RowType<T>>;
@@ -93,6 +180,22 @@ export class TableHandle<T extends AnyTableDef> {
   /** Resolves with true when a row was deleted, false when there was none. */
   delete(key: KeyType<T>, options?: WriteOptions): Promise<boolean> {
     return this.#submit(() => ({ kind: 'delete', key: this.#codec.encodeKey(key) }), options) as Promise<boolean>;
+  }
+
+  /**
+   * Deletes every row matching `where`, at most `batchSize` (default 1,000) per transaction, so
+   * no write lock is held for long; resolves with how many rows went.
+   */
+  async deleteWhere(where: Filter<RowType<T>>, options: WriteOptions & { batchSize?: number } = {}): Promise<number> {
+    const batchSize = options.batchSize ?? 1000;
+    checkCount('batchSize', batchSize, this.table.name);
+    const condition = parseFilter(this.#codec, where);
+    let total = 0;
+    for (;;) {
+      const deleted = (await this.#gate.submit(this.#codec, { kind: 'deleteMany', where: condition, limit: batchSize }, options)) as number;
+      total += deleted;
+      if (deleted < batchSize) return total;
+    }
   }
 
   /**
@@ -110,15 +213,38 @@ export class TableHandle<T extends AnyTableDef> {
     this.#gate.enqueue(this.#codec, built, options, this.#onError);
   }
 
+  /** The row with this key, or undefined. Read through the cache when the table has a policy (rows come back frozen). */
   async get(key: KeyType<T>): Promise<RowType<T> | undefined> {
     this.#requireOpen();
-    return (await this.#dialect.getByKey(this.#codec, this.#codec.encodeKey(key))) as RowType<T> | undefined;
+    const encoded = this.#codec.encodeKey(key);
+    if (this.#cache) return this.#cache.get(cacheKey(encoded), encoded, this.#loadRow) as RowType<T> | undefined;
+    return (await this.#dialect.getByKey(this.#codec, encoded)) as RowType<T> | undefined;
   }
 
   async find(options: FindOptions<RowType<T>> = {}): Promise<RowType<T>[]> {
     this.#requireOpen();
     const where = options.where === undefined ? undefined : parseFilter(this.#codec, options.where);
-    return this.#select(where, parseOrder(this.table, options.orderBy), options.limit, options.offset);
+    const terms = parseOrder(this.table, options.orderBy);
+    const cache = this.#queryCache('find', options.cache);
+    if (!cache) return this.#select(where, terms, options.limit, options.offset);
+    const key = queryKey(['find', where ?? null, terms, options.limit ?? null, options.offset ?? null]);
+    const rows = await cache.query(key, () => this.#select(where, terms, options.limit, options.offset));
+    return rows.slice();
+  }
+
+  /** Loads the rows one query finds into the table's cache; resolves with how many were stored. */
+  async warm(options: FindOptions<RowType<T>> = {}): Promise<number> {
+    this.#requireOpen();
+    const cache = this.#queryCache('warm', true) as TableCache;
+    const pk = this.table.primaryKey;
+    return cache.warm(async () => {
+      const rows = await this.find({ ...options, cache: false });
+      return rows.map((row) => {
+        const r = row as JsRow;
+        const key = pk.length === 1 ? r[pk[0]?.name as string] : Object.fromEntries(pk.map((c) => [c.name, r[c.name]]));
+        return { key: cacheKey(this.#codec.encodeKey(key)), row: r };
+      });
+    });
   }
 
   async page(options: PageOptions<RowType<T>> = {}): Promise<Page<RowType<T>>> {
@@ -136,8 +262,15 @@ export class TableHandle<T extends AnyTableDef> {
     return { rows, next: more && last ? encodeCursor(terms, last as JsRow) : null };
   }
 
-  async count(where?: Filter<RowType<T>>): Promise<number> {
+  async count(where?: Filter<RowType<T>>, options: CountOptions = {}): Promise<number> {
     this.#requireOpen();
+    const cache = this.#queryCache('count', options.cache);
+    if (!cache) return this.#count(where);
+    const node = where === undefined ? null : parseFilter(this.#codec, where);
+    return cache.query(queryKey(['count', node]), () => this.#count(where));
+  }
+
+  async #count(where: Filter<RowType<T>> | undefined): Promise<number> {
     let query = this.#dialect.builder.selectFrom(this.table.name).select((eb) => eb.fn.countAll().as('n'));
     if (where !== undefined) query = query.where(compileFilter(parseFilter(this.#codec, where)));
     const { sql, parameters } = query.compile();
@@ -182,6 +315,18 @@ export class TableHandle<T extends AnyTableDef> {
       return Promise.reject(error);
     }
     return this.#gate.submit(this.#codec, command, options);
+  }
+
+  /** The cache a find or count uses: asked for per call, else the table policy's `queries`. */
+  #queryCache(what: string, asked: boolean | undefined): TableCache | undefined {
+    if (asked === true && !this.#cache) {
+      throw new SluiceError(
+        'CONFIG',
+        `${what} on ${this.table.name} asked for the cache, but the table has no cache policy; add defineTable('${this.table.name}', { cache: { ttlMs, maxEntries } }).`,
+        { table: this.table.name },
+      );
+    }
+    return asked === false ? undefined : asked === true || this.#cache?.policy.queries ? this.#cache : undefined;
   }
 
   #requireOpen(): void {

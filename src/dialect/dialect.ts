@@ -51,6 +51,12 @@ export interface Dialect {
   /** Maps a driver error to a SluiceError (codes CONSTRAINT, BUSY, UNAVAILABLE, …). */
   classify(error: unknown, table?: string): SluiceError;
   stats(): DialectStats;
+  /**
+   * SQLite's `PRAGMA data_version` on the writer connection: it changes only when another
+   * connection (another process) commits, so the cache can tell others' writes from our own.
+   * Undefined on dialects without such a counter.
+   */
+  dataVersion?(): number;
   /** Health facts for `sluice doctor`. */
   diagnose(): Promise<Record<string, unknown>>;
   close(): Promise<void>;

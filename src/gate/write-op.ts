@@ -1,5 +1,7 @@
 import type { SluiceError } from '../errors/sluice-error.js';
-import type { WhereBuilder } from '../query/filter-compiler.js';
+import type { FilterNode } from '../query/filter.js';
+import type { OrderTerm } from '../query/order.js';
+import type { ColumnDef } from '../schema/define-table.js';
 import type { EncodedPatch, JsRow, RowCodec } from '../schema/row-codec.js';
 
 export const LANES = ['high', 'normal', 'low'] as const;
@@ -14,9 +16,29 @@ export type WriteCommand =
       readonly key: unknown[];
       readonly patch: EncodedPatch;
       /** A compare-and-set condition: the update applies only where it holds. */
-      readonly where?: WhereBuilder | undefined;
+      readonly where?: FilterNode | undefined;
     }
-  | { readonly kind: 'delete'; readonly key: unknown[] };
+  | { readonly kind: 'delete'; readonly key: unknown[] }
+  | {
+      /**
+       * Updates up to `limit` rows matching `where`, taken in `orderBy` order, in one statement;
+       * resolves with the updated rows. Claims and lease reaping are built on it. Where the
+       * dialect can, rows locked by another transaction are skipped rather than waited for.
+       */
+      readonly kind: 'updateMany';
+      readonly patch: EncodedPatch;
+      /** Integer columns incremented by one in the same statement (a claim's attempt counter). */
+      readonly increment: readonly ColumnDef[];
+      readonly where: FilterNode;
+      readonly orderBy: readonly OrderTerm[];
+      readonly limit: number;
+    }
+  | {
+      /** Deletes up to `limit` rows matching `where`; resolves with how many. Retention uses it. */
+      readonly kind: 'deleteMany';
+      readonly where: FilterNode;
+      readonly limit: number;
+    };
 
 export type WriteKind = WriteCommand['kind'];
 

@@ -46,3 +46,30 @@ export function parseOrder(table: TableDef, orderBy: unknown): OrderTerm[] {
   }
   return terms;
 }
+
+/** Sorts decoded rows as the database would for `terms` (text by code point), for results whose order SQL leaves open. */
+export function compareByTerms(terms: readonly OrderTerm[]): (a: Record<string, unknown>, b: Record<string, unknown>) => number {
+  return (a, b) => {
+    for (const { column, descending } of terms) {
+      const x = comparable(a[column.name]);
+      const y = comparable(b[column.name]);
+      if (x === y) continue;
+      if (x === null) return descending ? -1 : 1;
+      if (y === null) return descending ? 1 : -1;
+      const order =
+        typeof x === 'string' && typeof y === 'string'
+          ? Buffer.compare(Buffer.from(x), Buffer.from(y))
+          : (x as number) < (y as number)
+            ? -1
+            : 1;
+      return descending ? -order : order;
+    }
+    return 0;
+  };
+}
+
+function comparable(value: unknown): unknown {
+  if (value instanceof Date) return value.getTime();
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  return value ?? null;
+}

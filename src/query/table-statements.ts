@@ -1,6 +1,9 @@
-import type { Kysely } from 'kysely';
+import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
 import type { ColumnDef, TableDef } from '../schema/define-table.js';
-import type { WhereBuilder } from './filter-compiler.js';
+import type { FilterNode } from './filter.js';
+import { compileFilter } from './filter-compiler.js';
+import { filterShape } from './filter-shape.js';
+import type { OrderTerm } from './order.js';
 
 /**
  * The fixed-shape statements of one table, compiled once through the query builder. Parameters
@@ -64,17 +67,70 @@ export class TableStatements {
    * Parameters: the patch values, then the key, then `extra` (a compare-and-set condition's own
    * values, when there is one). Returns the updated row.
    */
-  update(columns: readonly ColumnDef[], condition?: WhereBuilder): { sql: string; extra: readonly unknown[] } {
+  update(columns: readonly ColumnDef[], condition?: FilterNode): { sql: string; extra: readonly unknown[] } {
+    const names = columns.map((c) => c.name).join(',');
     const build = () =>
       this.#whereKey(this.#db.updateTable(this.#table.name).set(Object.fromEntries(columns.map((c) => [c.sqlName, null]))));
     if (condition === undefined) {
-      return {
-        sql: this.#memo(`update:${columns.map((c) => c.name).join(',')}`, () => build().returning(this.selectList).compile().sql),
-        extra: [],
-      };
+      return { sql: this.#memo(`update:${names}`, () => build().returning(this.selectList).compile().sql), extra: [] };
     }
-    const compiled = build().where(condition).returning(this.selectList).compile();
-    return { sql: compiled.sql, extra: compiled.parameters.slice(columns.length + this.#table.primaryKey.length) };
+    const shape = filterShape(condition);
+    const sql = this.#memo(
+      `update:${names}:${shape.key}`,
+      () => build().where(compileFilter(condition)).returning(this.selectList).compile().sql,
+    );
+    return { sql, extra: shape.params };
+  }
+
+  /**
+   * `UPDATE … WHERE key IN (SELECT key … WHERE filter ORDER BY … LIMIT n) RETURNING …`.
+   * Parameters: the patch values, then `extra`. `skipLocked` (PostgreSQL) makes concurrent
+   * claimers take different rows instead of queueing on the same ones.
+   */
+  updateMany(
+    columns: readonly ColumnDef[],
+    increment: readonly ColumnDef[],
+    where: FilterNode,
+    orderBy: readonly OrderTerm[],
+    limit: number,
+    skipLocked: boolean,
+  ): { sql: string; extra: readonly unknown[] } {
+    let chosen = this.#db.selectFrom(this.#table.name).select(this.#keyNames()).where(compileFilter(where));
+    for (const term of orderBy) chosen = chosen.orderBy(term.column.sqlName, term.descending ? 'desc' : 'asc');
+    chosen = chosen.limit(limit);
+    if (skipLocked) chosen = chosen.forUpdate().skipLocked();
+    const set: Record<string, unknown> = Object.fromEntries(columns.map((c) => [c.sqlName, null]));
+    for (const column of increment) set[column.sqlName] = sql`${sql.ref(column.sqlName)} + 1`;
+    const compiled = this.#db
+      .updateTable(this.#table.name)
+      .set(set)
+      .where((eb) => eb(this.#keyTuple(eb), 'in', chosen))
+      .returning(this.selectList)
+      .compile();
+    return { sql: compiled.sql, extra: compiled.parameters.slice(columns.length) };
+  }
+
+  /**
+   * `DELETE … WHERE key IN (SELECT key … WHERE filter LIMIT n) RETURNING key`: returns the deleted
+   * keys, by database column name, for the change feed. Parameters: `extra`.
+   */
+  deleteMany(where: FilterNode, limit: number): { sql: string; extra: readonly unknown[] } {
+    const chosen = this.#db.selectFrom(this.#table.name).select(this.#keyNames()).where(compileFilter(where)).limit(limit);
+    const compiled = this.#db
+      .deleteFrom(this.#table.name)
+      .where((eb) => eb(this.#keyTuple(eb), 'in', chosen))
+      .returning(this.#keyNames())
+      .compile();
+    return { sql: compiled.sql, extra: compiled.parameters };
+  }
+
+  #keyNames(): string[] {
+    return this.#table.primaryKey.map((c) => c.sqlName);
+  }
+
+  #keyTuple(eb: ExpressionBuilder<any, any>): any {
+    const names = this.#keyNames();
+    return names.length === 1 ? eb.ref(names[0] as string) : eb.refTuple(...(names as [string, string]));
   }
 
   /** Parameters: the key. */

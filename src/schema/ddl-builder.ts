@@ -1,5 +1,6 @@
 import { type ColumnDefinitionBuilder, type Kysely, type RawBuilder, sql } from 'kysely';
 import { SluiceError } from '../errors/sluice-error.js';
+import type { Lifecycle } from '../lifecycle/lifecycle-options.js';
 import type { ColumnType } from './column-types.js';
 import type { ColumnDef, TableDef } from './define-table.js';
 import type { ValueCodec } from './value-codec.js';
@@ -13,6 +14,10 @@ export interface DdlFlavor {
   check(column: ColumnDef): RawBuilder<unknown> | undefined;
   /** Appended to CREATE TABLE (SQLite: STRICT). */
   readonly tableSuffix?: RawBuilder<unknown>;
+  /** A constant blob in DDL, from its hex digits (SQLite `x'…'`, PostgreSQL `'\x…'::bytea`). */
+  blobLiteral(hex: string): RawBuilder<unknown>;
+  /** Triggers (and a history table) that enforce a lifecycle on every writer; run on each migrate. */
+  lifecycleDdl(table: TableDef, lifecycle: Lifecycle): string[];
 }
 
 function defineColumn(flavor: DdlFlavor, column: ColumnDef, forAdd: boolean) {
@@ -25,7 +30,7 @@ function defineColumn(flavor: DdlFlavor, column: ColumnDef, forAdd: boolean) {
           ? column.constantDefault
           : new Date(column.constantDefault as number),
       );
-      c = c.defaultTo(Buffer.isBuffer(value) ? sql`x${sql.lit(value.toString('hex'))}` : sql.lit(value));
+      c = c.defaultTo(Buffer.isBuffer(value) ? flavor.blobLiteral(value.toString('hex')) : sql.lit(value));
     } else if (forAdd && !column.nullable) {
       throw new SluiceError(
         'CONFIG',

@@ -1,4 +1,12 @@
+import { resolveTablePolicy, type TableCachePolicy, type TableCachePolicyInput } from '../cache/cache-options.js';
 import { closestName, describeValue, SluiceError } from '../errors/sluice-error.js';
+import {
+  LEASE_COLUMNS,
+  type LeaseColumns,
+  type Lifecycle,
+  type LifecycleOptions,
+  resolveLifecycle,
+} from '../lifecycle/lifecycle-options.js';
 import { COLUMN_TYPES, type ColumnSpec, type ColumnType } from './column-types.js';
 import type { ColumnsSpec, InsertOf, KeyOf, PatchOf, PrimaryKeySpec, RowOf } from './table-types.js';
 
@@ -24,13 +32,25 @@ export interface TableOptions<C extends ColumnsSpec, PK extends PrimaryKeySpec<C
   unique?: readonly ((keyof C & string) | readonly (keyof C & string)[])[];
   /** Secondary indexes, as lists of column names. */
   indexes?: readonly ((keyof C & string) | readonly (keyof C & string)[])[];
+  /** Cache reads of this table: `{ ttlMs, maxEntries, maxBytes?, l2?, negativeTtlMs?, queries? }`. Default: not cached. */
+  cache?: TableCachePolicyInput;
+  /** Delete rows whose timestamp `column` is older than `maxAgeMs`, in small batches (`db.runRetention()`). */
+  retention?: { readonly column: keyof C & string; readonly maxAgeMs: number };
+  /** A state machine over one text column: `{ column, initial, transitions, history?, leases? }`. */
+  lifecycle?: LifecycleOptions & { readonly column: keyof C & string };
 }
+
+/** The columns a definition ends up with: leased lifecycles add their lease columns. */
+export type TableColumns<C extends ColumnsSpec, O> = O extends { readonly lifecycle: { readonly leases: object } } ? C & LeaseColumns : C;
+/** The lifecycle column may be left out of an insert: it defaults to the initial state. */
+export type ImpliedColumns<O> = O extends { readonly lifecycle: { readonly column: infer K extends string } } ? K : never;
 
 /** A table definition: one value serves both dialects and carries the row types. */
 export interface TableDef<
   Name extends string = string,
   C extends ColumnsSpec = ColumnsSpec,
-  PK extends PrimaryKeySpec<C> = PrimaryKeySpec<C>,
+  PK extends string | readonly string[] = PrimaryKeySpec<C>,
+  Implied extends string = never,
 > {
   readonly name: Name;
   readonly columns: readonly ColumnDef[];
@@ -38,9 +58,14 @@ export interface TableDef<
   readonly primaryKey: readonly ColumnDef[];
   readonly unique: readonly (readonly ColumnDef[])[];
   readonly indexes: readonly (readonly ColumnDef[])[];
+  /** The table's cache policy, checked; undefined when reads are not cached. */
+  readonly cache?: TableCachePolicy;
+  readonly retention?: { readonly column: ColumnDef; readonly maxAgeMs: number };
+  /** The table's lifecycle, checked; undefined when it declares none. */
+  readonly lifecycle?: Lifecycle;
   /** Type carriers only; never set at runtime. */
   readonly $row?: RowOf<C>;
-  readonly $insert?: InsertOf<C>;
+  readonly $insert?: InsertOf<C, Implied>;
   readonly $patch?: PatchOf<C, PK>;
   readonly $key?: KeyOf<C, PK>;
 }
@@ -52,12 +77,14 @@ export type PatchType<T> = T extends { readonly $patch?: infer R } ? Exclude<R, 
 export type KeyType<T> = T extends { readonly $key?: infer R } ? Exclude<R, undefined> : never;
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
-const TABLE_OPTIONS = ['columns', 'primaryKey', 'unique', 'indexes'];
+const TABLE_OPTIONS = ['columns', 'primaryKey', 'unique', 'indexes', 'cache', 'lifecycle', 'retention'];
 
-export function defineTable<const Name extends string, const C extends ColumnsSpec, const PK extends PrimaryKeySpec<C>>(
-  name: Name,
-  options: TableOptions<C, PK>,
-): TableDef<Name, C, PK> {
+export function defineTable<
+  const Name extends string,
+  const C extends ColumnsSpec,
+  const PK extends PrimaryKeySpec<C>,
+  const O extends TableOptions<C, PK>,
+>(name: Name, options: O & TableOptions<C, PK>): TableDef<Name, TableColumns<C, O>, PK, ImpliedColumns<O>> {
   checkIdentifier(name, `table name ${describeValue(name)}`);
   if (name.startsWith('_sluice')) {
     throw new SluiceError('CONFIG', `Table name "${name}" is reserved: names starting with _sluice hold Sluice's own state.`);
@@ -68,7 +95,26 @@ export function defineTable<const Name extends string, const C extends ColumnsSp
       throw new SluiceError('CONFIG', `Table ${name}: unknown option "${key}"${hint ? `; did you mean "${hint}"?` : ''}.`);
     }
   }
-  const specs = Object.entries(options.columns ?? {});
+  const declared = Object.entries(options.columns ?? {}) as [string, ColumnSpec][];
+  const lifecycleOptions = options.lifecycle;
+  if (lifecycleOptions?.leases !== undefined) {
+    for (const leaseColumn of Object.keys(LEASE_COLUMNS)) {
+      if (declared.some(([n]) => n === leaseColumn)) {
+        throw new SluiceError('CONFIG', `Table ${name}: column ${leaseColumn} is added by lifecycle.leases; do not declare it yourself.`, {
+          table: name,
+          column: leaseColumn,
+        });
+      }
+    }
+  }
+  const specs =
+    lifecycleOptions?.leases === undefined ? declared : [...declared, ...(Object.entries(LEASE_COLUMNS) as [string, ColumnSpec][])];
+  if (lifecycleOptions && typeof lifecycleOptions.column === 'string' && typeof lifecycleOptions.initial === 'string') {
+    // The initial state is the lifecycle column's default, for our inserts and foreign ones alike.
+    const at = specs.findIndex(([n]) => n === lifecycleOptions.column);
+    const spec = specs[at];
+    if (spec && spec[1] === 'text') specs[at] = [spec[0], { type: 'text', default: lifecycleOptions.initial }];
+  }
   if (specs.length === 0) throw new SluiceError('CONFIG', `Table ${name} declares no columns.`, { table: name });
   const columns = specs.map(([columnName, spec]) => defineColumn(name, columnName, spec));
   const columnsByName = new Map(columns.map((c) => [c.name, c]));
@@ -107,15 +153,18 @@ export function defineTable<const Name extends string, const C extends ColumnsSp
       });
     }
   }
-  const table: TableDef<Name, C, PK> = {
+  const table: TableDef = {
     name,
     columns: Object.freeze(columns),
     columnsByName,
     primaryKey: Object.freeze(primaryKey),
     unique: Object.freeze((options.unique ?? []).map((u) => Object.freeze(resolve('unique', u)))),
     indexes: Object.freeze((options.indexes ?? []).map((i) => Object.freeze(resolve('indexes', i)))),
+    ...(options.cache === undefined ? {} : { cache: resolveTablePolicy(name, options.cache) }),
+    ...(lifecycleOptions === undefined ? {} : { lifecycle: resolveLifecycle(name, lifecycleOptions, columnsByName) }),
+    ...(options.retention === undefined ? {} : { retention: resolveRetention(name, options.retention, columnsByName) }),
   };
-  return Object.freeze(table);
+  return Object.freeze(table) as TableDef as TableDef<Name, TableColumns<C, O>, PK, ImpliedColumns<O>>;
 }
 
 function defineColumn(table: string, name: string, spec: ColumnSpec): ColumnDef {
@@ -173,4 +222,23 @@ function checkIdentifier(name: unknown, what: string): void {
 
 export function toSnakeCase(name: string): string {
   return name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+}
+
+function resolveRetention(table: string, retention: { column: string; maxAgeMs: number }, columns: ReadonlyMap<string, ColumnDef>) {
+  const column = columns.get(retention?.column);
+  if (column?.type !== 'timestamp') {
+    throw new SluiceError(
+      'CONFIG',
+      `Table ${table}: retention.column must name a timestamp column, got ${describeValue(retention?.column)}.`,
+      { table },
+    );
+  }
+  if (!Number.isFinite(retention.maxAgeMs) || retention.maxAgeMs <= 0) {
+    throw new SluiceError(
+      'CONFIG',
+      `Table ${table}: retention.maxAgeMs must be a positive number of milliseconds, got ${describeValue(retention.maxAgeMs)}.`,
+      { table },
+    );
+  }
+  return Object.freeze({ column, maxAgeMs: retention.maxAgeMs });
 }

@@ -46,14 +46,15 @@ export async function runMigrations(
     if (!existing) {
       for (const statement of createTableSql(flavor, table)) await session.exec(statement);
       applied.push(`create table ${table.name}`);
-      continue;
+    } else {
+      for (const column of table.columns) {
+        if (existing.has(column.sqlName)) continue;
+        await session.exec(addColumnSql(flavor, table, column));
+        applied.push(`add column ${table.name}.${column.sqlName}`);
+      }
+      for (const statement of createIndexesSql(flavor, table)) await session.exec(statement);
     }
-    for (const column of table.columns) {
-      if (existing.has(column.sqlName)) continue;
-      await session.exec(addColumnSql(flavor, table, column));
-      applied.push(`add column ${table.name}.${column.sqlName}`);
-    }
-    for (const statement of createIndexesSql(flavor, table)) await session.exec(statement);
+    if (table.lifecycle) for (const statement of flavor.lifecycleDdl(table, table.lifecycle)) await session.exec(statement);
   }
   for (const migration of pending) {
     for (const statement of migrationSql(migration, dialect)) await session.exec(statement);

@@ -121,6 +121,11 @@ export class RowCodec {
     return indexes.length === 1 ? [params[indexes[0] as number]] : indexes.map((i) => params[i]);
   }
 
+  /** The encoded key of a decoded row (as the change feed carries keys). */
+  keyOfRow(row: JsRow): unknown[] {
+    return this.table.primaryKey.map((column) => this.#codec.encode[column.type](row[column.name]));
+  }
+
   /** Encodes one filter operand for a column (used by the query compiler). */
   encodeValue(column: ColumnDef, value: unknown): unknown {
     const checked = this.#check(column, value);

@@ -18,7 +18,7 @@ export type InsertOf<C extends ColumnsSpec, Implied extends string = never> = Si
 >;
 
 /** What an update may change. */
-export type PatchOf<C extends ColumnsSpec, PK extends PrimaryKeySpec<C>> = Simplify<{
+export type PatchOf<C extends ColumnsSpec, PK> = Simplify<{
   -readonly [K in Exclude<keyof C, KeyColumns<C, PK>>]?: ColumnInput<C[K]>;
 }>;
 

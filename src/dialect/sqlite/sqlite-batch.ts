@@ -133,7 +133,8 @@ export class SqliteBatchRunner {
         }
         case 'update': {
           const { sql, extra } = statements.update(command.patch.columns, command.where);
-          const row = this.prepare(sql).get([...command.patch.params, ...command.key, ...extra]) as Record<string, unknown> | undefined;
+          const params = command.patch.params.concat(command.key, extra as unknown[]);
+          const row = this.prepare(sql).get(params) as Record<string, unknown> | undefined;
           if (row === undefined) {
             outcomes[index] = { ok: false, error: this.#missOrConflict(op, command.key, command.where !== undefined) };
             return;
@@ -146,6 +147,32 @@ export class SqliteBatchRunner {
           const { changes: deleted } = this.prepare(statements.delete()).run(command.key);
           outcomes[index] = { ok: true, value: deleted > 0 };
           if (deleted > 0) changes.push({ table, kind: 'delete', key: command.key });
+          return;
+        }
+        case 'updateMany': {
+          const { sql, extra } = statements.updateMany(
+            command.patch.columns,
+            command.increment,
+            command.where,
+            command.orderBy,
+            command.limit,
+            false,
+          );
+          const rows = this.prepare(sql).all([...command.patch.params, ...extra]) as Record<string, unknown>[];
+          for (const row of rows) {
+            op.codec.decodeRow(row);
+            changes.push({ table, kind: 'update', key: op.codec.keyOfRow(row) });
+          }
+          outcomes[index] = { ok: true, value: rows };
+          return;
+        }
+        case 'deleteMany': {
+          const { sql, extra } = statements.deleteMany(command.where, command.limit);
+          const keys = this.prepare(sql)
+            .raw(true)
+            .all(extra as unknown[]) as unknown[][];
+          for (const key of keys) changes.push({ table, kind: 'delete', key });
+          outcomes[index] = { ok: true, value: keys.length };
           return;
         }
       }

@@ -1,6 +1,7 @@
 import { DummyDriver, Kysely, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler, sql } from 'kysely';
 import type { DdlFlavor } from '../../schema/ddl-builder.js';
 import { sqliteCodec } from './sqlite-codec.js';
+import { sqliteLifecycleDdl } from './sqlite-lifecycle-ddl.js';
 
 /** Kysely as a SQL compiler only: the dummy driver makes sure it never runs anything itself. */
 export function createSqliteBuilder(): Kysely<any> {
@@ -27,5 +28,7 @@ export function sqliteDdlFlavor(builder: Kysely<any>): DdlFlavor {
       return undefined;
     },
     tableSuffix: sql`strict`,
+    blobLiteral: (hex) => sql`x${sql.lit(hex)}`,
+    lifecycleDdl: (table, lifecycle) => sqliteLifecycleDdl(builder, table, lifecycle),
   };
 }

@@ -160,6 +160,10 @@ export class SqliteDialect implements Dialect {
     }
   }
 
+  dataVersion(): number {
+    return this.#writer.pragma('data_version', { simple: true }) as number;
+  }
+
   classify(error: unknown, table?: string): SluiceError {
     return classifySqliteError(error, table);
   }

@@ -1,0 +1,84 @@
+import { type Command, InvalidArgumentError } from 'commander';
+import { SluiceError } from '../errors/sluice-error.js';
+import { type Progress, startProgress } from './cli-progress-bar.js';
+
+export const DEFAULT_DB_URL = 'sqlite:./data/sluice.db';
+
+/** The options every command takes. */
+export interface CommonOptions {
+  db: string;
+  json: boolean;
+}
+
+/** What a command hands back: the --json object, the text a person reads, and whether all was well. */
+export interface CommandOutcome {
+  /** false → exit code 1 (a failed check, a surfaced error). */
+  readonly ok: boolean;
+  readonly data: Record<string, unknown>;
+  readonly text: string;
+}
+
+/** What a command may use while it runs; nothing here writes to stdout. */
+export interface CommandUi {
+  readonly json: boolean;
+  /** A progress bar on a terminal; a no-op otherwise (and always with --json). */
+  progress(label: string, total: number, unit: string): Progress;
+  /** A line for the person watching (stderr, so stdout stays one JSON object with --json). */
+  note(text: string): void;
+}
+
+/** Adds --db and --json to a command. */
+export function withCommonOptions(command: Command): Command {
+  return command
+    .option('--db <url>', 'database URL: sqlite:./path.db, sqlite::memory: or postgres://user@host/db', DEFAULT_DB_URL)
+    .option('--json', 'print exactly one JSON object on stdout and nothing else', false);
+}
+
+/**
+ * Wraps a command body: prints its outcome as text or as one JSON object, turns any error into
+ * its code and message, and sets the exit code. Never calls process.exit, so stdout drains.
+ */
+export function commandAction<O extends CommonOptions>(
+  name: string,
+  body: (options: O, ui: CommandUi) => Promise<CommandOutcome>,
+): (options: O) => Promise<void> {
+  return async (options) => {
+    const ui = createUi(options.json);
+    try {
+      const outcome = await body(options, ui);
+      if (options.json) writeJson({ command: name, ok: outcome.ok, ...outcome.data });
+      else process.stdout.write(`${outcome.text.trimEnd()}\n`);
+      if (!outcome.ok) process.exitCode = 1;
+    } catch (error) {
+      const code = SluiceError.is(error) ? error.code : 'ERROR';
+      const message = error instanceof Error ? error.message : String(error);
+      if (options.json) writeJson({ command: name, ok: false, error: { code, message } });
+      else process.stderr.write(`sluice ${name}: ${code}: ${message}\n`);
+      process.exitCode = 1;
+    }
+  };
+}
+
+function createUi(json: boolean): CommandUi {
+  const onTerminal = !json && process.stdout.isTTY === true;
+  return {
+    json,
+    progress: (label, total, unit) => startProgress(onTerminal, label, total, unit),
+    note: (text) => {
+      if (!json) process.stderr.write(`${text}\n`);
+    },
+  };
+}
+
+function writeJson(value: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+/** A commander argument parser for whole numbers in a range. */
+export function wholeNumber(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isSafeInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}.`);
+    return n;
+  };
+}
