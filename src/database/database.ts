@@ -43,7 +43,7 @@ export class Database {
         whenFull: options.gate.whenFull,
         deadlineMs: options.gate.deadlineMs,
         backoff: { initialMs: options.gate.backoffInitialMs, maxMs: options.gate.backoffMaxMs },
-        batch: { targetCommitMs: options.gate.targetCommitMs, minSize: 1, maxSize: options.gate.maxBatch },
+        batch: { targetCommitMs: options.gate.targetCommitMs ?? dialect.batchTargetMs, minSize: 1, maxSize: options.gate.maxBatch },
       },
       this.#onError,
     );

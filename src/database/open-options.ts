@@ -17,8 +17,8 @@ const gateSchema = z
     backoffInitialMs: z.number().min(0.1).default(1),
     /** Longest lock-retry wait. Default 20 ms: a short cap keeps processes that lost the lock from falling behind the ones that keep winning it. */
     backoffMaxMs: z.number().min(1).default(20),
-    /** Commit duration the adaptive batch size aims for. Default 8 ms. */
-    targetCommitMs: z.number().min(0.5).default(8),
+    /** Commit duration the adaptive batch size aims for. Default: the dialect's (SQLite 8 ms, PostgreSQL 30 ms). */
+    targetCommitMs: z.number().min(0.5).optional(),
     /** Largest batch. Default 4,096 writes. */
     maxBatch: z.number().int().min(1).default(4096),
   })

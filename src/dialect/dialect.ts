@@ -40,6 +40,8 @@ export interface DialectStats {
 export interface Dialect {
   readonly name: 'sqlite' | 'postgres';
   readonly codec: ValueCodec;
+  /** The commit duration the adaptive batch size aims for unless gate.targetCommitMs says otherwise. */
+  readonly batchTargetMs: number;
   /** A query builder used only to compile SQL for this dialect; it never executes. */
   readonly builder: Kysely<any>;
   /** Runs one batch in one transaction. Throws TransientError when the batch may be retried. */

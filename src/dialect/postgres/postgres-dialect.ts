@@ -79,6 +79,8 @@ const MAX_PREPARED = 1000;
  */
 export class PostgresDialect implements Dialect {
   readonly name = 'postgres' as const;
+  /** A commit is a network round trip plus an fsync: longer batches amortise it (8 ms starved the queue under load; 30 ms doubled rows/s and lowered ack p99). */
+  readonly batchTargetMs = 30;
   readonly codec = postgresCodec;
   readonly builder: Kysely<any>;
   readonly #schema: string | undefined;

@@ -69,6 +69,10 @@ export function openSqliteConnection(options: SqliteConnectionOptions): Database
     // LIKE is case-sensitive on PostgreSQL; making SQLite agree keeps one filter meaning one thing.
     db.pragma('case_sensitive_like = ON');
     db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
+    // Batches of scattered keys dirty over 1,000 pages each, so the default autocheckpoint ran an
+    // fsync'd checkpoint after nearly every commit (raw measured 1.5x faster with a larger one).
+    // The watchdog still bounds the WAL at walMaxBytes.
+    if (!options.readonly) db.pragma('wal_autocheckpoint = 8192');
     if (options.readonly) db.pragma('query_only = ON');
   } catch (error) {
     db.close();

