@@ -27,27 +27,8 @@ export interface StressOptions {
   readonly progress: (label: string, total: number, unit: string) => Progress;
 }
 
-export interface ProcessFigures {
-  name: string;
-  role: Role;
-  pid: number;
-  acked: number;
-  opsPerSecond: number;
-  ops: Record<string, number>;
-  busyRetries: number;
-  busySurfaced: number;
-  errors: Record<string, number>;
-  errorSamples: string[];
-  readOwnWriteMisses: number;
-  claims: number;
-  lapsedSettlesTried: number;
-  lapsedSettlesRefused: number;
-  illegalTried: number;
-  illegalRefused: number;
-  illegalAccepted: number;
-  latencyMs: LatencyFigures;
-  sqliteVersion?: string;
-}
+/** A process's summary as the report shows it: throughput and latency figures instead of raw counts. */
+export type ProcessFigures = Omit<ProcessSummary, 'elapsedMs' | 'latency'> & { opsPerSecond: number; latencyMs: LatencyFigures };
 
 export interface StressReport {
   ok: boolean;

@@ -3,6 +3,7 @@ import { SluiceError } from '../../errors/sluice-error.js';
 import type { CommittedChange, Outcome, WriteOp } from '../../gate/write-op.js';
 import { TableStatements } from '../../query/table-statements.js';
 import type { RowCodec } from '../../schema/row-codec.js';
+import { recordUpdatedRows } from '../batch-results.js';
 import { type BatchResult, type ExtraWrites, TransientError } from '../dialect.js';
 import { insertRunLength } from '../insert-runs.js';
 import { lostCommitStatus } from './postgres-commit.js';
@@ -267,11 +268,7 @@ export class PostgresBatchRunner {
           true,
         );
         const { rows } = await conn.query(sql, [...command.patch.params, ...extra], this.#names(sql));
-        for (const row of rows) {
-          op.codec.decodeRow(row);
-          changes.push({ table, kind: 'update', key: op.codec.keyOfRow(row) });
-        }
-        outcomes[index] = { ok: true, value: rows };
+        outcomes[index] = { ok: true, value: recordUpdatedRows(op, rows, changes) };
         return;
       }
       case 'deleteMany': {

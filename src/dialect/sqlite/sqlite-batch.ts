@@ -4,6 +4,7 @@ import { SluiceError } from '../../errors/sluice-error.js';
 import type { CommittedChange, Outcome, WriteOp } from '../../gate/write-op.js';
 import { TableStatements } from '../../query/table-statements.js';
 import type { RowCodec } from '../../schema/row-codec.js';
+import { recordUpdatedRows } from '../batch-results.js';
 import type { BatchResult, ExtraWrites } from '../dialect.js';
 import { insertRunLength } from '../insert-runs.js';
 import { classifySqliteError, sqliteTransient } from './sqlite-errors.js';
@@ -159,11 +160,7 @@ export class SqliteBatchRunner {
             false,
           );
           const rows = this.prepare(sql).all([...command.patch.params, ...extra]) as Record<string, unknown>[];
-          for (const row of rows) {
-            op.codec.decodeRow(row);
-            changes.push({ table, kind: 'update', key: op.codec.keyOfRow(row) });
-          }
-          outcomes[index] = { ok: true, value: rows };
+          outcomes[index] = { ok: true, value: recordUpdatedRows(op, rows, changes) };
           return;
         }
         case 'deleteMany': {
