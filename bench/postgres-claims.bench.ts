@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { open } from '../dist/index.js';
 import { POSTGRES_URL } from './postgres-insert.bench.js';
-import { leasedJobs, RAW_CLAIM_POSTGRES } from './support/jobs-table.js';
+import { leasedJobs, RAW_CLAIM_POSTGRES, sluiceClaimRate } from './support/jobs-table.js';
 import { ratio, settle, Window } from './support/measure.js';
 import type { Budget, ScenarioResult } from './support/scenario-result.js';
 
@@ -47,18 +47,7 @@ async function rawClaims(schema: string, budget: Budget): Promise<number> {
 
 async function sluiceClaims(schema: string, budget: Budget): Promise<number> {
   const db = await open({ url: POSTGRES_URL, tables: [leasedJobs], postgres: { schema }, maintenance: noMaintenance });
-  const jobs = db.table(leasedJobs);
-  const window = new Window(budget.warmupSeconds, budget.measureSeconds);
-  const worker = async (w: number) => {
-    while (window.running()) {
-      const rows = await jobs.claim({ from: 'pending', to: 'running', limit: CLAIM_BATCH, leaseMs: 60_000, owner: `w${w}` });
-      if (rows.length === 0) break;
-      window.add(rows.length);
-    }
-  };
-  await Promise.all(Array.from({ length: CLAIMERS }, (_, w) => worker(w)));
-  await db.close();
-  return window.perSecond;
+  return sluiceClaimRate(db, budget, CLAIMERS, CLAIM_BATCH);
 }
 
 export async function run(budget: Budget): Promise<ScenarioResult> {

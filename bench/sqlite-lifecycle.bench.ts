@@ -1,5 +1,5 @@
 import { open } from '../dist/index.js';
-import { CYCLE, cycleJobs, cycleStep, leasedJobs, RAW_CLAIM_SQLITE } from './support/jobs-table.js';
+import { CYCLE, cycleJobs, cycleStep, leasedJobs, RAW_CLAIM_SQLITE, sluiceClaimRate } from './support/jobs-table.js';
 import { ratio, scratchDir, settle, Window } from './support/measure.js';
 import { type Budget, goalAtLeast, type ScenarioResult } from './support/scenario-result.js';
 import { openRaw } from './support/sqlite-files.js';
@@ -92,18 +92,7 @@ async function sluiceClaims(file: string, budget: Budget): Promise<number> {
     tables: [cycleJobs, leasedJobs],
     maintenance: { reapIntervalMs: 0, retentionIntervalMs: 0, retentionBatchSize: 1000 },
   });
-  const jobs = db.table(leasedJobs);
-  const window = new Window(budget.warmupSeconds, budget.measureSeconds);
-  const worker = async (w: number) => {
-    while (window.running()) {
-      const rows = await jobs.claim({ from: 'pending', to: 'running', limit: CLAIM_BATCH, leaseMs: 60_000, owner: `w${w}` });
-      if (rows.length === 0) break;
-      window.add(rows.length);
-    }
-  };
-  await Promise.all(Array.from({ length: CLAIMERS }, (_, w) => worker(w)));
-  await db.close();
-  return window.perSecond;
+  return sluiceClaimRate(db, budget, CLAIMERS, CLAIM_BATCH);
 }
 
 export async function run(budget: Budget): Promise<ScenarioResult> {

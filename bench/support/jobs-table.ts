@@ -1,4 +1,6 @@
-import { defineTable } from '../../dist/index.js';
+import { type Database, defineTable } from '../../dist/index.js';
+import { Window } from './measure.js';
+import type { Budget } from './scenario-result.js';
 
 /** A three-state cycle, so transitions can run for as long as a measurement lasts. */
 export const cycleJobs = defineTable('cycle_jobs', {
@@ -31,3 +33,19 @@ export const RAW_CLAIM_SQLITE =
   "update leased_jobs set status = 'running', lease_owner = ?, lease_expires_at = ?, attempt = attempt + 1 where id in (select id from leased_jobs where status = 'pending' order by id limit ?) returning *";
 export const RAW_CLAIM_POSTGRES =
   "update leased_jobs set status = 'running', lease_owner = $1, lease_expires_at = $2, attempt = attempt + 1 where id in (select id from leased_jobs where status = 'pending' order by id limit $3 for update skip locked) returning *";
+
+/** `claimers` workers claiming batches of `batch` through Sluice until the window ends or nothing is pending; rows/s. */
+export async function sluiceClaimRate(db: Database, budget: Budget, claimers: number, batch: number): Promise<number> {
+  const jobs = db.table(leasedJobs);
+  const window = new Window(budget.warmupSeconds, budget.measureSeconds);
+  const worker = async (w: number) => {
+    while (window.running()) {
+      const rows = await jobs.claim({ from: 'pending', to: 'running', limit: batch, leaseMs: 60_000, owner: `w${w}` });
+      if (rows.length === 0) break;
+      window.add(rows.length);
+    }
+  };
+  await Promise.all(Array.from({ length: claimers }, (_, w) => worker(w)));
+  await db.close();
+  return window.perSecond;
+}

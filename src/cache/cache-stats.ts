@@ -1,4 +1,5 @@
 import type { LatencySummary } from '../ops/latency-window.js';
+import type { RedisTierCounters } from './redis-tier.js';
 
 export interface TierStats {
   hits: number;
@@ -10,24 +11,15 @@ export interface TierStats {
 /** db.stats().cache */
 export interface CacheStats {
   l1: TierStats & { entries: number; bytes: number };
-  l2: TierStats & {
-    enabled: boolean;
-    connected: boolean;
-    /** Subscribed to other instances' invalidations. */
-    listening: boolean;
-    /** Requests sent to Redis and not yet answered. */
-    inFlight: number;
-    /** Reads that failed or timed out on Redis and were served from the database instead. */
-    fallbacks: number;
-    /** Reads that did not try Redis (down, behind on an invalidation, or too much in flight). */
-    skipped: number;
-    fills: number;
-    fillsRejected: number;
-    invalidationFailures: number;
-    epochBumps: number;
-    remoteMessages: number;
-    resyncs: number;
-  };
+  l2: TierStats &
+    Omit<RedisTierCounters, 'hits' | 'misses'> & {
+      enabled: boolean;
+      connected: boolean;
+      /** Subscribed to other instances' invalidations. */
+      listening: boolean;
+      /** Requests sent to Redis and not yet answered. */
+      inFlight: number;
+    };
   queries: TierStats;
   loads: { count: number; ms: LatencySummary };
   /** Loaded values not cached because a commit or flush overtook the load. */
