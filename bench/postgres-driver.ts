@@ -24,7 +24,7 @@ import postgres from 'postgres';
 import { connectionSettings, type PgConnection, type PgResult, type PostgresDriver } from '../src/dialect/postgres/postgres-connection.js';
 import { PostgresDialect } from '../src/dialect/postgres/postgres-dialect.js';
 import { pgDriver } from '../src/dialect/postgres/postgres-pg-driver.js';
-import type { WriteCommand, WriteOp } from '../src/gate/write-op.js';
+import type { WriteCommand, WriteOp } from '../src/dialect/write-op.js';
 import { defineTable } from '../src/index.js';
 import { parseFilter } from '../src/query/filter-parser.js';
 import { RowCodec } from '../src/schema/row-codec.js';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { beforeAll, expect, it } from 'vitest';
-import { type Database, defineTable, type TableHandle } from '../src/index.js';
+import { type Database, defineTable, type Table } from '../src/index.js';
 import { forEachDialect } from './support/databases.js';
 
 const MAX_ATTEMPTS = 3;
@@ -30,7 +30,7 @@ interface Model {
   doubleClaims: number;
 }
 interface Real {
-  table: TableHandle<typeof jobs>;
+  table: Table<typeof jobs>;
 }
 
 class Claim implements fc.AsyncCommand<Model, Real> {

@@ -65,7 +65,7 @@ forEachDialect('the task store and retention', (t) => {
   });
 
   it('cleans up finished tasks older than the cutoff and keeps the rest', async () => {
-    const before = await db.table((await import('../src/tasks/task-table.js')).tasksTable).count();
+    const before = await db.table((await import('../src/internal.js')).tasksTable).count();
     const old = await db.tasks.create('old', {});
     await db.tasks.start(old.id);
     await db.tasks.complete(old.id, null);
@@ -75,10 +75,10 @@ forEachDialect('the task store and retention', (t) => {
     expect(removed).toBeGreaterThanOrEqual(1);
     expect(await db.tasks.status(old.id)).toBeUndefined();
     const remaining = await db
-      .table((await import('../src/tasks/task-table.js')).tasksTable)
+      .table((await import('../src/internal.js')).tasksTable)
       .find({ where: { status: { $in: ['completed', 'error'] } } });
     expect(remaining).toEqual([]);
-    expect(await db.table((await import('../src/tasks/task-table.js')).tasksTable).count()).toBe(before + 2 - removed);
+    expect(await db.table((await import('../src/internal.js')).tasksTable).count()).toBe(before + 2 - removed);
   });
 
   it('deletes rows past their retention age in batches, and keeps young rows', async () => {

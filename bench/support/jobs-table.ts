@@ -22,11 +22,12 @@ export const leasedJobs = defineTable('leased_jobs', {
 });
 
 export const CYCLE = ['a', 'b', 'c'] as const;
+export type CycleState = (typeof CYCLE)[number];
 
 /** The n-th transition of a run over `rows` rows: which row, from which state, to which. */
-export function cycleStep(n: number, rows: number): { id: number; from: string; to: string } {
+export function cycleStep(n: number, rows: number): { id: number; from: CycleState; to: CycleState } {
   const round = Math.floor(n / rows);
-  return { id: n % rows, from: CYCLE[round % 3] as string, to: CYCLE[(round + 1) % 3] as string };
+  return { id: n % rows, from: CYCLE[round % 3] as CycleState, to: CYCLE[(round + 1) % 3] as CycleState };
 }
 
 export const RAW_CLAIM_SQLITE =

@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { LatencyWindow } from '../ops/latency-window.js';
+import { LatencyWindow } from '../core/latency-window.js';
 import type { CacheStats } from './cache-stats.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { LatencySummary } from '../ops/latency-window.js';
+import type { LatencySummary } from '../core/latency-window.js';
 import type { RedisTierCounters } from './redis-tier.js';
 
 export interface TierStats {

@@ -1,36 +1,19 @@
-import BetterSqlite3 from 'better-sqlite3';
+import type { Dialect } from '../dialect/dialect.js';
 
 /** Where a database's commit counter comes from; changes when another connection commits. */
 export interface DataVersionSource {
   read(): number;
-  close(): void;
-  /** True when this process's own commits change the counter too (a separate connection). */
-  readonly seesOwnCommits: boolean;
 }
 
 /**
- * Picks a data_version source from what the dialect offers, by capability: a `dataVersion()`
- * read on the writer connection (own commits invisible, so only other processes flush the
- * cache), else a small read-only connection of our own on the dialect's `file` (every commit,
- * ours included, counts as a possible foreign change: correct, but flushes more often).
- * PostgreSQL offers neither: other instances are covered by the Redis channel instead.
+ * The dialect's data_version, when its capabilities offer one: read on the writer connection, so
+ * our own commits leave it unchanged and only other processes' commits flush the cache.
+ * PostgreSQL offers none: other instances are covered by the Redis channel instead.
  */
-export function dataVersionSource(dialect: object): DataVersionSource | undefined {
-  const offered = dialect as { dataVersion?: unknown; file?: unknown };
-  if (typeof offered.dataVersion === 'function') {
-    const read = offered.dataVersion.bind(dialect) as () => number;
-    return { read, close() {}, seesOwnCommits: false };
-  }
-  if (typeof offered.file === 'string' && offered.file !== ':memory:') {
-    const connection = new BetterSqlite3(offered.file, { readonly: true, fileMustExist: true, timeout: 0 });
-    const statement = connection.prepare('PRAGMA data_version').pluck();
-    return {
-      read: () => statement.get() as number,
-      close: () => connection.close(),
-      seesOwnCommits: true,
-    };
-  }
-  return undefined;
+export function dataVersionSource(dialect: Pick<Dialect, 'capabilities' | 'dataVersion'>): DataVersionSource | undefined {
+  const read = dialect.dataVersion;
+  if (!dialect.capabilities.dataVersion || read === undefined) return undefined;
+  return { read: read.bind(dialect) };
 }
 
 /**
@@ -55,10 +38,6 @@ export class DataVersionWatch {
     this.#version = this.#read();
   }
 
-  get seesOwnCommits(): boolean {
-    return this.#source.seesOwnCommits;
-  }
-
   /** Cheap unless the interval has passed. */
   maybeCheck(): void {
     if (performance.now() >= this.#due) this.check();
@@ -74,10 +53,6 @@ export class DataVersionWatch {
       this.changes++;
       this.#onChange();
     }
-  }
-
-  close(): void {
-    this.#source.close();
   }
 
   #read(): number | undefined {

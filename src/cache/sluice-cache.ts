@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Registry } from 'prom-client';
-import type { CommittedChange } from '../gate/write-op.js';
+import type { Dialect } from '../dialect/dialect.js';
+import type { CommittedChange } from '../dialect/write-op.js';
+import type { TableCachePolicy } from '../schema/cache-policy.js';
 import type { AnyTableDef } from '../schema/define-table.js';
 import { type CacheKey, cacheKey } from './cache-key.js';
 import { CacheMetrics } from './cache-metrics.js';
-import type { ResolvedCacheOptions, TableCachePolicy } from './cache-options.js';
+import type { ResolvedCacheOptions } from './cache-options.js';
 import { type CacheStats, tierStats } from './cache-stats.js';
 import { DataVersionWatch, dataVersionSource } from './data-version-watch.js';
 import { RedisTier, type RemoteInvalidation } from './redis-tier.js';
@@ -14,7 +16,7 @@ export interface SluiceCacheSetup {
   readonly options: ResolvedCacheOptions;
   readonly tables: readonly AnyTableDef[];
   /** The dialect, asked by capability for a data_version source (SQLite) or nothing (PostgreSQL). */
-  readonly dialect: object;
+  readonly dialect: Pick<Dialect, 'capabilities' | 'dataVersion'>;
   readonly registry: Registry;
 }
 
@@ -38,7 +40,7 @@ export class SluiceCache implements CacheContext {
   constructor(setup: SluiceCacheSetup) {
     this.#options = setup.options;
     for (const table of setup.tables) {
-      const policy = (table as { cache?: TableCachePolicy }).cache;
+      const policy: TableCachePolicy | undefined = table.cache;
       if (policy) this.#tables.set(table.name, new TableCache(table.name, policy, this, setup.options.queryMaxEntries));
     }
     this.#anyL2 = [...this.#tables.values()].some((t) => t.policy.l2);
@@ -60,8 +62,8 @@ export class SluiceCache implements CacheContext {
         );
       }
     }
-    // A private in-memory database has no other writers to hear about.
-    this.#watched = this.#watch !== undefined || (setup.dialect as { file?: unknown }).file === ':memory:';
+    // A process-private database has no other writers to hear about.
+    this.#watched = this.#watch !== undefined || setup.dialect.capabilities.processPrivate;
   }
 
   get epoch(): number {
@@ -166,7 +168,6 @@ export class SluiceCache implements CacheContext {
   }
 
   async close(): Promise<void> {
-    this.#watch?.close();
     await this.#tier?.close();
     for (const table of this.#tables.values()) table.clear();
   }

@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
+import type { TableCachePolicy } from '../schema/cache-policy.js';
 import type { CacheKey } from './cache-key.js';
-import type { TableCachePolicy } from './cache-options.js';
 import { ABSENT, type Cached, freezeDeep, L1Cache } from './l1-cache.js';
 import type { FillToken, RedisTier } from './redis-tier.js';
 import { type Flight, SingleFlight } from './single-flight.js';

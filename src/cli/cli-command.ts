@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { SluiceError } from '../errors/sluice-error.js';
+import { SluiceError } from '../index.js';
 import { type Progress, startProgress } from './cli-progress-bar.js';
 
 export const DEFAULT_DB_URL = 'sqlite:./data/sluice.db';

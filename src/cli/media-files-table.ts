@@ -1,4 +1,4 @@
-import { defineTable } from '../schema/define-table.js';
+import { defineTable } from '../index.js';
 
 /**
  * The seed-000 table: media files that an ingester downloads (download_status) and schedulers

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { type Database, open } from '../database/database.js';
-import type { OpenOptions } from '../database/open-options.js';
+import { type Database, type OpenOptions, open } from '../index.js';
 import type { LoadedSchema } from './schema-loader.js';
 
 export interface SchemaOption {

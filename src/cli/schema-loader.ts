@@ -1,9 +1,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { describeValue, SluiceError } from '../errors/sluice-error.js';
-import type { AnyTableDef } from '../schema/define-table.js';
-import type { Migration } from '../schema/migration.js';
-import { tasksTable } from '../tasks/task-table.js';
+import { type Migration, SluiceError } from '../index.js';
+import { type AnyTableDef, describeValue, tasksTable } from '../internal.js';
 import { MEDIA_FILES_SCHEMA_VERSION, mediaFiles } from './media-files-table.js';
 
 /** What `open()` needs to know about the application's tables. */

@@ -1,18 +1,21 @@
 import type { Registry } from 'prom-client';
+import type { Table } from '../api/table.js';
+import type { FindOptions } from '../api/table-options.js';
 import type { CacheStats } from '../cache/cache-stats.js';
 import { SluiceCache } from '../cache/sluice-cache.js';
+import type { DialectName } from '../core/kinds.js';
+import { SluiceError } from '../core/sluice-error.js';
 import { createDialect } from '../dialect/create-dialect.js';
 import type { Dialect, MigrationReport } from '../dialect/dialect.js';
-import { SluiceError } from '../errors/sluice-error.js';
+import { newerDatabaseError } from '../dialect/migrator.js';
 import { type CommitListener, WriteGate } from '../gate/write-gate.js';
-import { Maintenance, type RetentionReport } from '../ops/maintenance.js';
-import { SluiceMetrics, type SluiceStats } from '../ops/metrics.js';
+import { Maintenance, type RetentionReport } from '../maintenance/maintenance.js';
+import { SluiceMetrics, type SluiceStats } from '../metrics/metrics.js';
 import type { AnyTableDef, RowType } from '../schema/define-table.js';
-import { newerDatabaseError } from '../schema/migrator.js';
 import { TaskStore } from '../tasks/task-store.js';
 import { tasksTable } from '../tasks/task-table.js';
 import { type OpenOptions, type ResolvedOptions, resolveOptions } from './open-options.js';
-import { type FindOptions, TableHandle } from './table-handle.js';
+import { TableHandle } from './table-handle.js';
 
 /**
  * The one owner of a connection set: a dialect, its write gate, metrics and table handles.
@@ -33,11 +36,9 @@ export class Database {
   private constructor(options: ResolvedOptions, dialect: Dialect) {
     this.#options = options;
     this.#dialect = dialect;
-    this.#metrics = new SluiceMetrics();
     this.#onError = options.onError ?? ((error) => console.error('[sluice]', error));
     this.#gate = new WriteGate(
       dialect,
-      this.#metrics,
       {
         maxQueue: options.gate.maxQueue,
         whenFull: options.gate.whenFull,
@@ -47,6 +48,7 @@ export class Database {
       },
       this.#onError,
     );
+    this.#metrics = new SluiceMetrics(this.#gate, dialect);
     this.#cache = new SluiceCache({ options: options.cache, tables: options.tables, dialect, registry: this.#metrics.registry });
     // First listener: a batch's keys leave the cache before any of its promises settle.
     this.#gate.onCommit(this.#cache.onCommit);
@@ -83,7 +85,13 @@ export class Database {
 
   static async open(input: OpenOptions): Promise<Database> {
     const options = resolveOptions(input);
-    const dialect = await createDialect(options);
+    const dialect = await createDialect({
+      url: options.url,
+      durability: options.durability,
+      lockTimeoutMs: options.gate.deadlineMs,
+      sqlite: options.sqlite,
+      postgres: options.postgres,
+    });
     try {
       const found = await dialect.schemaVersion();
       if (found > options.schemaVersion) throw newerDatabaseError(found, options.schemaVersion);
@@ -99,7 +107,7 @@ export class Database {
     }
   }
 
-  get dialect(): 'sqlite' | 'postgres' {
+  get dialect(): DialectName {
     return this.#dialect.name;
   }
 
@@ -108,7 +116,7 @@ export class Database {
   }
 
   /** The typed handle of a table passed to open(). */
-  table<T extends AnyTableDef>(definition: T): TableHandle<T> {
+  table<T extends AnyTableDef>(definition: T): Table<T> {
     this.#requireOpen();
     let handle = this.#handles.get(definition);
     if (!handle) {
@@ -131,7 +139,7 @@ export class Database {
       ) as TableHandle<AnyTableDef>;
       this.#handles.set(definition, handle);
     }
-    return handle as unknown as TableHandle<T>;
+    return handle as unknown as Table<T>;
   }
 
   /** Creates missing tables, columns and indexes and runs pending migrations; safe to race. */

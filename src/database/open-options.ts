@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { cacheOptionsSchema } from '../cache/cache-options.js';
-import { closestName, SluiceError } from '../errors/sluice-error.js';
+import { DURABILITIES } from '../core/kinds.js';
+import { closestName, SluiceError } from '../core/sluice-error.js';
 import type { AnyTableDef } from '../schema/define-table.js';
 import type { Migration } from '../schema/migration.js';
 import { tasksTable } from '../tasks/task-table.js';
@@ -66,7 +67,7 @@ const optionsSchema = z
      * the row survives a crash of any process. 'power-loss' (synchronous=FULL): it also survives
      * an OS crash or power cut.
      */
-    durability: z.enum(['process-crash', 'power-loss']).default('process-crash'),
+    durability: z.enum(DURABILITIES).default('process-crash'),
     gate: gateSchema.default(gateSchema.parse({})),
     sqlite: sqliteSchema.default(sqliteSchema.parse({})),
     postgres: postgresSchema.default(postgresSchema.parse({})),
@@ -124,25 +125,6 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     );
   }
   return options;
-}
-
-export type DatabaseLocation = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
-
-export function parseUrl(url: string): DatabaseLocation {
-  if (url === ':memory:' || url === 'sqlite::memory:') return { kind: 'sqlite', file: ':memory:' };
-  if (url.startsWith('sqlite:')) {
-    const file = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
-    if (file.length === 0) throw new SluiceError('CONFIG', `The URL ${url} names no file; use sqlite:./data/app.db.`, { value: url });
-    return { kind: 'sqlite', file };
-  }
-  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return { kind: 'postgres', url };
-  throw new SluiceError(
-    'CONFIG',
-    `Unsupported database URL ${JSON.stringify(url)}: use sqlite:./path.db, sqlite::memory:, or postgres://user@host/db.`,
-    {
-      value: url,
-    },
-  );
 }
 
 /** The keys of a nested option group (its schema sits inside a `.default()`). */

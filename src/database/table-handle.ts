@@ -1,9 +1,20 @@
+import type { Table } from '../api/table.js';
+import type {
+  CountOptions,
+  DeleteWhereOptions,
+  EnqueueCommand,
+  FindOptions,
+  Page,
+  PageOptions,
+  UpdateOptions,
+  WriteOptions,
+} from '../api/table-options.js';
 import { cacheKey, queryKey } from '../cache/cache-key.js';
 import type { TableCache } from '../cache/table-cache.js';
+import { describeValue, SluiceError } from '../core/sluice-error.js';
 import type { Dialect } from '../dialect/dialect.js';
-import { describeValue, SluiceError } from '../errors/sluice-error.js';
-import type { SubmitOptions, WriteGate } from '../gate/write-gate.js';
-import type { WriteCommand } from '../gate/write-op.js';
+import type { WriteCommand } from '../dialect/write-op.js';
+import type { WriteGate } from '../gate/write-gate.js';
 import {
   type ClaimOptions,
   type HistoryEntry,
@@ -16,56 +27,13 @@ import { cursorFilter, encodeCursor, requireNonNullOrder } from '../query/cursor
 import type { Filter, FilterNode } from '../query/filter.js';
 import { compileFilter } from '../query/filter-compiler.js';
 import { parseFilter } from '../query/filter-parser.js';
-import { type OrderBy, type OrderTerm, parseOrder } from '../query/order.js';
+import { type OrderTerm, parseOrder } from '../query/order.js';
 import { TableStatements } from '../query/table-statements.js';
-import type { AnyTableDef, InsertType, KeyType, PatchType, RowType } from '../schema/define-table.js';
+import type { AnyTableDef, InsertType, KeyType, PatchType, RowType, StateType } from '../schema/define-table.js';
 import { type JsRow, RowCodec } from '../schema/row-codec.js';
 
-export interface WriteOptions extends SubmitOptions {}
-
-export interface UpdateOptions<Row> extends WriteOptions {
-  /** Compare-and-set: apply only if the row also matches this filter; otherwise reject with CONFLICT. */
-  where?: Filter<Row>;
-}
-
-export interface FindOptions<Row> {
-  where?: Filter<Row>;
-  orderBy?: OrderBy<Row>;
-  limit?: number;
-  offset?: number;
-  /** Serve from / store in the table's query cache (needs a table cache policy). Default: the policy's `queries`. */
-  cache?: boolean;
-}
-
-export interface CountOptions {
-  /** Serve from / store in the table's query cache (needs a table cache policy). Default: the policy's `queries`. */
-  cache?: boolean;
-}
-
-export interface PageOptions<Row> {
-  where?: Filter<Row>;
-  orderBy?: OrderBy<Row>;
-  /** Rows per page. Default 100. */
-  limit?: number;
-  /** The `next` of the previous page. */
-  after?: string | null;
-}
-
-export interface Page<Row> {
-  rows: Row[];
-  /** Pass as `after` for the next page; null after the last one. */
-  next: string | null;
-}
-
-/** The fire-and-forget forms `enqueue` accepts. */
-export type EnqueueCommand<T extends AnyTableDef> =
-  | { insert: InsertType<T> }
-  | { upsert: InsertType<T> }
-  | { update: KeyType<T>; patch: PatchType<T> }
-  | { delete: KeyType<T> };
-
 /** The typed face of one table: writes go through the gate, reads to the reader. */
-export class TableHandle<T extends AnyTableDef> {
+export class TableHandle<T extends AnyTableDef> implements Table<T> {
   readonly table: T;
   readonly #codec: RowCodec;
   readonly #gate: WriteGate;
@@ -100,12 +68,16 @@ export class TableHandle<T extends AnyTableDef> {
    * row as it is now. ILLEGAL_TRANSITION when the lifecycle has no such move; NOT_FOUND when there
    * is no row.
    */
-  transition(key: KeyType<T>, to: string, options?: TransitionOptions): Promise<TransitionResult<RowType<T>>> {
+  transition(
+    key: KeyType<T>,
+    to: StateType<T>,
+    options?: TransitionOptions<StateType<T>, PatchType<T>>,
+  ): Promise<TransitionResult<RowType<T>>> {
     return this.#withLifecycle('transition', (ops) => ops.transition(key, to, options)) as Promise<TransitionResult<RowType<T>>>;
   }
 
   /** Atomically takes up to `limit` rows in state `from`, moves them to `to` under a lease, and returns them; `attempt` is each one's fencing token. */
-  claim(options: ClaimOptions): Promise<RowType<T>[]> {
+  claim(options: ClaimOptions<StateType<T>, RowType<T>>): Promise<RowType<T>[]> {
     return this.#withLifecycle('claim', (ops) => ops.claim(options)) as Promise<RowType<T>[]>;
   }
 
@@ -186,7 +158,7 @@ export class TableHandle<T extends AnyTableDef> {
    * Deletes every row matching `where`, at most `batchSize` (default 1,000) per transaction, so
    * no write lock is held for long; resolves with how many rows went.
    */
-  async deleteWhere(where: Filter<RowType<T>>, options: WriteOptions & { batchSize?: number } = {}): Promise<number> {
+  async deleteWhere(where: Filter<RowType<T>>, options: DeleteWhereOptions = {}): Promise<number> {
     const batchSize = options.batchSize ?? 1000;
     checkCount('batchSize', batchSize, this.table.name);
     const condition = parseFilter(this.#codec, where);

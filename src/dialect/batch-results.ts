@@ -1,4 +1,4 @@
-import type { CommittedChange, WriteOp } from '../gate/write-op.js';
+import type { CommittedChange, WriteOp } from './write-op.js';
 
 /** Decodes the rows a multi-row update returned, in place, and adds their keys to the change feed. */
 export function recordUpdatedRows(op: WriteOp, rows: Record<string, unknown>[], changes: CommittedChange[]): Record<string, unknown>[] {

@@ -1,26 +1,53 @@
-import type { ResolvedOptions } from '../database/open-options.js';
-import { parseUrl } from '../database/open-options.js';
+import type { Durability } from '../core/kinds.js';
+import { SluiceError } from '../core/sluice-error.js';
 import type { Dialect } from './dialect.js';
 
+/** Everything a dialect needs to open, already validated by the caller. */
+export interface DialectConfig {
+  readonly url: string;
+  readonly durability: Durability;
+  /** How long a lock wait may last before it counts as BUSY (SQLite's migration lock). */
+  readonly lockTimeoutMs: number;
+  readonly sqlite: { readonly cacheKiB: number; readonly walMaxBytes: number; readonly checkpointIntervalMs: number };
+  readonly postgres: { readonly schema?: string | undefined; readonly poolSize: number };
+}
+
+export type DatabaseLocation = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
+
+export function parseUrl(url: string): DatabaseLocation {
+  if (url === ':memory:' || url === 'sqlite::memory:') return { kind: 'sqlite', file: ':memory:' };
+  if (url.startsWith('sqlite:')) {
+    const file = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    if (file.length === 0) throw new SluiceError('CONFIG', `The URL ${url} names no file; use sqlite:./data/app.db.`, { value: url });
+    return { kind: 'sqlite', file };
+  }
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return { kind: 'postgres', url };
+  throw new SluiceError(
+    'CONFIG',
+    `Unsupported database URL ${JSON.stringify(url)}: use sqlite:./path.db, sqlite::memory:, or postgres://user@host/db.`,
+    { value: url },
+  );
+}
+
 /** Picks the dialect a URL names; PostgreSQL's driver loads only when a postgres:// URL asks for it. */
-export async function createDialect(options: ResolvedOptions): Promise<Dialect> {
-  const location = parseUrl(options.url);
+export async function createDialect(config: DialectConfig): Promise<Dialect> {
+  const location = parseUrl(config.url);
   if (location.kind === 'sqlite') {
     const { SqliteDialect } = await import('./sqlite/sqlite-dialect.js');
     return SqliteDialect.open({
       file: location.file,
-      durability: options.durability,
-      cacheKiB: options.sqlite.cacheKiB,
-      walMaxBytes: options.sqlite.walMaxBytes,
-      checkpointIntervalMs: options.sqlite.checkpointIntervalMs,
-      lockTimeoutMs: options.gate.deadlineMs,
+      durability: config.durability,
+      cacheKiB: config.sqlite.cacheKiB,
+      walMaxBytes: config.sqlite.walMaxBytes,
+      checkpointIntervalMs: config.sqlite.checkpointIntervalMs,
+      lockTimeoutMs: config.lockTimeoutMs,
     });
   }
   const { PostgresDialect } = await import('./postgres/postgres-dialect.js');
   return PostgresDialect.open({
     url: location.url,
-    schema: options.postgres.schema,
-    poolSize: options.postgres.poolSize,
-    durability: options.durability,
+    schema: config.postgres.schema,
+    poolSize: config.postgres.poolSize,
+    durability: config.durability,
   });
 }

@@ -1,10 +1,11 @@
 import type { Kysely } from 'kysely';
-import type { SluiceError } from '../errors/sluice-error.js';
-import type { CommittedChange, Outcome, WriteOp } from '../gate/write-op.js';
+import type { DialectName } from '../core/kinds.js';
+import type { SluiceError } from '../core/sluice-error.js';
 import type { AnyTableDef } from '../schema/define-table.js';
 import type { Migration } from '../schema/migration.js';
 import type { JsRow, RowCodec } from '../schema/row-codec.js';
 import type { ValueCodec } from '../schema/value-codec.js';
+import type { CommittedChange, Outcome, WriteOp } from './write-op.js';
 
 /**
  * A lock held by someone else, or a server that cannot be reached: the whole batch was rolled
@@ -33,12 +34,26 @@ export interface DialectStats {
   [key: string]: number | string | undefined;
 }
 
+/** What a database can do, as flags: core code branches on these, never on a dialect's name. */
+export interface DialectCapabilities {
+  /** Concurrent claimers can skip rows another transaction holds (`FOR UPDATE SKIP LOCKED`). */
+  readonly skipLocked: boolean;
+  /**
+   * `dataVersion()` is offered: a counter on the writer connection that changes only when another
+   * connection commits, so the cache can tell others' writes from our own.
+   */
+  readonly dataVersion: boolean;
+  /** No other process can reach this database (SQLite `:memory:`): there are no foreign writers. */
+  readonly processPrivate: boolean;
+}
+
 /**
  * What the core needs from a database. Core code talks only to this; a dialect difference lives
  * behind it, never as a branch on the dialect's name.
  */
 export interface Dialect {
-  readonly name: 'sqlite' | 'postgres';
+  readonly name: DialectName;
+  readonly capabilities: DialectCapabilities;
   readonly codec: ValueCodec;
   /** The commit duration the adaptive batch size aims for unless gate.targetCommitMs says otherwise. */
   readonly batchTargetMs: number;
@@ -55,8 +70,7 @@ export interface Dialect {
   stats(): DialectStats;
   /**
    * SQLite's `PRAGMA data_version` on the writer connection: it changes only when another
-   * connection (another process) commits, so the cache can tell others' writes from our own.
-   * Undefined on dialects without such a counter.
+   * connection (another process) commits. Present when `capabilities.dataVersion` is true.
    */
   dataVersion?(): number;
   /** Health facts for `sluice doctor`. */

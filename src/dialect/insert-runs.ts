@@ -1,4 +1,4 @@
-import type { WriteOp } from '../gate/write-op.js';
+import type { WriteOp } from './write-op.js';
 
 /**
  * The length of the run of ops starting at `start` that can share one multi-row statement:

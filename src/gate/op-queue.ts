@@ -1,4 +1,4 @@
-import { LANES, type Lane, type WriteOp } from './write-op.js';
+import { LANES, type Lane, type WriteOp } from '../dialect/write-op.js';
 
 /** A FIFO that can also put items back at its head, without O(n) shifts on the hot path. */
 class Deque<T> {

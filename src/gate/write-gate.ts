@@ -1,11 +1,11 @@
+import { type BackoffOptions, backoffMs } from '../core/backoff.js';
+import { SluiceError } from '../core/sluice-error.js';
 import { type Dialect, type ExtraWrites, TransientError } from '../dialect/dialect.js';
-import { SluiceError } from '../errors/sluice-error.js';
-import type { SluiceMetrics } from '../ops/metrics.js';
+import type { CommittedChange, Lane, Outcome, WriteCommand, WriteOp } from '../dialect/write-op.js';
 import type { RowCodec } from '../schema/row-codec.js';
-import { type BackoffOptions, backoffMs } from './backoff.js';
 import { BatchSizer, type BatchSizerOptions } from './batch-sizer.js';
+import { GateCounters } from './gate-counters.js';
 import { OpQueue } from './op-queue.js';
-import type { CommittedChange, Lane, Outcome, WriteCommand, WriteOp } from './write-op.js';
 
 export interface WriteGateOptions {
   /** Writes allowed to wait in the queue; past it a write waits for room or is refused. */
@@ -56,7 +56,8 @@ class PendingWrite implements WriteOp {
  */
 export class WriteGate {
   readonly #dialect: Dialect;
-  readonly #metrics: SluiceMetrics;
+  /** Plain counters the metrics layer reads; bumped here with no indirection. */
+  readonly counters = new GateCounters();
   readonly #options: WriteGateOptions;
   readonly #queue = new OpQueue();
   readonly #sizer: BatchSizer;
@@ -78,13 +79,11 @@ export class WriteGate {
   readonly #drainNow = () => void this.#drain();
   readonly #settled = (op: PendingWrite, outcome: Outcome, now: number) => this.#onSettled(op, outcome, now);
 
-  constructor(dialect: Dialect, metrics: SluiceMetrics, options: WriteGateOptions, onListenerError: (error: unknown) => void) {
+  constructor(dialect: Dialect, options: WriteGateOptions, onListenerError: (error: unknown) => void) {
     this.#dialect = dialect;
-    this.#metrics = metrics;
     this.#options = options;
     this.#sizer = new BatchSizer(options.batch);
     this.#onListenerError = onListenerError;
-    metrics.attach(dialect.name, { depth: (lane) => this.#queue.depth(lane), batchLimit: () => this.#sizer.limit }, () => dialect.stats());
   }
 
   /** Called after each COMMIT with the keys it changed, before any caller's promise settles. */
@@ -99,6 +98,16 @@ export class WriteGate {
   /** Rows that must commit in the same transaction as each batch (an outbox). One hook at most. */
   setExtraWrites(hook: ExtraWrites | undefined): void {
     this.#extraWrites = hook;
+  }
+
+  /** Writes waiting, in one lane or in all. */
+  depth(lane?: Lane): number {
+    return this.#queue.depth(lane);
+  }
+
+  /** The adaptive batch size now in force. */
+  get batchLimit(): number {
+    return this.#sizer.limit;
   }
 
   get state(): 'open' | 'closing' | 'closed' {
@@ -117,7 +126,7 @@ export class WriteGate {
   /** The synchronous entry: never throws; a failure goes to `onError`. */
   enqueue(codec: RowCodec, command: WriteCommand, options: SubmitOptions, onError: (error: SluiceError) => void): void {
     const fail = (error: SluiceError) => {
-      this.#metrics.counters.enqueueFailures++;
+      this.counters.enqueueFailures++;
       onError(error);
     };
     if (this.#state !== 'open') fail(closedError(codec.table.name));
@@ -166,12 +175,12 @@ export class WriteGate {
       const result = await this.#dialect.executeBatch(batch, this.#extraWrites);
       const finished = performance.now();
       if (this.#busySince !== undefined) {
-        this.#metrics.lockWaited(finished - this.#busySince);
+        this.counters.lockWaited(finished - this.#busySince);
         this.#busySince = undefined;
       }
       this.#attempt = 0;
       this.#sizer.observe(batch.length, finished - started);
-      this.#metrics.batchCommitted(batch.length, finished - started);
+      this.counters.batchCommitted(batch.length, finished - started);
       for (const listener of this.#listeners) {
         try {
           listener(result.changes);
@@ -196,13 +205,13 @@ export class WriteGate {
       for (const op of batch) op.settle({ ok: false, error: failure });
       return;
     }
-    this.#metrics.counters.busyRetries++;
+    this.counters.busyRetries++;
     this.#busySince ??= started;
     const now = performance.now();
     const retry: WriteOp[] = [];
     for (const op of batch) {
       if (op.nonBlocking || now >= op.deadline) {
-        this.#metrics.counters.busySurfaced++;
+        this.counters.busySurfaced++;
         op.settle({ ok: false, error: this.#gaveUp(op, error, now) });
       } else {
         retry.push(op);
@@ -227,9 +236,9 @@ export class WriteGate {
   }
 
   #onSettled(op: PendingWrite, outcome: Outcome, now: number): void {
-    if (outcome.ok) this.#metrics.counters.opsOk++;
-    else this.#metrics.failed(outcome.error.code);
-    this.#metrics.ackLatency.record(now - op.enqueuedAt);
+    if (outcome.ok) this.counters.opsOk++;
+    else this.counters.failed(outcome.error.code);
+    this.counters.ackLatency.record(now - op.enqueuedAt);
     const left = (this.#pendingByEpoch.get(op.epoch) ?? 1) - 1;
     if (left > 0) {
       this.#pendingByEpoch.set(op.epoch, left);
@@ -258,7 +267,7 @@ export class WriteGate {
   }
 
   #overloaded(table: string): SluiceError {
-    this.#metrics.counters.overloaded++;
+    this.counters.overloaded++;
     return new SluiceError(
       'OVERLOADED',
       `The write queue is full (${this.#options.maxQueue} writes waiting); the write to ${table} was refused and nothing was written. Slow the producer, raise maxQueue, or use whenFull: 'wait'.`,

@@ -1,18 +1,18 @@
 import type { CompiledQuery, Kysely } from 'kysely';
-import { describeValue, SluiceError } from '../errors/sluice-error.js';
+import { describeValue, SluiceError } from '../core/sluice-error.js';
+import type { WriteCommand } from '../dialect/write-op.js';
 import type { SubmitOptions, WriteGate } from '../gate/write-gate.js';
-import type { WriteCommand } from '../gate/write-op.js';
 import type { Filter } from '../query/filter.js';
 import { parseFilter } from '../query/filter-parser.js';
 import { compareByTerms, type OrderTerm, parseOrder } from '../query/order.js';
+import type { Lifecycle } from '../schema/lifecycle-policy.js';
 import type { JsRow, RowCodec } from '../schema/row-codec.js';
-import type { Lifecycle } from './lifecycle-options.js';
 
-export interface TransitionOptions extends SubmitOptions {
+export interface TransitionOptions<State extends string = string, Patch = JsRow> extends SubmitOptions {
   /** Apply only if the row is in this state now. */
-  from?: string;
+  from?: State;
   /** Other columns to change in the same statement. */
-  set?: JsRow;
+  set?: Patch;
   /** The fencing token (`attempt`) of the claim being settled: a lapsed, re-claimed lease cannot settle. */
   token?: number;
 }
@@ -24,9 +24,11 @@ export interface TransitionResult<Row> {
   row: Row;
 }
 
-export interface ClaimOptions extends SubmitOptions {
-  from: string;
-  to: string;
+export interface ClaimOptions<State extends string = string, Row = JsRow> extends SubmitOptions {
+  /** The state the rows are taken from. */
+  from: State;
+  /** The state a claimed row moves to (a working state). */
+  to: State;
   /** At most this many rows. */
   limit: number;
   /** How long the claim holds before the reaper may hand the row to someone else. */
@@ -34,7 +36,7 @@ export interface ClaimOptions extends SubmitOptions {
   /** Who holds the lease (a worker id); recorded on the row and in the history. */
   owner: string;
   /** Only rows that also match this filter. */
-  where?: Filter<JsRow>;
+  where?: Filter<Row>;
   /** Which rows first. Default: primary-key order. */
   orderBy?: string | readonly string[];
 }
@@ -85,7 +87,7 @@ export class LifecycleOps {
       this.#requireLeases('settle with a token');
       where.attempt = options.token;
     }
-    const patch: JsRow = { ...options.set, [column]: to };
+    const patch: JsRow = { ...(options.set as JsRow | undefined), [column]: to };
     if (this.#lifecycle.leases) {
       // A move ends the claim that led to it: the lease no longer protects the row.
       patch.leaseOwner = patch.leaseOwner ?? null;
@@ -135,7 +137,7 @@ export class LifecycleOps {
       });
     }
     const column = this.#lifecycle.column.name;
-    const filter: JsRow = { ...options.where, [column]: options.from };
+    const filter: JsRow = { ...(options.where as JsRow | undefined), [column]: options.from };
     const orderBy = parseOrder(this.#codec.table, options.orderBy);
     // RETURNING follows no ORDER BY on PostgreSQL: hand the rows back in the order they were chosen.
     const rows = (await this.#gate.submit(

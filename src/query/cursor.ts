@@ -1,4 +1,4 @@
-import { SluiceError } from '../errors/sluice-error.js';
+import { SluiceError } from '../core/sluice-error.js';
 import type { JsRow } from '../schema/row-codec.js';
 import type { FilterNode } from './filter.js';
 import type { OrderTerm } from './order.js';

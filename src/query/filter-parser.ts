@@ -1,4 +1,4 @@
-import { closestName, describeValue, SluiceError } from '../errors/sluice-error.js';
+import { closestName, describeValue, SluiceError } from '../core/sluice-error.js';
 import type { ColumnDef } from '../schema/define-table.js';
 import type { RowCodec } from '../schema/row-codec.js';
 import { COMPARISONS, type FilterNode, OPERATORS } from './filter.js';

@@ -84,8 +84,8 @@ export class TableStatements {
 
   /**
    * `UPDATE … WHERE key IN (SELECT key … WHERE filter ORDER BY … LIMIT n) RETURNING …`.
-   * Parameters: the patch values, then `extra`. `skipLocked` (PostgreSQL) makes concurrent
-   * claimers take different rows instead of queueing on the same ones.
+   * Parameters: the patch values, then `extra`. `skipLocked` (where the database has row locks)
+   * makes concurrent claimers take different rows instead of queueing on the same ones.
    */
   updateMany(
     columns: readonly ColumnDef[],
@@ -93,12 +93,12 @@ export class TableStatements {
     where: FilterNode,
     orderBy: readonly OrderTerm[],
     limit: number,
-    skipLocked: boolean,
+    options: { readonly skipLocked: boolean },
   ): { sql: string; extra: readonly unknown[] } {
     let chosen = this.#db.selectFrom(this.#table.name).select(this.#keyNames()).where(compileFilter(where));
     for (const term of orderBy) chosen = chosen.orderBy(term.column.sqlName, term.descending ? 'desc' : 'asc');
     chosen = chosen.limit(limit);
-    if (skipLocked) chosen = chosen.forUpdate().skipLocked();
+    if (options.skipLocked) chosen = chosen.forUpdate().skipLocked();
     const set: Record<string, unknown> = Object.fromEntries(columns.map((c) => [c.sqlName, null]));
     for (const column of increment) set[column.sqlName] = sql`${sql.ref(column.sqlName)} + 1`;
     const compiled = this.#db

@@ -1,13 +1,14 @@
-import { resolveTablePolicy, type TableCachePolicy, type TableCachePolicyInput } from '../cache/cache-options.js';
-import { closestName, describeValue, SluiceError } from '../errors/sluice-error.js';
+import { closestName, describeValue, SluiceError } from '../core/sluice-error.js';
+import { resolveTablePolicy, type TableCachePolicy, type TableCachePolicyInput } from './cache-policy.js';
+import { COLUMN_TYPES, type ColumnSpec, type ColumnType } from './column-types.js';
 import {
   LEASE_COLUMNS,
   type LeaseColumns,
   type Lifecycle,
   type LifecycleOptions,
+  type LifecycleStates,
   resolveLifecycle,
-} from '../lifecycle/lifecycle-options.js';
-import { COLUMN_TYPES, type ColumnSpec, type ColumnType } from './column-types.js';
+} from './lifecycle-policy.js';
 import type { ColumnsSpec, InsertOf, KeyOf, PatchOf, PrimaryKeySpec, RowOf } from './table-types.js';
 
 /** The runtime description of one column. */
@@ -43,6 +44,8 @@ export interface TableOptions<C extends ColumnsSpec, PK extends PrimaryKeySpec<C
 /** The columns a definition ends up with: leased lifecycles add their lease columns. */
 export type TableColumns<C extends ColumnsSpec, O> = O extends { readonly lifecycle: { readonly leases: object } } ? C & LeaseColumns : C;
 /** The lifecycle column may be left out of an insert: it defaults to the initial state. */
+/** The states of a table's lifecycle; `never` when it declares none. */
+export type StatesOf<O> = O extends { readonly lifecycle: { readonly transitions: infer T } } ? LifecycleStates<T> : never;
 export type ImpliedColumns<O> = O extends { readonly lifecycle: { readonly column: infer K extends string } } ? K : never;
 
 /** A table definition: one value serves both dialects and carries the row types. */
@@ -51,6 +54,7 @@ export interface TableDef<
   C extends ColumnsSpec = ColumnsSpec,
   PK extends string | readonly string[] = PrimaryKeySpec<C>,
   Implied extends string = never,
+  States extends string = string,
 > {
   readonly name: Name;
   readonly columns: readonly ColumnDef[];
@@ -68,6 +72,7 @@ export interface TableDef<
   readonly $insert?: InsertOf<C, Implied>;
   readonly $patch?: PatchOf<C, PK>;
   readonly $key?: KeyOf<C, PK>;
+  readonly $state?: States;
 }
 
 export type AnyTableDef = TableDef<string, ColumnsSpec, PrimaryKeySpec<ColumnsSpec>>;
@@ -75,6 +80,8 @@ export type RowType<T> = T extends { readonly $row?: infer R } ? Exclude<R, unde
 export type InsertType<T> = T extends { readonly $insert?: infer R } ? Exclude<R, undefined> : never;
 export type PatchType<T> = T extends { readonly $patch?: infer R } ? Exclude<R, undefined> : never;
 export type KeyType<T> = T extends { readonly $key?: infer R } ? Exclude<R, undefined> : never;
+/** The lifecycle states of a table definition, as a union of string literals. */
+export type StateType<T> = T extends { readonly $state?: infer S extends string } ? Exclude<S, undefined> : string;
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const TABLE_OPTIONS = ['columns', 'primaryKey', 'unique', 'indexes', 'cache', 'lifecycle', 'retention'];
@@ -84,7 +91,7 @@ export function defineTable<
   const C extends ColumnsSpec,
   const PK extends PrimaryKeySpec<C>,
   const O extends TableOptions<C, PK>,
->(name: Name, options: O & TableOptions<C, PK>): TableDef<Name, TableColumns<C, O>, PK, ImpliedColumns<O>> {
+>(name: Name, options: O & TableOptions<C, PK>): TableDef<Name, TableColumns<C, O>, PK, ImpliedColumns<O>, StatesOf<O>> {
   checkIdentifier(name, `table name ${describeValue(name)}`);
   if (name.startsWith('_sluice')) {
     throw new SluiceError('CONFIG', `Table name "${name}" is reserved: names starting with _sluice hold Sluice's own state.`);
@@ -164,7 +171,7 @@ export function defineTable<
     ...(lifecycleOptions === undefined ? {} : { lifecycle: resolveLifecycle(name, lifecycleOptions, columnsByName) }),
     ...(options.retention === undefined ? {} : { retention: resolveRetention(name, options.retention, columnsByName) }),
   };
-  return Object.freeze(table) as TableDef as TableDef<Name, TableColumns<C, O>, PK, ImpliedColumns<O>>;
+  return Object.freeze(table) as TableDef as TableDef<Name, TableColumns<C, O>, PK, ImpliedColumns<O>, StatesOf<O>>;
 }
 
 function defineColumn(table: string, name: string, spec: ColumnSpec): ColumnDef {

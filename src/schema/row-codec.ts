@@ -1,4 +1,4 @@
-import { closestName, describeValue, SluiceError } from '../errors/sluice-error.js';
+import { closestName, describeValue, SluiceError } from '../core/sluice-error.js';
 import type { ColumnDef, TableDef } from './define-table.js';
 import type { ValueCodec } from './value-codec.js';
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { TableHandle } from '../database/table-handle.js';
-import { describeValue, SluiceError } from '../errors/sluice-error.js';
+import type { Table } from '../api/table.js';
+import { describeValue, SluiceError } from '../core/sluice-error.js';
 import type { RowType } from '../schema/define-table.js';
 import { fingerprint } from './fingerprint.js';
 import { type TaskStatus, tasksTable } from './task-table.js';
@@ -30,12 +30,12 @@ export const DEFAULT_CLEANUP_AGE_MS = 7 * 24 * 60 * 60 * 1000;
  * leases, keep its result, and reuse a result for the same input while it is fresh.
  */
 export class TaskStore {
-  readonly #tasks: TableHandle<typeof tasksTable>;
+  readonly #tasks: Table<typeof tasksTable>;
   readonly #resultTtlMs: number;
   /** Creations in flight in this process, by fingerprint: equal concurrent creates make one task. */
   readonly #creating = new Map<string, Promise<Task>>();
 
-  constructor(tasks: TableHandle<typeof tasksTable>, resultTtlMs = DEFAULT_RESULT_TTL_MS) {
+  constructor(tasks: Table<typeof tasksTable>, resultTtlMs = DEFAULT_RESULT_TTL_MS) {
     this.#tasks = tasks;
     this.#resultTtlMs = resultTtlMs;
   }

@@ -1,4 +1,4 @@
-import { defineTable } from '../schema/define-table.js';
+import { defineTable, type StateType } from '../schema/define-table.js';
 
 /**
  * The task store's table (seed 004): a lifecycle pending → processing → completed | error, with
@@ -32,4 +32,5 @@ export const tasksTable = defineTable('sluice_tasks', {
   },
 });
 
-export type TaskStatus = 'pending' | 'processing' | 'completed' | 'error';
+/** A task's state, as its lifecycle declares them. */
+export type TaskStatus = StateType<typeof tasksTable>;

@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ForeignSqlite, foreignEnv, prepareForeignSqlite } from '../../src/cli/foreign/foreign-sqlite.js';
 import { compiledEntry, packageRoot, scriptFile } from '../../src/cli/package-paths.js';
-import type { Database, TableHandle } from '../../src/index.js';
+import type { Database, Table } from '../../src/index.js';
 import { exited, runCli, waitForLine } from './support/child-processes.js';
 
 /** The built `sluice` binary, run as a separate process the way a user runs it. */
@@ -118,9 +118,11 @@ describe('sluice CLI', () => {
 
     // Old and fresh rows, two leases already expired, one task finished 8 days ago and one pending.
     const sluice = (await import(entry)) as typeof import('../../src/index.js');
+    // The task store's own table, from the built package's internal entry (users never need it).
+    const { tasksTable } = (await import(entry.replace(/index\.js$/, 'internal.js'))) as typeof import('../../src/internal.js');
     const { events, jobs, tables } = (await import(pathToFileURL(module).href)) as Record<string, any>;
     // The module's tables come from the built package, so their row types are not known here.
-    const table = (db: Database, definition: unknown) => db.table(definition as never) as TableHandle<any>;
+    const table = (db: Database, definition: unknown) => db.table(definition as never) as Table<any>;
     const app = await sluice.open({
       url,
       tables,
@@ -136,7 +138,7 @@ describe('sluice CLI', () => {
     const old = await app.tasks.create('ocr', { page: 1 });
     await app.tasks.start(old.id);
     await app.tasks.complete(old.id, { text: 'hello' });
-    await app.table(sluice.tasksTable).update(old.id, { updatedAt: new Date(Date.now() - 8 * day) });
+    await app.table(tasksTable).update(old.id, { updatedAt: new Date(Date.now() - 8 * day) });
     await app.tasks.create('ocr', { page: 2 });
     await app.close();
 
@@ -158,7 +160,7 @@ describe('sluice CLI', () => {
     try {
       expect(await table(after, events).count()).toBe(10);
       expect(await table(after, jobs).count({ status: 'pending' } as never)).toBe(3);
-      expect(await after.table(sluice.tasksTable).count()).toBe(1);
+      expect(await after.table(tasksTable).count()).toBe(1);
     } finally {
       await after.close();
     }

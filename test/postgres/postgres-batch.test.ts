@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresDialect } from '../../src/dialect/postgres/postgres-dialect.js';
-import type { Outcome, WriteCommand, WriteOp } from '../../src/gate/write-op.js';
+import type { Outcome, WriteCommand, WriteOp } from '../../src/dialect/write-op.js';
 import { type Database, defineTable } from '../../src/index.js';
 import { RowCodec } from '../../src/schema/row-codec.js';
 import { postgresAvailable, postgresUrl, withPostgres } from '../support/services.js';

@@ -3,10 +3,8 @@ import { dirname, join, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type { Command } from 'commander';
 import pg from 'pg';
-import { open } from '../../database/database.js';
-import { parseUrl } from '../../database/open-options.js';
-import type { TableHandle } from '../../database/table-handle.js';
-import { defineTable } from '../../schema/define-table.js';
+import { defineTable, open, type Table } from '../../index.js';
+import { parseUrl } from '../../internal.js';
 import { type CommonOptions, commandAction, wholeNumber, withCommonOptions } from '../cli-command.js';
 
 interface BenchOptions extends CommonOptions {
@@ -131,7 +129,7 @@ async function timed(seconds: number, work: (countFrom: number, until: number) =
   return (await work(countFrom, countFrom + seconds * 1000)) / seconds;
 }
 
-async function sluiceInserts(rows: TableHandle<typeof benchRows>, seconds: number): Promise<{ rowsPerSecond: number; written: number }> {
+async function sluiceInserts(rows: Table<typeof benchRows>, seconds: number): Promise<{ rowsPerSecond: number; written: number }> {
   let next = 0;
   const rowsPerSecond = await timed(seconds, async (countFrom, until) => {
     let counted = 0;
@@ -149,7 +147,7 @@ async function sluiceInserts(rows: TableHandle<typeof benchRows>, seconds: numbe
 }
 
 /** One awaited get at a time, alternating rounds of Sluice and raw over the same keys. */
-async function getLatencies(rows: TableHandle<typeof benchRows>, raw: RawDriver, keys: number, seconds: number) {
+async function getLatencies(rows: Table<typeof benchRows>, raw: RawDriver, keys: number, seconds: number) {
   const sluice: number[] = [];
   const direct: number[] = [];
   const measureFrom = performance.now() + WARMUP_MS;

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { SluiceError } from '../../errors/sluice-error.js';
+import { SluiceError } from '../../index.js';
 import { type CommonOptions, commandAction, withCommonOptions } from '../cli-command.js';
 import { openDatabase, type SchemaOption, withSchemaOption } from '../open-database.js';
 import { loadSchema } from '../schema-loader.js';

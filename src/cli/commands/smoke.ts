@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import { SluiceError } from '../../errors/sluice-error.js';
+import { SluiceError } from '../../index.js';
 import { type CommonOptions, commandAction, withCommonOptions } from '../cli-command.js';
 import { mediaFiles } from '../media-files-table.js';
 import { openDatabase } from '../open-database.js';

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { compareVersions, MIN_SQLITE_VERSION } from '../../dialect/sqlite/sqlite-connection.js';
+import { compareVersions, MIN_SQLITE_VERSION } from '../../internal.js';
 import { packageRoot } from '../package-paths.js';
 
 const run = promisify(execFile);

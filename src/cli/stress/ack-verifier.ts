@@ -1,7 +1,5 @@
-import type { TableHandle } from '../../database/table-handle.js';
-import type { HistoryEntry } from '../../lifecycle/lifecycle-ops.js';
-import type { Lifecycle } from '../../lifecycle/lifecycle-options.js';
-import type { RowType } from '../../schema/define-table.js';
+import type { HistoryEntry, RowType, Table } from '../../index.js';
+import type { Lifecycle } from '../../internal.js';
 import { DOWNLOAD_RANK, DOWNLOAD_STATUSES, type MediaFilesTable } from '../media-files-table.js';
 import type { AckEntry } from './ack-log.js';
 
@@ -63,7 +61,7 @@ const HISTORY_CONCURRENCY = 64;
  * trigger, so foreign writers' moves are in it too) must be a walk the lifecycle allows.
  */
 export async function verifyAcks(
-  files: TableHandle<MediaFilesTable>,
+  files: Table<MediaFilesTable>,
   prefix: string,
   logs: readonly (readonly AckEntry[])[],
 ): Promise<AckVerification> {
@@ -259,7 +257,7 @@ function rankOf(value: string): number {
 }
 
 /** Pages through every row whose path starts with the prefix, in path order. */
-export async function* rowsUnder(files: TableHandle<MediaFilesTable>, prefix: string): AsyncGenerator<MediaRow> {
+export async function* rowsUnder(files: Table<MediaFilesTable>, prefix: string): AsyncGenerator<MediaRow> {
   let after: string | null = null;
   do {
     const page: { rows: MediaRow[]; next: string | null } = await files.page({

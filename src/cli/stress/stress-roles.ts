@@ -1,13 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { TableHandle } from '../../database/table-handle.js';
-import { SluiceError } from '../../errors/sluice-error.js';
+import { SluiceError, type Table } from '../../index.js';
 import type { MediaFilesTable } from '../media-files-table.js';
 import type { AckLog } from './ack-log.js';
 import type { NodeRole } from './stress-protocol.js';
 import type { WorkerStats } from './worker-stats.js';
 
 export interface RoleContext {
-  readonly files: TableHandle<MediaFilesTable>;
+  readonly files: Table<MediaFilesTable>;
   readonly log: AckLog;
   readonly stats: WorkerStats;
   readonly name: string;
@@ -134,7 +133,7 @@ async function lapseLoop(ctx: RoleContext): Promise<void> {
  * the lease it is an error. An applied settle is logged either way: the checks afterwards judge
  * whether its token was still the item's current one.
  */
-async function settle(ctx: RoleContext, path: string, token: number, status: string, lapsed: boolean): Promise<void> {
+async function settle(ctx: RoleContext, path: string, token: number, status: 'completed' | 'failed', lapsed: boolean): Promise<void> {
   const result = await ctx.stats.write(
     'settle',
     () => ctx.files.transition(path, status, { from: 'downloading', token, set: { updatedAt: new Date() } }),

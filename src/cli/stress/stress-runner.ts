@@ -1,10 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { open } from '../../database/database.js';
-import { parseUrl } from '../../database/open-options.js';
-import type { TableHandle } from '../../database/table-handle.js';
-import { SluiceError } from '../../errors/sluice-error.js';
+import { open, SluiceError, type Table } from '../../index.js';
+import { parseUrl } from '../../internal.js';
 import type { Progress } from '../cli-progress-bar.js';
 import { type ForeignSqlite, prepareForeignSqlite } from '../foreign/foreign-sqlite.js';
 import { MEDIA_FILES_SCHEMA_VERSION, type MediaFilesTable, mediaFiles } from '../media-files-table.js';
@@ -12,7 +10,7 @@ import { readAckLog } from './ack-log.js';
 import { type AckVerification, verifyAcks } from './ack-verifier.js';
 import { type LatencyFigures, LatencyHistogram } from './latency-histogram.js';
 import { forkNodeWriter, type StressChild, spawnForeignWriter } from './stress-children.js';
-import type { NodeRole, ProcessSummary, Role } from './stress-protocol.js';
+import type { NodeRole, ProcessSummary } from './stress-protocol.js';
 
 export interface StressOptions {
   readonly url: string;
@@ -181,7 +179,7 @@ async function watch(children: StressChild[], endAt: number, options: StressOpti
 }
 
 /** Deletes the run's rows, 1,000 per transaction. Their history rows stay: history is append-only. */
-async function deleteRun(files: TableHandle<MediaFilesTable>, prefix: string, options: StressOptions): Promise<void> {
+async function deleteRun(files: Table<MediaFilesTable>, prefix: string, options: StressOptions): Promise<void> {
   const bar = options.progress('cleanup', 1, 'passes');
   await files.deleteWhere({ path: { $like: `${prefix}%` } });
   bar.stop();

@@ -1,4 +1,4 @@
-import { open } from '../../database/database.js';
+import { open } from '../../index.js';
 import { MEDIA_FILES_SCHEMA_VERSION, mediaFiles } from '../media-files-table.js';
 import { AckLog } from './ack-log.js';
 import type { ChildMessage, ParentMessage, WorkerConfig } from './stress-protocol.js';

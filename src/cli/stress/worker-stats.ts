@@ -1,4 +1,4 @@
-import { SluiceError } from '../../errors/sluice-error.js';
+import { SluiceError } from '../../index.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import type { ProcessSummary, Role } from './stress-protocol.js';
 

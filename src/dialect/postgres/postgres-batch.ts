@@ -1,11 +1,11 @@
 import type { Kysely } from 'kysely';
-import { SluiceError } from '../../errors/sluice-error.js';
-import type { CommittedChange, Outcome, WriteOp } from '../../gate/write-op.js';
+import { SluiceError } from '../../core/sluice-error.js';
 import { TableStatements } from '../../query/table-statements.js';
 import type { RowCodec } from '../../schema/row-codec.js';
 import { recordUpdatedRows } from '../batch-results.js';
-import { type BatchResult, type ExtraWrites, TransientError } from '../dialect.js';
+import { type BatchResult, type DialectCapabilities, type ExtraWrites, TransientError } from '../dialect.js';
 import { insertRunLength } from '../insert-runs.js';
+import type { CommittedChange, Outcome, WriteOp } from '../write-op.js';
 import { lostCommitStatus } from './postgres-commit.js';
 import type { PgConnection, WriterSlot } from './postgres-connection.js';
 import { classifyPostgresError, isConnectionLoss, postgresTransient } from './postgres-errors.js';
@@ -49,6 +49,9 @@ interface Failure {
  * Multi-row inserts always run inside a savepoint (cheap next to a thousand rows): when one fails,
  * its rows run again one per savepoint so only the bad row fails.
  */
+/** Row locks let concurrent claimers skip each other's rows; no cross-connection commit counter. */
+export const POSTGRES_CAPABILITIES: DialectCapabilities = Object.freeze({ skipLocked: true, dataVersion: false, processPrivate: false });
+
 export class PostgresBatchRunner {
   readonly #writer: WriterSlot;
   readonly #builder: Kysely<any>;
@@ -265,7 +268,7 @@ export class PostgresBatchRunner {
           command.where,
           command.orderBy,
           command.limit,
-          true,
+          POSTGRES_CAPABILITIES,
         );
         const { rows } = await conn.query(sql, [...command.patch.params, ...extra], this.#names(sql));
         outcomes[index] = { ok: true, value: recordUpdatedRows(op, rows, changes) };

@@ -1,6 +1,7 @@
 import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, sql } from 'kysely';
+import type { DdlFlavor } from '../../query/ddl-builder.js';
 import type { ColumnType } from '../../schema/column-types.js';
-import type { DdlFlavor } from '../../schema/ddl-builder.js';
+import { migrationSql } from '../../schema/migration.js';
 import { postgresCodec } from './postgres-codec.js';
 import { postgresLifecycleDdl } from './postgres-lifecycle-ddl.js';
 
@@ -50,6 +51,7 @@ export function postgresDdlFlavor(builder: Kysely<any>): DdlFlavor {
     check: () => undefined,
     blobLiteral: (hex) => sql`${sql.lit(`\\x${hex}`)}::bytea`,
     lifecycleDdl: (table, lifecycle) => postgresLifecycleDdl(builder, table, lifecycle),
+    migrationSql: (migration) => migrationSql(migration, 'postgres'),
   };
 }
 

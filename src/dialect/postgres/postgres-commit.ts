@@ -1,4 +1,4 @@
-import { backoffMs, delay } from '../../gate/backoff.js';
+import { backoffMs, delay } from '../../core/backoff.js';
 import type { PgConnection, WriterSlot } from './postgres-connection.js';
 import { isConnectionLoss } from './postgres-errors.js';
 

@@ -36,15 +36,16 @@
  * 'process-crash' (synchronous_commit = off can lose the last commits of a server crash).
  */
 import type { Kysely } from 'kysely';
-import { SluiceError } from '../../errors/sluice-error.js';
-import { backoffMs, delay } from '../../gate/backoff.js';
-import type { WriteOp } from '../../gate/write-op.js';
+import { backoffMs, delay } from '../../core/backoff.js';
+import type { Durability } from '../../core/kinds.js';
+import { SluiceError } from '../../core/sluice-error.js';
 import type { AnyTableDef } from '../../schema/define-table.js';
 import type { Migration } from '../../schema/migration.js';
-import { MIGRATIONS_TABLE, type MigrationSession, runMigrations } from '../../schema/migrator.js';
 import type { JsRow, RowCodec } from '../../schema/row-codec.js';
 import type { BatchResult, Dialect, DialectStats, ExtraWrites, MigrationReport } from '../dialect.js';
-import { PostgresBatchRunner } from './postgres-batch.js';
+import { MIGRATIONS_TABLE, type MigrationSession, runMigrations } from '../migrator.js';
+import type { WriteOp } from '../write-op.js';
+import { POSTGRES_CAPABILITIES, PostgresBatchRunner } from './postgres-batch.js';
 import { createPostgresBuilder, postgresDdlFlavor, quoteIdentifier } from './postgres-builder.js';
 import { postgresCodec } from './postgres-codec.js';
 import { type PgConnection, type PgConnectionOptions, type PgPool, type PostgresDriver, WriterSlot } from './postgres-connection.js';
@@ -59,7 +60,7 @@ export interface PostgresDialectOptions {
   /** Connections in all: one writer, the rest readers. */
   readonly poolSize: number;
   /** Accepted for symmetry with SQLite: PostgreSQL commits are always synchronous here. */
-  readonly durability: 'process-crash' | 'power-loss';
+  readonly durability: Durability;
   /** The upsert SQL; a PostgreSQL-compatible engine with another syntax passes its own. */
   readonly upsert?: UpsertClause;
   /** The driver behind the connection port. Default: pg (see the measurements above). */
@@ -79,6 +80,7 @@ const MAX_PREPARED = 1000;
  */
 export class PostgresDialect implements Dialect {
   readonly name = 'postgres' as const;
+  readonly capabilities = POSTGRES_CAPABILITIES;
   /** A commit is a network round trip plus an fsync: longer batches amortise it (8 ms starved the queue under load; 30 ms doubled rows/s and lowered ack p99). */
   readonly batchTargetMs = 30;
   readonly codec = postgresCodec;
@@ -196,7 +198,7 @@ export class PostgresDialect implements Dialect {
     try {
       await conn.query('begin');
       await conn.query("select pg_advisory_xact_lock(hashtext('sluice.migrate'), hashtext(coalesce(current_schema(), '')))");
-      const report = await runMigrations(session, postgresDdlFlavor(this.builder), 'postgres', tables, codeVersion, migrations);
+      const report = await runMigrations(session, postgresDdlFlavor(this.builder), tables, codeVersion, migrations);
       await conn.query('commit');
       return report;
     } catch (error) {

@@ -1,4 +1,4 @@
-import { SluiceError } from '../../errors/sluice-error.js';
+import { SluiceError } from '../../core/sluice-error.js';
 import { TransientError } from '../dialect.js';
 
 /** Another transaction holds what this one needs: roll back, wait, try the whole batch again. */

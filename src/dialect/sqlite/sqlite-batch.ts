@@ -1,12 +1,12 @@
 import type Database from 'better-sqlite3';
 import type { Kysely } from 'kysely';
-import { SluiceError } from '../../errors/sluice-error.js';
-import type { CommittedChange, Outcome, WriteOp } from '../../gate/write-op.js';
+import { SluiceError } from '../../core/sluice-error.js';
 import { TableStatements } from '../../query/table-statements.js';
 import type { RowCodec } from '../../schema/row-codec.js';
 import { recordUpdatedRows } from '../batch-results.js';
-import type { BatchResult, ExtraWrites } from '../dialect.js';
+import type { BatchResult, DialectCapabilities, ExtraWrites } from '../dialect.js';
 import { insertRunLength } from '../insert-runs.js';
+import type { CommittedChange, Outcome, WriteOp } from '../write-op.js';
 import { classifySqliteError, sqliteTransient } from './sqlite-errors.js';
 
 /** SQLite allows 32,766 bound values per statement; rows per multi-row insert stay under it. */
@@ -18,6 +18,12 @@ const MAX_ROWS_PER_INSERT = 64;
  * awaits while the lock is held. Each op is one write statement, which SQLite makes atomic on its
  * own, so a failing op leaves the rest of the transaction intact without a savepoint.
  */
+/**
+ * SQLite locks the whole file for a writer, so there are no row locks to skip; `data_version`
+ * reports other connections' commits. A `:memory:` database is private to its process.
+ */
+export const SQLITE_CAPABILITIES: DialectCapabilities = Object.freeze({ skipLocked: false, dataVersion: true, processPrivate: false });
+
 export class SqliteBatchRunner {
   readonly #db: Database.Database;
   readonly #builder: Kysely<any>;
@@ -157,7 +163,7 @@ export class SqliteBatchRunner {
             command.where,
             command.orderBy,
             command.limit,
-            false,
+            SQLITE_CAPABILITIES,
           );
           const rows = this.prepare(sql).all([...command.patch.params, ...extra]) as Record<string, unknown>[];
           outcomes[index] = { ok: true, value: recordUpdatedRows(op, rows, changes) };

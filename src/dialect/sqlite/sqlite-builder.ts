@@ -1,5 +1,6 @@
 import { DummyDriver, Kysely, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler, sql } from 'kysely';
-import type { DdlFlavor } from '../../schema/ddl-builder.js';
+import type { DdlFlavor } from '../../query/ddl-builder.js';
+import { migrationSql } from '../../schema/migration.js';
 import { sqliteCodec } from './sqlite-codec.js';
 import { sqliteLifecycleDdl } from './sqlite-lifecycle-ddl.js';
 
@@ -30,5 +31,6 @@ export function sqliteDdlFlavor(builder: Kysely<any>): DdlFlavor {
     tableSuffix: sql`strict`,
     blobLiteral: (hex) => sql`x${sql.lit(hex)}`,
     lifecycleDdl: (table, lifecycle) => sqliteLifecycleDdl(builder, table, lifecycle),
+    migrationSql: (migration) => migrationSql(migration, 'sqlite'),
   };
 }

@@ -1,7 +1,8 @@
 import Database from 'better-sqlite3';
-import { SluiceError } from '../../errors/sluice-error.js';
+import type { Durability } from '../../core/kinds.js';
+import { SluiceError } from '../../core/sluice-error.js';
 
-export type Durability = 'process-crash' | 'power-loss';
+export type { Durability };
 
 /** 3.51.3 fixed a WAL-reset race that can corrupt a file two processes write or checkpoint at once. */
 export const MIN_SQLITE_VERSION = '3.51.3';

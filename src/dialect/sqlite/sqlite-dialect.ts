@@ -2,15 +2,15 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import type { Kysely } from 'kysely';
-import type { SluiceError } from '../../errors/sluice-error.js';
-import { delay, retryWithBackoff } from '../../gate/backoff.js';
-import type { WriteOp } from '../../gate/write-op.js';
+import { delay, retryWithBackoff } from '../../core/backoff.js';
+import type { SluiceError } from '../../core/sluice-error.js';
 import type { AnyTableDef } from '../../schema/define-table.js';
 import type { Migration } from '../../schema/migration.js';
-import { MIGRATIONS_TABLE, type MigrationSession, runMigrations } from '../../schema/migrator.js';
 import type { JsRow, RowCodec } from '../../schema/row-codec.js';
-import type { BatchResult, Dialect, DialectStats, ExtraWrites, MigrationReport } from '../dialect.js';
-import { SqliteBatchRunner } from './sqlite-batch.js';
+import type { BatchResult, Dialect, DialectCapabilities, DialectStats, ExtraWrites, MigrationReport } from '../dialect.js';
+import { MIGRATIONS_TABLE, type MigrationSession, runMigrations } from '../migrator.js';
+import type { WriteOp } from '../write-op.js';
+import { SQLITE_CAPABILITIES, SqliteBatchRunner } from './sqlite-batch.js';
 import { createSqliteBuilder, sqliteDdlFlavor } from './sqlite-builder.js';
 import { CheckpointWatchdog } from './sqlite-checkpoint.js';
 import { sqliteCodec } from './sqlite-codec.js';
@@ -36,6 +36,7 @@ export interface SqliteDialectOptions {
  */
 export class SqliteDialect implements Dialect {
   readonly name = 'sqlite' as const;
+  readonly capabilities: DialectCapabilities;
   /** Local commits are cheap: short batches keep other processes' lock waits short. */
   readonly batchTargetMs = 8;
   readonly codec = sqliteCodec;
@@ -50,6 +51,7 @@ export class SqliteDialect implements Dialect {
 
   private constructor(writer: Database.Database, reader: Database.Database, options: SqliteDialectOptions) {
     this.file = options.file;
+    this.capabilities = { ...SQLITE_CAPABILITIES, processPrivate: options.file === ':memory:' };
     this.builder = createSqliteBuilder();
     this.#writer = writer;
     this.#reader = reader;
@@ -153,7 +155,7 @@ export class SqliteDialect implements Dialect {
       },
     };
     try {
-      const report = await runMigrations(session, sqliteDdlFlavor(this.builder), 'sqlite', tables, codeVersion, migrations);
+      const report = await runMigrations(session, sqliteDdlFlavor(this.builder), tables, codeVersion, migrations);
       db.prepare('COMMIT').run();
       this.#readStatements.clear();
       return report;

@@ -1,4 +1,4 @@
-import { SluiceError } from '../../errors/sluice-error.js';
+import { SluiceError } from '../../core/sluice-error.js';
 import { TransientError } from '../dialect.js';
 
 const BUSY_CODES = new Set([

@@ -1,7 +1,7 @@
 import { type Kysely, sql } from 'kysely';
-import type { Lifecycle } from '../../lifecycle/lifecycle-options.js';
-import { allowedMoves, compileDdl, illegalMessage, lifecycleNames, stateList } from '../../lifecycle/lifecycle-sql.js';
+import { allowedMoves, compileDdl, illegalMessage, lifecycleNames, stateList } from '../../query/lifecycle-sql.js';
 import type { TableDef } from '../../schema/define-table.js';
+import type { Lifecycle } from '../../schema/lifecycle-policy.js';
 
 /**
  * Triggers that hold every writer to the lifecycle, including foreign ones (a Python script, a

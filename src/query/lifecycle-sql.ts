@@ -1,6 +1,6 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { TableDef } from '../schema/define-table.js';
-import type { Lifecycle } from './lifecycle-options.js';
+import type { Lifecycle } from '../schema/lifecycle-policy.js';
 
 /** Names of the database objects a lifecycle installs, shared by both dialects' DDL. */
 export function lifecycleNames(table: TableDef, lifecycle: Lifecycle) {

@@ -1,8 +1,8 @@
-import type { MigrationReport } from '../dialect/dialect.js';
-import { SluiceError } from '../errors/sluice-error.js';
-import { addColumnSql, createIndexesSql, createTableSql, type DdlFlavor } from './ddl-builder.js';
-import type { AnyTableDef } from './define-table.js';
-import { type Migration, migrationSql } from './migration.js';
+import { SluiceError } from '../core/sluice-error.js';
+import { addColumnSql, createIndexesSql, createTableSql, type DdlFlavor } from '../query/ddl-builder.js';
+import type { AnyTableDef } from '../schema/define-table.js';
+import type { Migration } from '../schema/migration.js';
+import type { MigrationReport } from './dialect.js';
 
 export const MIGRATIONS_TABLE = '_sluice_migrations';
 
@@ -32,7 +32,6 @@ export function newerDatabaseError(found: number, code: number): SluiceError {
 export async function runMigrations(
   session: MigrationSession,
   flavor: DdlFlavor,
-  dialect: 'sqlite' | 'postgres',
   tables: readonly AnyTableDef[],
   codeVersion: number,
   migrations: readonly Migration[],
@@ -57,7 +56,7 @@ export async function runMigrations(
     if (table.lifecycle) for (const statement of flavor.lifecycleDdl(table, table.lifecycle)) await session.exec(statement);
   }
   for (const migration of pending) {
-    for (const statement of migrationSql(migration, dialect)) await session.exec(statement);
+    for (const statement of flavor.migrationSql(migration)) await session.exec(statement);
     await session.record(migration.version, migration.description);
     applied.push(`migration ${migration.version}: ${migration.description}`);
   }

@@ -1,6 +1,6 @@
-import { describeValue, SluiceError } from '../errors/sluice-error.js';
-import type { ColumnSpec } from '../schema/column-types.js';
-import type { ColumnDef } from '../schema/define-table.js';
+import { describeValue, SluiceError } from '../core/sluice-error.js';
+import type { ColumnSpec } from './column-types.js';
+import type { ColumnDef } from './define-table.js';
 
 /** The lifecycle a table declares (DESIGN §4). */
 export interface LifecycleOptions {
@@ -22,6 +22,10 @@ export interface LifecycleOptions {
    */
   readonly leases?: { readonly expireTo: string; readonly maxAttempts?: number; readonly exhaustedTo?: string };
 }
+
+/** Every state a transition table names, as a union: its keys and every target they list. */
+export type LifecycleStates<Transitions> =
+  Transitions extends Readonly<Record<infer From extends string, readonly (infer To extends string)[]>> ? From | To : string;
 
 /** The columns a table with leases gets. */
 export const LEASE_COLUMNS = {

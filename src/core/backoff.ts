@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SluiceError } from '../errors/sluice-error.js';
+import { SluiceError } from './sluice-error.js';
 
 export interface BackoffOptions {
   /** The first wait, before jitter. */

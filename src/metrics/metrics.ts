@@ -1,25 +1,9 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { DialectStats } from '../dialect/dialect.js';
-import { LANES, type Lane } from '../gate/write-op.js';
-import { type LatencySummary, LatencyWindow } from './latency-window.js';
-
-/** Plain counters the hot path bumps; the Prometheus registry reads them when scraped. */
-export interface GateCounters {
-  opsOk: number;
-  opsFailed: number;
-  batches: number;
-  batchRows: number;
-  busyRetries: number;
-  busySurfaced: number;
-  overloaded: number;
-  enqueueFailures: number;
-  failuresByCode: Record<string, number>;
-}
-
-export interface QueueState {
-  depth(lane?: Lane): number;
-  batchLimit(): number;
-}
+import type { LatencySummary } from '../core/latency-window.js';
+import type { Dialect, DialectStats } from '../dialect/dialect.js';
+import { LANES, type Lane } from '../dialect/write-op.js';
+import type { GateObserver } from '../gate/gate-counters.js';
+import type { WriteGate } from '../gate/write-gate.js';
 
 export interface SluiceStats {
   dialect: string;
@@ -34,32 +18,24 @@ export interface SluiceStats {
   storage: DialectStats;
 }
 
-/** The metrics of one Database: its own registry, so two databases in a process never mix. */
-export class SluiceMetrics {
+/**
+ * The metrics of one Database: its own registry, so two databases in a process never mix. It
+ * reads the gate's plain counters when scraped, and observes commits and lock waits for its
+ * histograms.
+ */
+export class SluiceMetrics implements GateObserver {
   readonly registry = new Registry();
-  readonly counters: GateCounters = {
-    opsOk: 0,
-    opsFailed: 0,
-    batches: 0,
-    batchRows: 0,
-    busyRetries: 0,
-    busySurfaced: 0,
-    overloaded: 0,
-    enqueueFailures: 0,
-    failuresByCode: {},
-  };
-  readonly ackLatency = new LatencyWindow(16_384);
-  readonly commitLatency = new LatencyWindow(4096);
-  readonly lockWait = new LatencyWindow(4096);
+  readonly #gate: WriteGate;
+  readonly #dialect: Pick<Dialect, 'name' | 'stats'>;
   readonly #batchSize: Histogram;
   readonly #commitSeconds: Histogram;
   readonly #lockWaitSeconds: Histogram;
-  #queue: QueueState | undefined;
-  #storage: (() => DialectStats) | undefined;
-  #dialect = 'unknown';
 
-  constructor() {
-    const counters = this.counters;
+  constructor(gate: WriteGate, dialect: Pick<Dialect, 'name' | 'stats'>) {
+    this.#gate = gate;
+    this.#dialect = dialect;
+    gate.counters.observer = this;
+    const counters = gate.counters;
     const counter = (name: string, help: string, read: () => number) =>
       new Counter({
         name,
@@ -85,17 +61,16 @@ export class SluiceMetrics {
     counter('sluice_busy_surfaced_total', 'Writes that gave up with BUSY after their deadline.', () => counters.busySurfaced);
     counter('sluice_overloaded_total', 'Writes refused with OVERLOADED because the queue was full.', () => counters.overloaded);
     counter('sluice_enqueue_failures_total', 'Fire-and-forget writes (enqueue) that failed.', () => counters.enqueueFailures);
-    const queue = () => this.#queue;
     new Gauge({
       name: 'sluice_queue_depth',
       help: 'Writes waiting in the gate, by lane.',
       labelNames: ['lane'],
       registers: [this.registry],
       collect() {
-        for (const lane of LANES) this.set({ lane }, queue()?.depth(lane) ?? 0);
+        for (const lane of LANES) this.set({ lane }, gate.depth(lane));
       },
     });
-    const storage = () => this.#storage?.() ?? {};
+    const storage = () => dialect.stats();
     new Gauge({
       name: 'sluice_wal_bytes',
       help: 'Size of the SQLite write-ahead log.',
@@ -132,53 +107,38 @@ export class SluiceMetrics {
     });
   }
 
-  attach(dialect: string, queue: QueueState, storage: () => DialectStats): void {
-    this.#dialect = dialect;
-    this.#queue = queue;
-    this.#storage = storage;
-  }
-
   batchCommitted(size: number, commitMs: number): void {
-    this.counters.batches++;
-    this.counters.batchRows += size;
-    this.commitLatency.record(commitMs);
     this.#batchSize.observe(size);
     this.#commitSeconds.observe(commitMs / 1000);
   }
 
   lockWaited(ms: number): void {
-    this.lockWait.record(ms);
     this.#lockWaitSeconds.observe(ms / 1000);
   }
 
-  failed(code: string): void {
-    this.counters.opsFailed++;
-    this.counters.failuresByCode[code] = (this.counters.failuresByCode[code] ?? 0) + 1;
-  }
-
   stats(): SluiceStats {
-    const c = this.counters;
-    const queue = this.#queue;
+    const c = this.#gate.counters;
+    const gate = this.#gate;
     return {
-      dialect: this.#dialect,
+      dialect: this.#dialect.name,
       ops: { ok: c.opsOk, failed: c.opsFailed, failuresByCode: { ...c.failuresByCode }, enqueueFailures: c.enqueueFailures },
       batches: {
         count: c.batches,
         meanSize: c.batches === 0 ? 0 : Math.round((c.batchRows / c.batches) * 10) / 10,
-        sizeLimit: queue?.batchLimit() ?? 0,
+        sizeLimit: gate.batchLimit,
       },
-      ackMs: this.ackLatency.summary(),
-      commitMs: this.commitLatency.summary(),
-      lockWaitMs: this.lockWait.summary(),
+      ackMs: c.ackLatency.summary(),
+      commitMs: c.commitLatency.summary(),
+      lockWaitMs: c.lockWait.summary(),
       busy: { retries: c.busyRetries, surfaced: c.busySurfaced },
       overloaded: c.overloaded,
       queue: {
-        high: queue?.depth('high') ?? 0,
-        normal: queue?.depth('normal') ?? 0,
-        low: queue?.depth('low') ?? 0,
-        total: queue?.depth() ?? 0,
+        high: gate.depth('high'),
+        normal: gate.depth('normal'),
+        low: gate.depth('low'),
+        total: gate.depth(),
       },
-      storage: this.#storage?.() ?? {},
+      storage: this.#dialect.stats(),
     };
   }
 }

@@ -1,9 +1,10 @@
 import { type ColumnDefinitionBuilder, type Kysely, type RawBuilder, sql } from 'kysely';
-import { SluiceError } from '../errors/sluice-error.js';
-import type { Lifecycle } from '../lifecycle/lifecycle-options.js';
-import type { ColumnType } from './column-types.js';
-import type { ColumnDef, TableDef } from './define-table.js';
-import type { ValueCodec } from './value-codec.js';
+import { SluiceError } from '../core/sluice-error.js';
+import type { ColumnType } from '../schema/column-types.js';
+import type { ColumnDef, TableDef } from '../schema/define-table.js';
+import type { Lifecycle } from '../schema/lifecycle-policy.js';
+import type { Migration } from '../schema/migration.js';
+import type { ValueCodec } from '../schema/value-codec.js';
 
 /** What a dialect says about its DDL; the statements themselves are built the same way for both. */
 export interface DdlFlavor {
@@ -18,6 +19,8 @@ export interface DdlFlavor {
   blobLiteral(hex: string): RawBuilder<unknown>;
   /** Triggers (and a history table) that enforce a lifecycle on every writer; run on each migrate. */
   lifecycleDdl(table: TableDef, lifecycle: Lifecycle): string[];
+  /** The statements of a numbered migration meant for this database. */
+  migrationSql(migration: Migration): readonly string[];
 }
 
 function defineColumn(flavor: DdlFlavor, column: ColumnDef, forAdd: boolean) {

@@ -1,5 +1,5 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
-import type { TableHandle } from '../database/table-handle.js';
+import type { Table } from '../api/table.js';
 import type { AnyTableDef } from '../schema/define-table.js';
 
 export interface MaintenanceOptions {
@@ -23,7 +23,7 @@ export interface RetentionReport {
  * write gate at low priority, so they never delay application writes.
  */
 export class Maintenance {
-  readonly #handles: () => TableHandle<AnyTableDef>[];
+  readonly #handles: () => Table<AnyTableDef>[];
   readonly #options: MaintenanceOptions;
   readonly #onError: (error: unknown) => void;
   readonly #timers: NodeJS.Timeout[] = [];
@@ -32,12 +32,7 @@ export class Maintenance {
   readonly #reaped: Counter<'table' | 'to'>;
   readonly #running = new Map<string, Promise<unknown>>();
 
-  constructor(
-    handles: () => TableHandle<AnyTableDef>[],
-    options: MaintenanceOptions,
-    registry: Registry,
-    onError: (error: unknown) => void,
-  ) {
+  constructor(handles: () => Table<AnyTableDef>[], options: MaintenanceOptions, registry: Registry, onError: (error: unknown) => void) {
     this.#handles = handles;
     this.#options = options;
     this.#onError = onError;

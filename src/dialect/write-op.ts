@@ -1,4 +1,4 @@
-import type { SluiceError } from '../errors/sluice-error.js';
+import type { SluiceError } from '../core/sluice-error.js';
 import type { FilterNode } from '../query/filter.js';
 import type { OrderTerm } from '../query/order.js';
 import type { ColumnDef } from '../schema/define-table.js';

@@ -1,0 +1,53 @@
+import type { SubmitOptions } from '../gate/write-gate.js';
+import type { Filter } from '../query/filter.js';
+import type { OrderBy } from '../query/order.js';
+import type { AnyTableDef, InsertType, KeyType, PatchType } from '../schema/define-table.js';
+
+/** Options every write takes: `priority` ('high' | 'normal' | 'low'), `nonBlocking`, `timeoutMs`. */
+export interface WriteOptions extends SubmitOptions {}
+
+export interface UpdateOptions<Row> extends WriteOptions {
+  /** Compare-and-set: apply only if the row also matches this filter; otherwise reject with CONFLICT. */
+  where?: Filter<Row>;
+}
+
+export interface FindOptions<Row> {
+  where?: Filter<Row>;
+  orderBy?: OrderBy<Row>;
+  limit?: number;
+  offset?: number;
+  /** Serve from / store in the table's query cache (needs a table cache policy). Default: the policy's `queries`. */
+  cache?: boolean;
+}
+
+export interface CountOptions {
+  /** Serve from / store in the table's query cache (needs a table cache policy). Default: the policy's `queries`. */
+  cache?: boolean;
+}
+
+export interface PageOptions<Row> {
+  where?: Filter<Row>;
+  orderBy?: OrderBy<Row>;
+  /** Rows per page. Default 100. */
+  limit?: number;
+  /** The `next` of the previous page. */
+  after?: string | null;
+}
+
+export interface Page<Row> {
+  rows: Row[];
+  /** Pass as `after` for the next page; null after the last one. */
+  next: string | null;
+}
+
+/** The fire-and-forget forms `enqueue` accepts. */
+export type EnqueueCommand<T extends AnyTableDef> =
+  | { insert: InsertType<T> }
+  | { upsert: InsertType<T> }
+  | { update: KeyType<T>; patch: PatchType<T> }
+  | { delete: KeyType<T> };
+
+export interface DeleteWhereOptions extends WriteOptions {
+  /** Rows deleted per transaction, so no write lock is held for long. Default 1,000. */
+  batchSize?: number;
+}

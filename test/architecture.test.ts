@@ -1,0 +1,188 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, posix, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * The folders of src/ are layers, and imports run one way: down. The table is the architecture;
+ * a new folder must be given a place here before it can hold code.
+ */
+const LAYERS: Record<string, number> = {
+  core: 0,
+  schema: 1,
+  query: 2,
+  dialect: 3,
+  gate: 4,
+  cache: 5,
+  lifecycle: 5,
+  metrics: 5,
+  api: 6,
+  tasks: 7,
+  maintenance: 7,
+  sync: 7,
+  rollup: 7,
+  database: 8,
+  // The package entries sit above the engine and below the faces.
+  '<entry>': 8.5,
+  cli: 9,
+  server: 9,
+};
+const FACES = new Set(['cli', 'server']);
+const ENTRIES = new Set(['index.ts', 'internal.ts']);
+
+interface SourceFile {
+  /** Path under src/, with forward slashes. */
+  readonly path: string;
+  readonly text: string;
+}
+
+interface Violation {
+  readonly file: string;
+  readonly imports: string;
+  readonly why: string;
+}
+
+const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+
+function folderOf(path: string): string {
+  const [first, ...rest] = path.split('/');
+  return rest.length === 0 ? '<entry>' : (first as string);
+}
+
+/** Every relative import of every file, resolved to a path under src/. */
+function importsOf(file: SourceFile): { spec: string; target: string }[] {
+  const found: { spec: string; target: string }[] = [];
+  for (const match of file.text.matchAll(IMPORT)) {
+    const spec = (match[1] ?? match[2]) as string;
+    if (!spec.startsWith('.')) continue;
+    found.push({ spec, target: posix.normalize(posix.join(posix.dirname(file.path), spec)).replace(/\.js$/, '.ts') });
+  }
+  return found;
+}
+
+function checkLayers(files: readonly SourceFile[]): Violation[] {
+  const violations: Violation[] = [];
+  const edges = new Map<string, Set<string>>();
+  for (const file of files) {
+    const from = folderOf(file.path);
+    const fromLayer = LAYERS[from];
+    if (fromLayer === undefined) {
+      violations.push({
+        file: file.path,
+        imports: '',
+        why: `folder "${from}" has no layer; add it to LAYERS in test/architecture.test.ts`,
+      });
+      continue;
+    }
+    for (const { spec, target } of importsOf(file)) {
+      if (target.startsWith('..')) {
+        violations.push({ file: file.path, imports: spec, why: 'reaches outside src/' });
+        continue;
+      }
+      const to = folderOf(target);
+      if (to === from) continue;
+      if (!edges.has(from)) edges.set(from, new Set());
+      edges.get(from)?.add(to);
+      const toLayer = LAYERS[to];
+      if (FACES.has(to)) violations.push({ file: file.path, imports: spec, why: `nothing may import the face "${to}"` });
+      else if (FACES.has(from) && !ENTRIES.has(target)) {
+        violations.push({ file: file.path, imports: spec, why: 'a face imports only src/index.ts and src/internal.ts' });
+      } else if (toLayer === undefined) violations.push({ file: file.path, imports: spec, why: `folder "${to}" has no layer` });
+      else if (toLayer === fromLayer) {
+        violations.push({
+          file: file.path,
+          imports: spec,
+          why: `"${from}" and "${to}" are siblings (layer ${toLayer}) and never import each other`,
+        });
+      } else if (toLayer > fromLayer) {
+        violations.push({
+          file: file.path,
+          imports: spec,
+          why: `upward import: "${from}" (layer ${fromLayer}) -> "${to}" (layer ${toLayer})`,
+        });
+      }
+    }
+  }
+  for (const cycle of folderCycles(edges)) violations.push({ file: cycle.join(' -> '), imports: '', why: 'a circle between folders' });
+  return violations;
+}
+
+/** Circles in the folder graph, each as the folders along it. */
+function folderCycles(edges: ReadonlyMap<string, ReadonlySet<string>>): string[][] {
+  const cycles: string[][] = [];
+  const state = new Map<string, 'open' | 'done'>();
+  const path: string[] = [];
+  const visit = (node: string) => {
+    state.set(node, 'open');
+    path.push(node);
+    for (const next of edges.get(node) ?? []) {
+      if (state.get(next) === 'open') cycles.push([...path.slice(path.indexOf(next)), next]);
+      else if (!state.has(next)) visit(next);
+    }
+    path.pop();
+    state.set(node, 'done');
+  };
+  for (const node of edges.keys()) if (!state.has(node)) visit(node);
+  return cycles;
+}
+
+function sourceFiles(root: string): SourceFile[] {
+  const files: SourceFile[] = [];
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith('.ts'))
+        files.push({ path: relative(root, path).split('\\').join('/'), text: readFileSync(path, 'utf8') });
+    }
+  };
+  walk(root);
+  return files;
+}
+
+const src = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
+const describeViolations = (list: readonly Violation[]) => list.map((v) => `${v.file}: ${v.imports} — ${v.why}`).join('\n');
+
+describe('the layers of src/', () => {
+  it('import only downward, never between siblings, faces only through the entries, with no circle', () => {
+    const files = sourceFiles(src);
+    expect(files.length).toBeGreaterThan(50);
+    expect(describeViolations(checkLayers(files))).toBe('');
+  });
+
+  it('catches a planted upward import, a sibling import, a face reaching past the entry, and a circle', () => {
+    const planted = checkLayers([
+      { path: 'schema/define-table.ts', text: "import type { WriteGate } from '../gate/write-gate.js';" },
+      { path: 'cache/table-cache.ts', text: "import { LifecycleOps } from '../lifecycle/lifecycle-ops.js';" },
+      { path: 'cli/commands/doctor.ts', text: "import { open } from '../../database/database.js';" },
+      { path: 'database/database.ts', text: "export { main } from '../cli/main.js';" },
+      { path: 'gate/write-gate.ts', text: "const m = await import('../metrics/metrics.js');" },
+      { path: 'widgets/w.ts', text: '' },
+    ]);
+    expect(planted.map((v) => `${v.file} ${v.why.split(':')[0]}`)).toEqual([
+      'schema/define-table.ts upward import',
+      'cache/table-cache.ts "cache" and "lifecycle" are siblings (layer 5) and never import each other',
+      'cli/commands/doctor.ts a face imports only src/index.ts and src/internal.ts',
+      'database/database.ts nothing may import the face "cli"',
+      'gate/write-gate.ts upward import',
+      'widgets/w.ts folder "widgets" has no layer; add it to LAYERS in test/architecture.test.ts',
+      'cli -> database -> cli a circle between folders',
+    ]);
+    expect(
+      folderCycles(
+        new Map([
+          ['a', new Set(['b'])],
+          ['b', new Set(['c'])],
+          ['c', new Set(['a'])],
+        ]),
+      ),
+    ).toEqual([['a', 'b', 'c', 'a']]);
+  });
+
+  it('keeps dialect names out of the engine: differences are capability flags on the port', () => {
+    const branches = sourceFiles(src).filter(
+      (f) => !f.path.startsWith('dialect/') && !FACES.has(folderOf(f.path)) && /[!=]==\s*'(sqlite|postgres)'/.test(f.text),
+    );
+    expect(branches.map((f) => f.path)).toEqual([]);
+  });
+});
