@@ -111,6 +111,11 @@ export class Database {
     return this.#dialect.name;
   }
 
+  /** The tables passed to open(), in that order (the task store's own table is not among them). */
+  get tables(): readonly AnyTableDef[] {
+    return this.#options.tables;
+  }
+
   get isOpen(): boolean {
     return this.#closing === undefined;
   }
