@@ -111,7 +111,7 @@ export class Database {
     return this.#dialect.name;
   }
 
-  /** The tables passed to open(), in that order (the task store's own table is not among them). */
+  /** The tables passed to open(), in that order, plus the task store's table when tasks are on. */
   get tables(): readonly AnyTableDef[] {
     return this.#options.tables;
   }
