@@ -100,8 +100,8 @@ export class SluiceCache implements CacheContext {
     for (const change of changes) {
       if (!this.#tables.has(change.table)) continue;
       const keys = byTable.get(change.table);
-      if (keys) keys.push(cacheKey(change.key));
-      else byTable.set(change.table, [cacheKey(change.key)]);
+      if (keys) keys.push(cacheKey(change.encodedKey));
+      else byTable.set(change.table, [cacheKey(change.encodedKey)]);
     }
     if (byTable.size === 0) return;
     for (const [table, keys] of byTable) this.#tables.get(table)?.invalidate(keys);

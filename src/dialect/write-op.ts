@@ -59,10 +59,30 @@ export interface WriteOp {
   settle(outcome: Outcome, now?: number): void;
 }
 
-/** The keys a committed batch changed, per table: the change feed's unit. */
-export interface CommittedChange {
-  readonly table: string;
+/** One key a committed batch changed: the change feed's unit. */
+export class CommittedChange {
   readonly kind: WriteKind;
-  /** Primary-key values as the driver stores them, in primary-key order. */
-  readonly key: readonly unknown[];
+  /** Primary-key values as the driver stores them, in primary-key order (what the cache keys on). */
+  readonly encodedKey: readonly unknown[];
+  readonly #codec: RowCodec;
+  #key: readonly unknown[] | undefined;
+
+  constructor(codec: RowCodec, kind: WriteKind, encodedKey: readonly unknown[]) {
+    this.#codec = codec;
+    this.kind = kind;
+    this.encodedKey = encodedKey;
+  }
+
+  get table(): string {
+    return this.#codec.table.name;
+  }
+
+  /**
+   * Primary-key values as callers write them (a Date, a boolean), in primary-key order: the same
+   * on every dialect. Decoded on first use, so listeners that only need `encodedKey` pay nothing.
+   */
+  get key(): readonly unknown[] {
+    this.#key ??= this.#codec.decodeKey(this.encodedKey);
+    return this.#key;
+  }
 }

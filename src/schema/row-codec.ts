@@ -121,6 +121,15 @@ export class RowCodec {
     return indexes.length === 1 ? [params[indexes[0] as number]] : indexes.map((i) => params[i]);
   }
 
+  /** Driver-encoded key values back into callers' values, in primary-key order. */
+  decodeKey(encoded: readonly unknown[]): unknown[] {
+    return this.table.primaryKey.map((column, i) => {
+      const value = encoded[i];
+      const decode = this.#codec.decode[column.type];
+      return decode === null || value === null || value === undefined ? value : decode(value);
+    });
+  }
+
   /** The encoded key of a decoded row (as the change feed carries keys). */
   keyOfRow(row: JsRow): unknown[] {
     return this.table.primaryKey.map((column) => this.#codec.encode[column.type](row[column.name]));

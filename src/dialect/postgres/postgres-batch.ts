@@ -2,10 +2,10 @@ import type { Kysely } from 'kysely';
 import { SluiceError } from '../../core/sluice-error.js';
 import { TableStatements } from '../../query/table-statements.js';
 import type { RowCodec } from '../../schema/row-codec.js';
-import { recordUpdatedRows } from '../batch-results.js';
+import { missOrConflict, recordUpdatedRows } from '../batch-results.js';
 import { type BatchResult, type DialectCapabilities, type ExtraWrites, TransientError } from '../dialect.js';
 import { insertRunLength } from '../insert-runs.js';
-import type { CommittedChange, Outcome, WriteOp } from '../write-op.js';
+import { CommittedChange, type Outcome, type WriteOp } from '../write-op.js';
 import { lostCommitStatus } from './postgres-commit.js';
 import type { PgConnection, WriterSlot } from './postgres-connection.js';
 import { classifyPostgresError, isConnectionLoss, postgresTransient } from './postgres-errors.js';
@@ -198,12 +198,11 @@ export class PostgresBatchRunner {
       for (let i = start; i < start + count; i++) await this.#isolated(conn, ops[i] as WriteOp, i, outcomes, changes);
       return;
     }
-    const table = first.codec.table.name;
     for (let i = start; i < start + count; i++) {
       const op = ops[i] as WriteOp;
       const command = op.command as { params: unknown[]; row: unknown };
       outcomes[i] = { ok: true, value: command.row };
-      changes.push({ table, kind: op.command.kind, key: op.codec.keyOfParams(command.params) });
+      changes.push(new CommittedChange(op.codec, op.command.kind, op.codec.keyOfParams(command.params)));
     }
   }
 
@@ -237,7 +236,7 @@ export class PostgresBatchRunner {
           upsert ? unnest.upsertName : unnest.insertName,
         );
         outcomes[index] = { ok: true, value: command.row };
-        changes.push({ table, kind: command.kind, key: op.codec.keyOfParams(command.params) });
+        changes.push(new CommittedChange(op.codec, command.kind, op.codec.keyOfParams(command.params)));
         return;
       }
       case 'update': {
@@ -250,14 +249,14 @@ export class PostgresBatchRunner {
           return;
         }
         outcomes[index] = { ok: true, value: op.codec.decodeRow(row) };
-        changes.push({ table, kind: 'update', key: command.key });
+        changes.push(new CommittedChange(op.codec, 'update', command.key));
         return;
       }
       case 'delete': {
         const sql = this.statements(op.codec).delete();
         const { rowCount } = await conn.query(sql, command.key, this.#names(sql));
         outcomes[index] = { ok: true, value: rowCount > 0 };
-        if (rowCount > 0) changes.push({ table, kind: 'delete', key: command.key });
+        if (rowCount > 0) changes.push(new CommittedChange(op.codec, 'delete', command.key));
         return;
       }
       case 'updateMany': {
@@ -278,7 +277,14 @@ export class PostgresBatchRunner {
         const { sql, extra } = this.statements(op.codec).deleteMany(command.where, command.limit);
         const { rows } = await conn.query(sql, extra, this.#names(sql));
         const keyNames = op.codec.table.primaryKey.map((c) => c.sqlName);
-        for (const row of rows) changes.push({ table, kind: 'delete', key: keyNames.map((name) => row[name]) });
+        for (const row of rows)
+          changes.push(
+            new CommittedChange(
+              op.codec,
+              'delete',
+              keyNames.map((name) => row[name]),
+            ),
+          );
         outcomes[index] = { ok: true, value: rows.length };
         return;
       }
@@ -288,17 +294,8 @@ export class PostgresBatchRunner {
   }
 
   async #missOrConflict(conn: PgConnection, op: WriteOp, key: readonly unknown[], conditional: boolean): Promise<SluiceError> {
-    const table = op.codec.table.name;
     const sql = this.statements(op.codec).selectByKey();
-    const exists = conditional && (await conn.query(sql, key, this.#names(sql))).rows.length > 0;
-    const shown = key.length === 1 ? JSON.stringify(key[0]) : JSON.stringify(key);
-    return exists
-      ? new SluiceError(
-          'CONFLICT',
-          `The update of ${table} ${shown} did not apply: the row no longer matches its condition (another writer changed it first). Read it again and decide.`,
-          { table, value: key },
-        )
-      : new SluiceError('NOT_FOUND', `${table} has no row with key ${shown}; nothing was updated.`, { table, value: key });
+    return missOrConflict(op, key, conditional && (await conn.query(sql, key, this.#names(sql))).rows.length > 0);
   }
 
   /**

@@ -1,12 +1,12 @@
 import type Database from 'better-sqlite3';
 import type { Kysely } from 'kysely';
-import { SluiceError } from '../../core/sluice-error.js';
+import type { SluiceError } from '../../core/sluice-error.js';
 import { TableStatements } from '../../query/table-statements.js';
 import type { RowCodec } from '../../schema/row-codec.js';
-import { recordUpdatedRows } from '../batch-results.js';
+import { missOrConflict, recordUpdatedRows } from '../batch-results.js';
 import type { BatchResult, DialectCapabilities, ExtraWrites } from '../dialect.js';
 import { insertRunLength } from '../insert-runs.js';
-import type { CommittedChange, Outcome, WriteOp } from '../write-op.js';
+import { CommittedChange, type Outcome, type WriteOp } from '../write-op.js';
 import { classifySqliteError, sqliteTransient } from './sqlite-errors.js';
 
 /** SQLite allows 32,766 bound values per statement; rows per multi-row insert stay under it. */
@@ -119,7 +119,7 @@ export class SqliteBatchRunner {
       const op = ops[i] as WriteOp;
       const command = op.command as { params: unknown[]; row: unknown };
       outcomes[i] = { ok: true, value: command.row };
-      changes.push({ table: op.codec.table.name, kind: op.command.kind, key: op.codec.keyOfParams(command.params) });
+      changes.push(new CommittedChange(op.codec, op.command.kind, op.codec.keyOfParams(command.params)));
     }
     return true;
   }
@@ -135,7 +135,7 @@ export class SqliteBatchRunner {
           const sql = command.kind === 'insert' ? statements.insert(1) : statements.upsert(1);
           this.prepare(sql).run(command.params);
           outcomes[index] = { ok: true, value: command.row };
-          changes.push({ table, kind: command.kind, key: op.codec.keyOfParams(command.params) });
+          changes.push(new CommittedChange(op.codec, command.kind, op.codec.keyOfParams(command.params)));
           return;
         }
         case 'update': {
@@ -147,13 +147,13 @@ export class SqliteBatchRunner {
             return;
           }
           outcomes[index] = { ok: true, value: op.codec.decodeRow(row) };
-          changes.push({ table, kind: 'update', key: command.key });
+          changes.push(new CommittedChange(op.codec, 'update', command.key));
           return;
         }
         case 'delete': {
           const { changes: deleted } = this.prepare(statements.delete()).run(command.key);
           outcomes[index] = { ok: true, value: deleted > 0 };
-          if (deleted > 0) changes.push({ table, kind: 'delete', key: command.key });
+          if (deleted > 0) changes.push(new CommittedChange(op.codec, 'delete', command.key));
           return;
         }
         case 'updateMany': {
@@ -174,7 +174,7 @@ export class SqliteBatchRunner {
           const keys = this.prepare(sql)
             .raw(true)
             .all(extra as unknown[]) as unknown[][];
-          for (const key of keys) changes.push({ table, kind: 'delete', key });
+          for (const key of keys) changes.push(new CommittedChange(op.codec, 'delete', key));
           outcomes[index] = { ok: true, value: keys.length };
           return;
         }
@@ -186,16 +186,7 @@ export class SqliteBatchRunner {
   }
 
   #missOrConflict(op: WriteOp, key: readonly unknown[], conditional: boolean): SluiceError {
-    const table = op.codec.table.name;
-    const exists = conditional && this.prepare(this.statements(op.codec).selectByKey()).get(key) !== undefined;
-    const shown = key.length === 1 ? JSON.stringify(key[0]) : JSON.stringify(key);
-    return exists
-      ? new SluiceError(
-          'CONFLICT',
-          `The update of ${table} ${shown} did not apply: the row no longer matches its condition (another writer changed it first). Read it again and decide.`,
-          { table, value: key },
-        )
-      : new SluiceError('NOT_FOUND', `${table} has no row with key ${shown}; nothing was updated.`, { table, value: key });
+    return missOrConflict(op, key, conditional && this.prepare(this.statements(op.codec).selectByKey()).get(key) !== undefined);
   }
 
   /** A lock lost mid-batch, or an error after which SQLite rolled the whole transaction back. */
