@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { cacheOptionsSchema } from '../cache/cache-options.js';
 import { DURABILITIES } from '../core/kinds.js';
-import { closestName, SluiceError } from '../core/sluice-error.js';
+import { didYouMean, SluiceError } from '../core/sluice-error.js';
 import type { AnyTableDef } from '../schema/define-table.js';
 import type { Migration } from '../schema/migration.js';
 import { tasksTable } from '../tasks/task-table.js';
@@ -103,8 +103,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     if (issue?.code === 'unrecognized_keys') {
       const shape = issue.path.length === 0 ? optionsSchema.shape : nestedShape(String(issue.path[0]));
       const hints = issue.keys.map((k) => {
-        const hint = shape ? closestName(k, Object.keys(shape)) : undefined;
-        return hint ? `"${k}" (did you mean "${hint}"?)` : `"${k}"`;
+        return `"${k}"${shape ? didYouMean(k, Object.keys(shape), 'aside') : ''}`;
       });
       throw new SluiceError('CONFIG', `Unknown option ${hints.join(', ')} in ${path === '' ? 'open()' : path}.`);
     }

@@ -1,4 +1,4 @@
-import { closestName, describeValue, SluiceError } from '../core/sluice-error.js';
+import { describeValue, didYouMean, SluiceError } from '../core/sluice-error.js';
 import type { ColumnDef } from '../schema/define-table.js';
 import type { RowCodec } from '../schema/row-codec.js';
 import { COMPARISONS, type FilterNode, OPERATORS } from './filter.js';
@@ -33,8 +33,7 @@ export function parseFilter(codec: RowCodec, filter: unknown): FilterNode {
       }
       const column = codec.table.columnsByName.get(name);
       if (!column) {
-        const hint = closestName(name, [...codec.table.columnsByName.keys()]);
-        return fail(`unknown column ${describeValue(name)}${hint ? `; did you mean "${hint}"?` : ''}.`, name);
+        return fail(`unknown column ${describeValue(name)}${didYouMean(name, [...codec.table.columnsByName.keys()])}.`, name);
       }
       nodes.push(parseCondition(column, condition));
     }
@@ -112,9 +111,8 @@ export function parseFilter(codec: RowCodec, filter: unknown): FilterNode {
           nodes.push({ op: 'null', column, isNull: operand as boolean });
           break;
         default: {
-          const hint = closestName(operator, OPERATORS);
           fail(
-            `unknown operator ${describeValue(operator)} on ${column.name}${hint ? `; did you mean "${hint}"?` : ''} Known: ${OPERATORS.join(' ')}.`,
+            `unknown operator ${describeValue(operator)} on ${column.name}${didYouMean(operator, OPERATORS)} Known: ${OPERATORS.join(' ')}.`,
             column.name,
             operator,
           );

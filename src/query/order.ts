@@ -1,4 +1,4 @@
-import { closestName, describeValue, SluiceError } from '../core/sluice-error.js';
+import { describeValue, didYouMean, SluiceError } from '../core/sluice-error.js';
 import type { ColumnDef, TableDef } from '../schema/define-table.js';
 
 export interface OrderTerm {
@@ -23,10 +23,9 @@ export function parseOrder(table: TableDef, orderBy: unknown): OrderTerm[] {
     const name = descending ? item.slice(1) : item;
     const column = table.columnsByName.get(name);
     if (!column) {
-      const hint = closestName(name, [...table.columnsByName.keys()]);
       throw new SluiceError(
         'VALIDATION',
-        `orderBy on ${table.name} names unknown column ${describeValue(name)}${hint ? `; did you mean "${hint}"?` : ''}.`,
+        `orderBy on ${table.name} names unknown column ${describeValue(name)}${didYouMean(name, [...table.columnsByName.keys()])}.`,
         {
           table: table.name,
           column: name,

@@ -1,4 +1,4 @@
-import { closestName, describeValue, SluiceError } from '../core/sluice-error.js';
+import { describeValue, didYouMean, SluiceError } from '../core/sluice-error.js';
 
 /** A table's cache policy, given to defineTable({ cache }). */
 export interface TableCachePolicy {
@@ -39,8 +39,7 @@ export function resolveTablePolicy(table: string, input: unknown): TableCachePol
   const given = input as Record<string, unknown>;
   for (const key of Object.keys(given)) {
     if (!POLICY_KEYS.includes(key)) {
-      const hint = closestName(key, POLICY_KEYS);
-      fail(`has unknown option "${key}"${hint ? `; did you mean "${hint}"?` : ''}.`, key);
+      fail(`has unknown option "${key}"${didYouMean(key, POLICY_KEYS)}.`, key);
     }
   }
   const whole = (name: string, min: number, required: boolean): number | undefined => {

@@ -1,4 +1,4 @@
-import { closestName, describeValue, SluiceError } from '../core/sluice-error.js';
+import { describeValue, didYouMean, SluiceError } from '../core/sluice-error.js';
 import { resolveTablePolicy, type TableCachePolicy, type TableCachePolicyInput } from './cache-policy.js';
 import { COLUMN_TYPES, type ColumnSpec, type ColumnType } from './column-types.js';
 import {
@@ -98,8 +98,7 @@ export function defineTable<
   }
   for (const key of Object.keys(options)) {
     if (!TABLE_OPTIONS.includes(key)) {
-      const hint = closestName(key, TABLE_OPTIONS);
-      throw new SluiceError('CONFIG', `Table ${name}: unknown option "${key}"${hint ? `; did you mean "${hint}"?` : ''}.`);
+      throw new SluiceError('CONFIG', `Table ${name}: unknown option "${key}"${didYouMean(key, TABLE_OPTIONS)}.`);
     }
   }
   const declared = Object.entries(options.columns ?? {}) as [string, ColumnSpec][];
@@ -141,12 +140,11 @@ export function defineTable<
     return names.map((n) => {
       const column = typeof n === 'string' ? columnsByName.get(n) : undefined;
       if (!column) {
-        const hint = typeof n === 'string' ? closestName(n, [...columnsByName.keys()]) : undefined;
-        throw new SluiceError(
-          'CONFIG',
-          `Table ${name}: ${what} names unknown column ${describeValue(n)}${hint ? `; did you mean "${hint}"?` : ''}.`,
-          { table: name, value: n },
-        );
+        const hint = typeof n === 'string' ? didYouMean(n, [...columnsByName.keys()]) : '';
+        throw new SluiceError('CONFIG', `Table ${name}: ${what} names unknown column ${describeValue(n)}${hint}.`, {
+          table: name,
+          value: n,
+        });
       }
       return column;
     });
@@ -195,10 +193,9 @@ function defineColumn(table: string, name: string, spec: ColumnSpec): ColumnDef 
     );
   }
   if (!(COLUMN_TYPES as readonly string[]).includes(type)) {
-    const hint = closestName(type, COLUMN_TYPES);
     throw new SluiceError(
       'CONFIG',
-      `Table ${table}: column ${name} has unknown type ${describeValue(type)}; expected one of ${COLUMN_TYPES.join(', ')}${hint ? ` (did you mean "${hint}"?)` : ''}.`,
+      `Table ${table}: column ${name} has unknown type ${describeValue(type)}${didYouMean(type, COLUMN_TYPES)} Expected one of ${COLUMN_TYPES.join(', ')}.`,
       { table, column: name },
     );
   }

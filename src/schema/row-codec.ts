@@ -1,4 +1,4 @@
-import { closestName, describeValue, SluiceError } from '../core/sluice-error.js';
+import { describeValue, didYouMean, SluiceError } from '../core/sluice-error.js';
 import type { ColumnDef, TableDef } from './define-table.js';
 import type { ValueCodec } from './value-codec.js';
 
@@ -206,10 +206,10 @@ export class RowCodec {
   #rejectUnknown(object: JsRow): void {
     for (const name in object) {
       if (!this.table.columnsByName.has(name)) {
-        const hint = closestName(name, [...this.table.columnsByName.keys()]);
+        const known = [...this.table.columnsByName.keys()];
         throw new SluiceError(
           'VALIDATION',
-          `${this.table.name} has no column ${describeValue(name)}${hint ? `; did you mean "${hint}"?` : ''} Known columns: ${[...this.table.columnsByName.keys()].join(', ')}.`,
+          `${this.table.name} has no column ${describeValue(name)}${didYouMean(name, known)} Known columns: ${known.join(', ')}.`,
           { table: this.table.name, column: name },
         );
       }
