@@ -199,12 +199,17 @@ describe('cache policy checks', () => {
     expect(define({ ttlMs: 1000, maxEntries: 10, maxEntires: 5 })).toThrow(/unknown option "maxEntires"; did you mean "maxEntries"/);
     expect(define({ ttlMs: 1000, maxEntries: 10, l2: 'yes' })).toThrow(/l2 must be true or false, got "yes"/);
     expect(define('fast')).toThrow(/must be an object/);
-    try {
-      define({ ttlMs: -1, maxEntries: 1 })();
-    } catch (error) {
-      expect(error).toBeInstanceOf(SluiceError);
-      expect(error).toMatchObject({ code: 'CONFIG', table: 't' });
-    }
+    // toThrow alone would pass on any error; the code and table are the contract.
+    const error = (() => {
+      try {
+        define({ ttlMs: -1, maxEntries: 1 })();
+        return undefined;
+      } catch (caught) {
+        return caught;
+      }
+    })();
+    expect(error).toBeInstanceOf(SluiceError);
+    expect(error).toMatchObject({ code: 'CONFIG', table: 't' });
   });
 
   it('keeps the checked policy on the definition', () => {
