@@ -1,15 +1,9 @@
+import type { LatencySummary } from '../../index.js';
+
 /** Bucket bounds grow by 2 %: percentiles come out within 2 % of the true value. */
 const GROWTH = 1.02;
 const SMALLEST_MS = 0.001;
 const LOG_GROWTH = Math.log(GROWTH);
-
-export interface LatencyFigures {
-  count: number;
-  p50: number;
-  p95: number;
-  p99: number;
-  max: number;
-}
 
 /** The wire form: bucket index → count, plus the exact maximum. */
 export interface LatencyHistogramJson {
@@ -49,7 +43,7 @@ export class LatencyHistogram {
     return this.#count;
   }
 
-  figures(): LatencyFigures {
+  figures(): LatencySummary {
     return { count: this.#count, p50: this.#quantile(0.5), p95: this.#quantile(0.95), p99: this.#quantile(0.99), max: round(this.#max) };
   }
 

@@ -1,14 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { open, SluiceError, type Table } from '../../index.js';
+import { type LatencySummary, open, SluiceError, type Table } from '../../index.js';
 import { parseUrl } from '../../internal.js';
 import type { Progress } from '../cli-progress-bar.js';
 import { type ForeignSqlite, prepareForeignSqlite } from '../foreign/foreign-sqlite.js';
 import { MEDIA_FILES_SCHEMA_VERSION, type MediaFilesTable, mediaFiles } from '../media-files-table.js';
 import { readAckLog } from './ack-log.js';
 import { type AckVerification, verifyAcks } from './ack-verifier.js';
-import { type LatencyFigures, LatencyHistogram } from './latency-histogram.js';
+import { LatencyHistogram } from './latency-histogram.js';
 import { forkNodeWriter, type StressChild, spawnForeignWriter } from './stress-children.js';
 import type { NodeRole, ProcessSummary } from './stress-protocol.js';
 
@@ -26,7 +26,7 @@ export interface StressOptions {
 }
 
 /** A process's summary as the report shows it: throughput and latency figures instead of raw counts. */
-export type ProcessFigures = Omit<ProcessSummary, 'elapsedMs' | 'latency'> & { opsPerSecond: number; latencyMs: LatencyFigures };
+export type ProcessFigures = Omit<ProcessSummary, 'elapsedMs' | 'latency'> & { opsPerSecond: number; latencyMs: LatencySummary };
 
 export interface StressReport {
   ok: boolean;
@@ -54,7 +54,7 @@ export interface StressReport {
     illegalRefused: number;
     illegalAccepted: number;
   };
-  latencyMs: LatencyFigures;
+  latencyMs: LatencySummary;
   /** Slowest / fastest ops/s: over all writers, and among writers of the same role. */
   fairness: { overall: number; byRole: Record<string, number> };
   checks: AckVerification & { integrity: string[] };
