@@ -1,5 +1,5 @@
 /**
- * The cache benchmarks (issue 4), one run, results in bench/results/cache.md.
+ * The cache benchmarks, one run, results in bench/results/cache.md.
  * Run: npx tsx bench/cache-run.ts [--seconds 6] [--redis redis://127.0.0.1:6379]
  */
 import { writeFileSync } from 'node:fs';
@@ -21,7 +21,7 @@ const l2 = await cacheL2(redisUrl, seconds);
 
 const cpu = cpus();
 const lines = [
-  '# Cache benchmarks (issue 4)',
+  '# Cache benchmarks',
   '',
   `Run ${new Date().toISOString()} on ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}.`,
   'Every ratio compares against the raw driver in the same run, in alternating rounds over the same keys.',
@@ -43,7 +43,7 @@ const lines = [
   '',
   `${zipf.rows.toLocaleString('en')} rows, L1 holds ${zipf.l1Entries.toLocaleString('en')} (10%), keys drawn Zipf(s = ${zipf.skew}), ${zipf.reads.toLocaleString('en')} reads measured after ${Math.round(zipf.reads / 3).toLocaleString('en')} warm-up reads.`,
   '',
-  '| configuration | hit ratio | seed 002 target |',
+  '| configuration | hit ratio | target |',
   '|---|---|---|',
   `| L1 only | ${(zipf.l1HitRatio * 100).toFixed(1)}% | > 80% |`,
   ...(zipf.l1l2HitRatio === undefined

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A foreign writer for `sluice stress --foreign`: plain Python sqlite3, no Sluice.
 
-It plays both Python parts of seed 000 on the shared file: it inserts its own media files and
+It plays both Python parts of the shared-file scenario: it inserts its own media files and
 settles their downloads (DOWNLOADING -> COMPLETED/FAILED), and it schedules transfers beside the
 Node schedulers: it claims with one UPDATE ... RETURNING (pending -> downloading, attempt + 1,
 under a lease) and settles each item with its attempt number as the fencing token. Once a second

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { defineTable, type InsertType } from '../../dist/index.js';
 
 /**
- * The seed-000 media file record: a file a dock downloads (DOWNLOADING → COMPLETED/FAILED) and a
+ * The media file record of the shared-file scenario: a file a dock downloads (DOWNLOADING → COMPLETED/FAILED) and a
  * scheduler ships on (pending → downloading → completed), with the lookups both make indexed.
  */
 export const mediaFiles = defineTable('media_files', {

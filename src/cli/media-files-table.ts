@@ -1,7 +1,7 @@
 import { defineTable } from '../index.js';
 
 /**
- * The seed-000 table: media files that an ingester downloads (download_status) and schedulers
+ * The shared-file scenario's table: media files that an ingester downloads (download_status) and schedulers
  * then transfer (transfer_status). Constant defaults go into the DDL, so foreign writers that
  * insert without them get the same values.
  *

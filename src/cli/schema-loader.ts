@@ -15,7 +15,7 @@ export interface LoadedSchema {
 }
 
 export const BUILT_IN_SCHEMA: LoadedSchema = Object.freeze({
-  source: 'built-in seed-000 schema (media_files)',
+  source: 'built-in media-files schema (media_files)',
   tables: [mediaFiles],
   schemaVersion: MEDIA_FILES_SCHEMA_VERSION,
   migrations: [],
@@ -25,7 +25,7 @@ export const BUILT_IN_SCHEMA: LoadedSchema = Object.freeze({
 /**
  * Loads `--schema <module>`: an ES module exporting `tables` (from defineTable) and optionally
  * `schemaVersion`, `migrations` and `tasks` (the open() option). Without the option, the built-in
- * seed-000 schema.
+ * media-files schema.
  */
 export async function loadSchema(module: string | undefined): Promise<LoadedSchema> {
   if (module === undefined) return BUILT_IN_SCHEMA;

@@ -61,7 +61,7 @@ export class Database {
     this.#maintenance.start();
   }
 
-  /** The task store (seed 004); open with `tasks: true` to have it. */
+  /** The task store (work items with leases, cached results and cleanup); open with `tasks: true` to have it. */
   get tasks(): TaskStore {
     this.#requireOpen();
     if (this.#options.tasks === false) {

@@ -2,7 +2,7 @@ import { describeValue, SluiceError } from '../core/sluice-error.js';
 import type { ColumnSpec } from './column-types.js';
 import type { ColumnDef } from './define-table.js';
 
-/** The lifecycle a table declares (DESIGN §4). */
+/** The lifecycle a table declares: a state machine over one text column. */
 export interface LifecycleOptions {
   /** The non-null text column that holds the state. */
   readonly column: string;

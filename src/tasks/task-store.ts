@@ -26,7 +26,7 @@ export const DEFAULT_RESULT_TTL_MS = 24 * 60 * 60 * 1000;
 export const DEFAULT_CLEANUP_AGE_MS = 7 * 24 * 60 * 60 * 1000;
 
 /**
- * The task store of seed 004 on top of a lifecycle: create work, hand it to workers under
+ * A task store on top of a lifecycle: create work, hand it to workers under
  * leases, keep its result, and reuse a result for the same input while it is fresh.
  */
 export class TaskStore {

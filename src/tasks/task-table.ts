@@ -1,7 +1,7 @@
 import { defineTable, type StateType } from '../schema/define-table.js';
 
 /**
- * The task store's table (seed 004): a lifecycle pending → processing → completed | error, with
+ * The task store's table: a lifecycle pending → processing → completed | error, with
  * leases so a crashed worker's task returns to pending, and an error that may be retried.
  */
 export const tasksTable = defineTable('sluice_tasks', {

@@ -37,7 +37,7 @@ const rowOf = (n: number) => ({
 interface RawDriver {
   readonly name: string;
   readonly insertShape: string;
-  /** Issue 2's goal for Sluice ÷ this raw insert shape. */
+  /** The ratio Sluice ÷ this raw insert shape should reach. */
   readonly insertGoal: number;
   /** Inserts rows from `from` until `until` (performance.now()); returns rows written after `countFrom`. */
   insertUntil(from: number, countFrom: number, until: number): Promise<number>;

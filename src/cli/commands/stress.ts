@@ -14,7 +14,7 @@ export function registerStress(program: Command): void {
   const command = program
     .command('stress')
     .description(
-      'the shared-file scenario of seed 000: an ingester, schedulers claiming transfers under leases, and a low-priority smoke checker in separate processes (plus a Python sqlite3 writer with --foreign, claiming with plain SQL and trying illegal moves) write one database; afterwards every acknowledged write, fencing token and lifecycle history is checked against it',
+      'the shared-file scenario: an ingester, schedulers claiming transfers under leases, and a low-priority smoke checker in separate processes (plus a Python sqlite3 writer with --foreign, claiming with plain SQL and trying illegal moves) write one database; afterwards every acknowledged write, fencing token and lifecycle history is checked against it',
     );
   withCommonOptions(command)
     .option('--processes <n>', 'Node writer processes: 1 ingester, schedulers, and from 3 on 1 smoke checker', wholeNumber(2, 64), 4)

@@ -15,7 +15,7 @@ export interface RoleContext {
   running(): boolean;
 }
 
-/** Files an ingester has in flight at once (seed 000's dock manager handles a handful per tick). */
+/** Files an ingester has in flight at once (a dock manager handles a handful per tick). */
 const INGEST_CONCURRENCY = 32;
 /** Items a scheduler claims per batch, and how many batches it has in hand at once. */
 const CLAIM_BATCH = 32;
@@ -38,7 +38,7 @@ export function runRole(role: NodeRole, ctx: RoleContext): Promise<void> {
 }
 
 /**
- * The dock manager of seed 000: inserts each new file as DOWNLOADING (its transfer pending), then
+ * The dock manager (ingester): inserts each new file as DOWNLOADING (its transfer pending), then
  * settles the download by compare-and-set (DOWNLOADING → COMPLETED, or FAILED one time in ten).
  */
 async function ingest(ctx: RoleContext): Promise<void> {
@@ -63,7 +63,7 @@ async function ingest(ctx: RoleContext): Promise<void> {
 }
 
 /**
- * The sync scheduler of seed 000, on the lifecycle: claims batches of downloaded files
+ * The sync scheduler, on the lifecycle: claims batches of downloaded files
  * (pending → downloading, under a lease, each with its fencing token) and settles each with
  * that token (completed, or failed one time in twenty). Beside that, one lease at a time is let
  * lapse on purpose: once the reaper has handed the item back (and usually another claim has
@@ -155,7 +155,7 @@ async function settle(ctx: RoleContext, path: string, token: number, status: 'co
 }
 
 /**
- * The smoke checker of seed 000, at low priority: insert a test row, read it back, move it one
+ * The smoke checker, at low priority: insert a test row, read it back, move it one
  * step along the lifecycle, delete it. Its rows stay DOWNLOADING so no scheduler claims them.
  */
 async function smoke(ctx: RoleContext): Promise<void> {

@@ -74,7 +74,7 @@ export function assignRoles(processes: number): NodeRole[] {
 }
 
 /**
- * The seed-000 scenario on one database: writer processes run their roles for `seconds`, each
+ * The shared-file scenario on one database: writer processes run their roles for `seconds`, each
  * logging what it was acknowledged; afterwards the logs are checked against the rows.
  */
 export async function runStress(options: StressOptions): Promise<StressReport> {
