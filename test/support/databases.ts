@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
 import { afterAll, describe } from 'vitest';
 import { type Database, type OpenOptions, open } from '../../src/index.js';
 import { postgresAvailable, postgresUrl, withPostgres } from './services.js';
@@ -13,6 +15,12 @@ export interface TestDatabases {
   open(options: Omit<OpenOptions, 'url'> & { name?: string }): Promise<Database>;
   /** The URL (and, for PostgreSQL, schema) the last open used. */
   location(name?: string): { url: string; schema?: string };
+  /**
+   * Another connection takes the write lock on `table` and keeps it until `release()`: SQLite's
+   * BEGIN IMMEDIATE on the file, PostgreSQL's LOCK TABLE … IN EXCLUSIVE MODE (inserts, updates
+   * and deletes wait; reads do not). Resolves once the lock is held.
+   */
+  holdWriteLock(table: string, name?: string): Promise<{ release: () => Promise<void> }>;
 }
 
 let counter = 0;
@@ -57,6 +65,28 @@ export function forEachDialect(title: string, body: (t: TestDatabases) => void):
       body({
         dialect,
         location,
+        async holdWriteLock(table, name) {
+          const where = location(name);
+          if (dialect === 'sqlite') {
+            const other = new BetterSqlite3(where.url.slice('sqlite:'.length), { timeout: 0 });
+            other.prepare('BEGIN IMMEDIATE').run();
+            return {
+              release: async () => {
+                other.prepare('ROLLBACK').run();
+                other.close();
+              },
+            };
+          }
+          const client = new pg.Client({ connectionString: postgresUrl });
+          await client.connect();
+          await client.query(`begin; lock table "${where.schema}"."${table}" in exclusive mode`);
+          return {
+            release: async () => {
+              await client.query('rollback');
+              await client.end();
+            },
+          };
+        },
         async open({ name, ...options }) {
           const where = location(name);
           if (where.schema) schemas.add(where.schema);

@@ -48,69 +48,7 @@ describe('the write gate on a shared SQLite file', () => {
     expect(db.stats().lockWaitMs.max).toBeGreaterThan(250);
   });
 
-  it('rejects a nonBlocking write with BUSY at once, and writes nothing', async () => {
-    const lock = holdWriteLock(file);
-    const started = performance.now();
-    await expect(db.table(items).insert({ id: 2, name: 'impatient' }, { nonBlocking: true, priority: 'low' })).rejects.toMatchObject({
-      code: 'BUSY',
-      table: 'items',
-    });
-    expect(performance.now() - started).toBeLessThan(200);
-    lock.release();
-    expect(await db.table(items).get(2)).toBeUndefined();
-  });
-
-  it('gives up with BUSY when the deadline passes, naming the table and what to do', async () => {
-    const lock = holdWriteLock(file);
-    const error = (await db
-      .table(items)
-      .insert({ id: 3, name: 'late' }, { timeoutMs: 150 })
-      .catch((e) => e)) as SluiceError;
-    lock.release();
-    expect(error.code).toBe('BUSY');
-    expect(error.message).toMatch(/items.*gave up after \d+ ms.*deadline/);
-    expect(await db.table(items).get(3)).toBeUndefined();
-    expect(db.stats().busy.surfaced).toBe(1);
-  });
-
-  it('commits high before normal before low when they wait together', async () => {
-    const order: unknown[] = [];
-    db.onCommit((changes) => {
-      for (const change of changes) order.push(change.key[0]);
-    });
-    const lock = holdWriteLock(file);
-    const writes = [
-      db.table(items).insert({ id: 10, name: 'low' }, { priority: 'low' }),
-      db.table(items).insert({ id: 11, name: 'normal' }),
-      db.table(items).insert({ id: 12, name: 'high' }, { priority: 'high' }),
-      db.table(items).insert({ id: 13, name: 'low2' }, { priority: 'low' }),
-      db.table(items).insert({ id: 14, name: 'high2' }, { priority: 'high' }),
-    ];
-    await sleep(50);
-    lock.release();
-    await Promise.all(writes);
-    expect(order).toEqual([12, 14, 11, 10, 13]);
-  });
-
-  it('refuses writes past the queue bound with OVERLOADED and keeps the ones it took', async () => {
-    const lock = holdWriteLock(file);
-    const accepted = Array.from({ length: 50 }, (_, i) => db.table(items).insert({ id: 100 + i, name: `q${i}` }));
-    await expect(db.table(items).insert({ id: 999, name: 'one too many' })).rejects.toMatchObject({ code: 'OVERLOADED' });
-    lock.release();
-    await Promise.all(accepted);
-    expect(await db.table(items).count({ id: { $gte: 100, $lt: 150 } })).toBe(50);
-    expect(db.stats().overloaded).toBe(1);
-  });
-
-  it("makes writers wait for room with whenFull: 'wait'", async () => {
-    const waiting = await open({ url: `sqlite:${join(dir, 'wait.db')}`, tables: [items], gate: { maxQueue: 5, whenFull: 'wait' } });
-    await waiting.migrate();
-    const writes = Array.from({ length: 200 }, (_, i) => waiting.table(items).insert({ id: i, name: `w${i}` }));
-    await Promise.all(writes);
-    expect(await waiting.table(items).count()).toBe(200);
-    expect(waiting.stats().overloaded).toBe(0);
-    await waiting.close();
-  });
+  // Lanes, BUSY, OVERLOADED and whenFull are dialect-neutral: test/contract/gate.test.ts.
 
   it('applies durability explicitly on every connection', async () => {
     expect((await db.diagnose()).synchronous).toBe('NORMAL');
