@@ -48,6 +48,10 @@ export class SluiceError extends Error {
 export function describeValue(value: unknown): string {
   if (value === undefined) return 'undefined';
   if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'number') return Object.is(value, -0) ? '-0' : String(value);
+  if (typeof value === 'function') return `a function${value.name ? ` ${value.name}` : ''}`;
+  if (typeof value === 'symbol') return String(value);
+  if (value instanceof Map || value instanceof Set) return `a ${value.constructor.name} of ${value.size}`;
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString();
   if (value instanceof Uint8Array) return `<${value.byteLength} bytes>`;
   let text: string;

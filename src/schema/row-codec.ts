@@ -1,5 +1,6 @@
 import { describeValue, didYouMean, SluiceError } from '../core/sluice-error.js';
 import type { ColumnDef, TableDef } from './define-table.js';
+import { jsonProblem, textProblem, timestampProblem } from './value-checks.js';
 import type { ValueCodec } from './value-codec.js';
 
 export type JsRow = Record<string, unknown>;
@@ -157,7 +158,11 @@ export class RowCodec {
     }
     switch (column.type) {
       case 'text':
-        if (typeof value === 'string') return value;
+        if (typeof value === 'string') {
+          const problem = textProblem(value);
+          if (problem) throw this.#typeError(column, value, problem);
+          return value;
+        }
         break;
       case 'integer':
         if (typeof value === 'number' && Number.isSafeInteger(value)) return value;
@@ -166,21 +171,27 @@ export class RowCodec {
         }
         break;
       case 'real':
-        if (typeof value === 'number' && Number.isFinite(value)) return value;
+        // -0 reads back as 0 from SQLite: store what every dialect returns.
+        if (typeof value === 'number' && Number.isFinite(value)) return value === 0 ? 0 : value;
         break;
       case 'boolean':
         if (typeof value === 'boolean') return value;
         break;
-      case 'timestamp':
-        if (value instanceof Date && !Number.isNaN(value.getTime())) return value;
-        if (typeof value === 'number' && Number.isFinite(value)) return new Date(value);
-        break;
+      case 'timestamp': {
+        const ms = value instanceof Date ? value.getTime() : typeof value === 'number' ? new Date(value).getTime() : undefined;
+        if (ms === undefined) break;
+        const problem = timestampProblem(ms);
+        if (problem) throw this.#typeError(column, value, problem);
+        return value instanceof Date ? value : new Date(ms);
+      }
       case 'blob':
         if (value instanceof Uint8Array) return value;
         break;
-      case 'json':
-        if (isJsonSerialisable(value)) return value;
-        break;
+      case 'json': {
+        const problem = jsonProblem(value);
+        if (problem) throw this.#typeError(column, value, problem);
+        return value;
+      }
     }
     throw this.#typeError(column, value, `expects ${EXPECTED[column.type]}`);
   }
@@ -233,14 +244,5 @@ const EXPECTED = {
   boolean: 'true or false',
   timestamp: 'a valid Date or epoch milliseconds',
   blob: 'a Buffer or Uint8Array',
-  json: 'a JSON-serialisable value',
+  json: 'plain JSON data',
 } as const;
-
-function isJsonSerialisable(value: unknown): boolean {
-  if (typeof value === 'function' || typeof value === 'symbol' || typeof value === 'bigint') return false;
-  try {
-    return JSON.stringify(value) !== undefined;
-  } catch {
-    return false;
-  }
-}
