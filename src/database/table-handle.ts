@@ -15,6 +15,7 @@ import { describeValue, SluiceError } from '../core/sluice-error.js';
 import type { Dialect } from '../dialect/dialect.js';
 import type { WriteCommand } from '../dialect/write-op.js';
 import type { WriteGate } from '../gate/write-gate.js';
+import { checkCallerWrite } from '../lifecycle/caller-writes.js';
 import {
   type ClaimOptions,
   type HistoryEntry,
@@ -178,6 +179,7 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
     let built: WriteCommand;
     try {
       built = this.#command(command);
+      checkCallerWrite(this.table, built);
     } catch (error) {
       this.#onError(error);
       return;
@@ -283,6 +285,7 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
     let command: WriteCommand;
     try {
       command = build();
+      checkCallerWrite(this.table, command);
     } catch (error) {
       return Promise.reject(error);
     }

@@ -1,5 +1,5 @@
 import type { CompiledQuery, Kysely } from 'kysely';
-import { describeValue, SluiceError } from '../core/sluice-error.js';
+import { describeValue, didYouMean, SluiceError } from '../core/sluice-error.js';
 import type { WriteCommand } from '../dialect/write-op.js';
 import type { SubmitOptions, WriteGate } from '../gate/write-gate.js';
 import type { Filter } from '../query/filter.js';
@@ -7,6 +7,7 @@ import { parseFilter } from '../query/filter-parser.js';
 import { compareByTerms, type OrderTerm, parseOrder } from '../query/order.js';
 import type { Lifecycle } from '../schema/lifecycle-policy.js';
 import type { JsRow, RowCodec } from '../schema/row-codec.js';
+import { refuseLeaseInPatch } from './caller-writes.js';
 
 export interface TransitionOptions<State extends string = string, Patch = JsRow> extends SubmitOptions {
   /** Apply only if the row is in this state now. */
@@ -79,19 +80,22 @@ export class LifecycleOps {
     return this.#codec.table.name;
   }
 
-  async transition(key: unknown, to: string, options: TransitionOptions = {}): Promise<TransitionResult<JsRow>> {
+  async transition(key: unknown, to: string, given: TransitionOptions = {}): Promise<TransitionResult<JsRow>> {
+    const options = this.#options('transition', given, TRANSITION_OPTIONS);
     const sources = this.#sources(to, options.from);
     const column = this.#lifecycle.column.name;
     const where: JsRow = { [column]: { $in: sources } };
     if (options.token !== undefined) {
       this.#requireLeases('settle with a token');
+      this.#requireToken('transition', options.token);
       where.attempt = options.token;
     }
-    const patch: JsRow = { ...(options.set as JsRow | undefined), [column]: to };
+    const set = this.#set(options.set);
+    const patch: JsRow = { ...set, [column]: to };
     if (this.#lifecycle.leases) {
       // A move ends the claim that led to it: the lease no longer protects the row.
-      patch.leaseOwner = patch.leaseOwner ?? null;
-      patch.leaseExpiresAt = patch.leaseExpiresAt ?? null;
+      patch.leaseOwner = null;
+      patch.leaseExpiresAt = null;
     }
     const command: WriteCommand = {
       kind: 'update',
@@ -113,8 +117,12 @@ export class LifecycleOps {
     }
   }
 
-  async claim(options: ClaimOptions): Promise<JsRow[]> {
+  async claim(given: ClaimOptions): Promise<JsRow[]> {
     this.#requireLeases('claim');
+    if (given === undefined) {
+      throw new SluiceError('VALIDATION', `claim on ${this.#table} needs { from, to, limit, leaseMs, owner }.`, { table: this.#table });
+    }
+    const options = this.#options('claim', given, CLAIM_OPTIONS);
     this.#sources(options.to, options.from);
     if (!Number.isSafeInteger(options.limit) || options.limit < 1 || options.limit > 10_000) {
       throw new SluiceError(
@@ -123,13 +131,7 @@ export class LifecycleOps {
         { table: this.#table, value: options.limit },
       );
     }
-    if (!Number.isFinite(options.leaseMs) || options.leaseMs <= 0) {
-      throw new SluiceError(
-        'VALIDATION',
-        `claim on ${this.#table}: leaseMs must be a positive number, got ${describeValue(options.leaseMs)}.`,
-        { table: this.#table, value: options.leaseMs },
-      );
-    }
+    this.#requireLease('claim', options.leaseMs);
     if (typeof options.owner !== 'string' || options.owner.length === 0) {
       throw new SluiceError('VALIDATION', `claim on ${this.#table}: owner must name the worker, got ${describeValue(options.owner)}.`, {
         table: this.#table,
@@ -160,8 +162,11 @@ export class LifecycleOps {
   }
 
   /** Extends a lease still held under `token`; false when it lapsed and was taken or settled. */
-  async renew(key: unknown, token: number, leaseMs: number, options: SubmitOptions = {}): Promise<boolean> {
+  async renew(key: unknown, token: number, leaseMs: number, given: SubmitOptions = {}): Promise<boolean> {
     this.#requireLeases('renew');
+    const options = this.#options('renew', given, SUBMIT_OPTIONS);
+    this.#requireToken('renew', token);
+    this.#requireLease('renew', leaseMs);
     const command: WriteCommand = {
       kind: 'update',
       key: this.#codec.encodeKey(key),
@@ -180,6 +185,13 @@ export class LifecycleOps {
   /** Hands expired leases back, in batches of at most `limit` rows per transaction. */
   async reapExpired(limit = 1000, now = Date.now()): Promise<ReapResult> {
     const leases = this.#requireLeases('reap');
+    if (!Number.isSafeInteger(limit) || limit < 1) {
+      throw new SluiceError(
+        'VALIDATION',
+        `reapExpired on ${this.#table}: limit (rows per transaction) must be a whole number >= 1, got ${describeValue(limit)}.`,
+        { table: this.#table, value: limit },
+      );
+    }
     const column = this.#lifecycle.column.name;
     const expired: JsRow = { leaseOwner: { $null: false }, leaseExpiresAt: { $lt: now } };
     const result: ReapResult = { returned: 0, exhausted: 0 };
@@ -241,6 +253,69 @@ export class LifecycleOps {
       .compile();
   }
 
+  /** A call's options: an object whose every key this call knows, so a misspelt one is never ignored. */
+  #options<O extends object>(call: string, options: O | undefined, known: readonly string[]): O {
+    if (options === undefined) return {} as O;
+    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+      throw new SluiceError('VALIDATION', `${call} on ${this.#table} takes an options object, got ${describeValue(options)}.`, {
+        table: this.#table,
+        value: options,
+      });
+    }
+    for (const name of Object.keys(options)) {
+      if (known.includes(name)) continue;
+      throw new SluiceError(
+        'VALIDATION',
+        `${call} on ${this.#table} has no option ${describeValue(name)}${didYouMean(name, known)}. Its options are ${known.join(', ')}.`,
+        { table: this.#table, value: name },
+      );
+    }
+    return options;
+  }
+
+  #requireToken(call: string, token: unknown): void {
+    if (!Number.isSafeInteger(token) || (token as number) < 0) {
+      throw new SluiceError(
+        'VALIDATION',
+        `${call} on ${this.#table}: the token is the attempt a claim returned (a whole number >= 0), got ${describeValue(token)}.`,
+        { table: this.#table, column: 'attempt', value: token },
+      );
+    }
+  }
+
+  #requireLease(call: string, leaseMs: unknown): void {
+    if (typeof leaseMs !== 'number' || !Number.isFinite(leaseMs) || leaseMs <= 0) {
+      throw new SluiceError(
+        'VALIDATION',
+        `${call} on ${this.#table}: leaseMs must be a positive, finite number of milliseconds, got ${describeValue(leaseMs)}.`,
+        { table: this.#table, value: leaseMs },
+      );
+    }
+  }
+
+  /** The other columns a transition changes: never the state (that is `to`) nor the lease (the move settles it). */
+  #set(set: unknown): JsRow {
+    if (set === undefined) return {};
+    if (set === null || typeof set !== 'object' || Array.isArray(set)) {
+      throw new SluiceError(
+        'VALIDATION',
+        `transition on ${this.#table}: set must be an object of columns to change, got ${describeValue(set)}.`,
+        { table: this.#table, value: set },
+      );
+    }
+    const patch = set as JsRow;
+    const column = this.#lifecycle.column.name;
+    if (patch[column] !== undefined) {
+      throw new SluiceError(
+        'VALIDATION',
+        `transition on ${this.#table}: set names the state column ${column} (${describeValue(patch[column])}); the target state is the second argument.`,
+        { table: this.#table, column, value: patch[column] },
+      );
+    }
+    refuseLeaseInPatch(this.#codec.table, patch, 'a transition');
+    return patch;
+  }
+
   /** The states a move to `to` may start from, or ILLEGAL_TRANSITION when there are none. */
   #sources(to: string, from: string | undefined): string[] {
     const lifecycle = this.#lifecycle;
@@ -273,6 +348,19 @@ export class LifecycleOps {
     return this.#lifecycle.leases;
   }
 }
+
+const SUBMIT_OPTIONS = ['priority', 'nonBlocking', 'timeoutMs'] as const satisfies readonly (keyof SubmitOptions)[];
+const TRANSITION_OPTIONS = [...SUBMIT_OPTIONS, 'from', 'set', 'token'] as const satisfies readonly (keyof TransitionOptions)[];
+const CLAIM_OPTIONS = [
+  ...SUBMIT_OPTIONS,
+  'from',
+  'to',
+  'limit',
+  'leaseMs',
+  'owner',
+  'where',
+  'orderBy',
+] as const satisfies readonly (keyof ClaimOptions)[];
 
 function describeMoves(lifecycle: Lifecycle): string {
   return [...lifecycle.next]

@@ -12,6 +12,8 @@ export function lifecycleNames(table: TableDef, lifecycle: Lifecycle) {
     recordInsert: `${base}_history_insert`,
     recordUpdate: `${base}_history_update`,
     function: `${base}_lifecycle`,
+    /** Refuses a change that lowers `attempt`, the fencing token. */
+    attemptGuard: `${table.name}_attempt_guard`,
   };
 }
 
@@ -34,6 +36,14 @@ export function illegalMessage(table: TableDef, lifecycle: Lifecycle): string {
     .map(([source, targets]) => `${source}->${[...targets].join('|')}`)
     .join(', ');
   return `sluice: illegal lifecycle transition on ${table.name}.${lifecycle.column.sqlName}; allowed: ${moves}`;
+}
+
+/**
+ * The message a writer sees when it lowers `attempt`: a lower token would let a worker whose claim
+ * was superseded settle the row again.
+ */
+export function attemptMessage(table: TableDef): string {
+  return `sluice: attempt on ${table.name} is the fencing token of its claims and never decreases; only a claim raises it (attempt = attempt + 1)`;
 }
 
 export function compileDdl(builder: Kysely<any>, statement: RawBuilder<unknown>): string {

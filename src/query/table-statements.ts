@@ -4,6 +4,7 @@ import type { FilterNode } from './filter.js';
 import { compileFilter } from './filter-compiler.js';
 import { filterShape } from './filter-shape.js';
 import type { OrderTerm } from './order.js';
+import { onConflictDoUpdate, upsertUpdateColumns } from './upsert.js';
 
 /**
  * The fixed-shape statements of one table, compiled once through the query builder. Parameters
@@ -46,20 +47,14 @@ export class TableStatements {
     return this.#memo(`insert:${rows}`, () => this.#db.insertInto(this.#table.name).values(this.#placeholderRows(rows)).compile().sql);
   }
 
-  /** Parameters: `rows` rows of all columns; a row whose key exists replaces the other columns. */
+  /**
+   * Parameters: `rows` rows of all columns; a row whose key exists gets the columns an upsert may
+   * overwrite (not its key, not its lease).
+   */
   upsert(rows: number): string {
     return this.#memo(`upsert:${rows}`, () => {
-      const keys = this.#table.primaryKey.map((c) => c.sqlName);
-      const rest = this.#table.columns.filter((c) => !this.#table.primaryKey.includes(c));
-      return this.#db
-        .insertInto(this.#table.name)
-        .values(this.#placeholderRows(rows))
-        .onConflict((oc) =>
-          rest.length === 0
-            ? oc.columns(keys).doNothing()
-            : oc.columns(keys).doUpdateSet(Object.fromEntries(rest.map((c) => [c.sqlName, (eb: any) => eb.ref(`excluded.${c.sqlName}`)]))),
-        )
-        .compile().sql;
+      const insert = this.#db.insertInto(this.#table.name).values(this.#placeholderRows(rows));
+      return onConflictDoUpdate(insert, this.#table, upsertUpdateColumns(this.#table)).compile().sql;
     });
   }
 

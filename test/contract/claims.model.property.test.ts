@@ -90,14 +90,18 @@ class Renew implements fc.AsyncCommand<Model, Real> {
   toString = () => `renew(${this.worker}, ${this.id})`;
 }
 
-/** Lease expiry by back-dating the lease, never by sleeping, then one reaper pass. */
+/**
+ * Lease expiry: the current holder renews for one millisecond (callers cannot back-date a lease),
+ * the test waits past it, then one reaper pass. Every other lease runs for a minute.
+ */
 class Expire implements fc.AsyncCommand<Model, Real> {
   constructor(readonly id: number) {}
   check = (m: Readonly<Model>) => m.items.get(this.id)?.status === 'running';
   async run(m: Model, r: Real) {
-    await r.table.update(this.id, { leaseExpiresAt: new Date(Date.now() - 1000) });
-    await r.table.reapExpired();
     const item = m.items.get(this.id) as Item;
+    expect(await r.table.renew(this.id, item.attempt, 1)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 3));
+    await r.table.reapExpired();
     Object.assign(item, { status: item.attempt >= MAX_ATTEMPTS ? 'failed' : 'pending', owner: null });
   }
   toString = () => `expire(${this.id})`;

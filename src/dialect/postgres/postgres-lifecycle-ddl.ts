@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import { allowedMoves, compileDdl, illegalMessage, lifecycleNames, stateList } from '../../query/lifecycle-sql.js';
+import { allowedMoves, attemptMessage, compileDdl, illegalMessage, lifecycleNames, stateList } from '../../query/lifecycle-sql.js';
 import type { TableDef } from '../../schema/define-table.js';
 import type { Lifecycle } from '../../schema/lifecycle-policy.js';
 
@@ -52,6 +52,20 @@ export function postgresLifecycleDdl(builder: Kysely<any>, table: TableDef, life
       end $sluice$`,
     sql`drop trigger if exists ${sql.id(names.guardUpdate)} on ${t}`,
     sql`create trigger ${sql.id(names.guardUpdate)} before insert or update of ${col} on ${t} for each row execute function ${sql.id(names.function)}()`,
+    sql`drop trigger if exists ${sql.id(names.attemptGuard)} on ${t}`,
   );
+  if (lifecycle.leases) {
+    statements.push(
+      sql`create or replace function ${sql.id(names.attemptGuard)}() returns trigger language plpgsql as $sluice$
+        begin
+          raise exception using errcode = '23514', message = ${sql.lit(attemptMessage(table))},
+            detail = format('attempt %s -> %s', old.attempt, new.attempt);
+        end $sluice$`,
+      sql`create trigger ${sql.id(names.attemptGuard)} before update of attempt on ${t} for each row
+        when (new.attempt < old.attempt) execute function ${sql.id(names.attemptGuard)}()`,
+    );
+  } else {
+    statements.push(sql`drop function if exists ${sql.id(names.attemptGuard)}()`);
+  }
   return statements.map((s) => compileDdl(builder, s));
 }

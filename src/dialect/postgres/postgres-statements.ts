@@ -1,26 +1,10 @@
-import { type InsertQueryBuilder, type Kysely, sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
+import { type UpsertClause, upsertUpdateColumns } from '../../query/upsert.js';
 import type { TableDef } from '../../schema/define-table.js';
 import { POSTGRES_ARRAY_TYPES } from './postgres-builder.js';
 
-type AnyInsert = InsertQueryBuilder<any, any, any>;
-
-/**
- * What an upsert does when the row's key exists. This is the one place the upsert SQL is written:
- * a PostgreSQL-compatible engine with another syntax (openGauss documents
- * `INSERT … ON DUPLICATE KEY UPDATE`, with key columns not updatable) swaps this function.
- */
-export type UpsertClause = (insert: AnyInsert, table: TableDef) => AnyInsert;
-
-/** PostgreSQL: `ON CONFLICT (pk) DO UPDATE SET col = excluded.col` for every non-key column. */
-export const onConflictDoUpdate: UpsertClause = (insert, table) => {
-  const keys = table.primaryKey.map((c) => c.sqlName);
-  const rest = table.columns.filter((c) => !table.primaryKey.includes(c));
-  return insert.onConflict((oc) =>
-    rest.length === 0
-      ? oc.columns(keys).doNothing()
-      : oc.columns(keys).doUpdateSet(Object.fromEntries(rest.map((c) => [c.sqlName, (eb: any) => eb.ref(`excluded.${c.sqlName}`)]))),
-  );
-};
+/** The upsert seam, re-exported where the PostgreSQL dialect's callers have always found it. */
+export { onConflictDoUpdate, type UpsertClause } from '../../query/upsert.js';
 
 /**
  * Inserts and upserts of one table as a single statement whatever the row count:
@@ -42,7 +26,7 @@ export class UnnestStatements {
       .columns(table.columns.map((c) => c.sqlName))
       .expression(sql`select * from unnest(${sql.join(table.columns.map((c) => sql`${null}::${sql.raw(POSTGRES_ARRAY_TYPES[c.type])}`))})`);
     this.insert = base.compile().sql;
-    this.upsert = upsertClause(base, table).compile().sql;
+    this.upsert = upsertClause(base, table, upsertUpdateColumns(table)).compile().sql;
     this.insertName = names(this.insert);
     this.upsertName = names(this.upsert);
     this.#width = table.columns.length;

@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import { allowedMoves, compileDdl, illegalMessage, lifecycleNames, stateList } from '../../query/lifecycle-sql.js';
+import { allowedMoves, attemptMessage, compileDdl, illegalMessage, lifecycleNames, stateList } from '../../query/lifecycle-sql.js';
 import type { TableDef } from '../../schema/define-table.js';
 import type { Lifecycle } from '../../schema/lifecycle-policy.js';
 
@@ -24,7 +24,15 @@ export function sqliteLifecycleDdl(builder: Kysely<any>, table: TableDef, lifecy
     sql`create trigger ${sql.id(names.guardUpdate)} before update of ${col} on ${t} for each row
       when ${newState} is not ${oldState} and not ${allowedMoves(lifecycle, oldState, newState)}
       begin select raise(abort, ${message}); end`,
+    sql`drop trigger if exists ${sql.id(names.attemptGuard)}`,
   ];
+  if (lifecycle.leases) {
+    statements.push(
+      sql`create trigger ${sql.id(names.attemptGuard)} before update of attempt on ${t} for each row
+        when new.attempt < old.attempt
+        begin select raise(abort, ${sql.lit(attemptMessage(table))}); end`,
+    );
+  }
   if (lifecycle.history) {
     const key =
       table.primaryKey.length === 1

@@ -1,0 +1,32 @@
+import type { InsertQueryBuilder } from 'kysely';
+import type { ColumnDef, TableDef } from '../schema/define-table.js';
+import { leaseStateColumns } from '../schema/lease-columns.js';
+
+export type AnyInsert = InsertQueryBuilder<any, any, any>;
+
+/**
+ * What an upsert does when the row's key exists: overwrite `update` (column definitions, in table
+ * order) from the incoming row. The one place the upsert SQL is written; a PostgreSQL-compatible
+ * engine with another syntax (openGauss documents `INSERT … ON DUPLICATE KEY UPDATE`, key columns
+ * not updatable) passes its own function of this type to the PostgreSQL dialect.
+ */
+export type UpsertClause = (insert: AnyInsert, table: TableDef, update: readonly ColumnDef[]) => AnyInsert;
+
+/**
+ * The columns a caller's upsert overwrites on an existing row: every column but the key and the
+ * lease state, which belongs to the claim that holds the row (a rescan must not rewind its token).
+ */
+export function upsertUpdateColumns(table: TableDef): readonly ColumnDef[] {
+  const kept = leaseStateColumns(table);
+  return table.columns.filter((c) => !table.primaryKey.includes(c) && !kept.includes(c));
+}
+
+/** `ON CONFLICT (key) DO UPDATE SET col = excluded.col`, which SQLite and PostgreSQL both accept. */
+export const onConflictDoUpdate: UpsertClause = (insert, table, update) => {
+  const keys = table.primaryKey.map((c) => c.sqlName);
+  return insert.onConflict((oc) =>
+    update.length === 0
+      ? oc.columns(keys).doNothing()
+      : oc.columns(keys).doUpdateSet(Object.fromEntries(update.map((c) => [c.sqlName, (eb: any) => eb.ref(`excluded.${c.sqlName}`)]))),
+  );
+};
