@@ -1,66 +1,50 @@
-import { execFile } from 'node:child_process';
-import { readdirSync } from 'node:fs';
-import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
-import { postgresAvailable, withPostgres } from '../../support/services.js';
+import { describe, expect, it } from 'vitest';
+import { type ThrowawayPostgres, throwawayPostgres, throwawayPostgresSupported } from '../../support/throwaway-postgres.js';
 import { postgresSchema } from './support/postgres-schema.js';
 import { events, missing, sleep, startLoad } from './support/write-load.js';
 
-/*
- * This file restarts the PostgreSQL server: every other connection to it, from any test file,
- * is cut for a second or two. Run it on its own, not beside other PostgreSQL test files.
- */
+/* Restarts a PostgreSQL cluster of this file's own; the machine's shared server is never touched. */
 
-const run = promisify(execFile);
+const restarts: ReadonlyArray<{ how: string; restart: (server: ThrowawayPostgres) => Promise<void> }> = [
+  { how: 'a fast restart', restart: (server) => server.restart() },
+  { how: 'an immediate restart (crash recovery)', restart: (server) => server.immediateRestart() },
+  {
+    how: 'kill -9 of every server process, then a start',
+    restart: async (server) => {
+      await server.kill9();
+      await sleep(300);
+      await server.start();
+    },
+  },
+];
 
-/** The local cluster's version (the folder under /etc/postgresql), for pg_ctlcluster. */
-function clusterVersion(): string {
-  const versions = readdirSync('/etc/postgresql').filter((v) => /^\d+$/.test(v));
-  if (versions.length !== 1) throw new Error(`expected one PostgreSQL version in /etc/postgresql, found ${versions.join(', ')}`);
-  return versions[0] as string;
-}
+describe.skipIf(!throwawayPostgresSupported())('PostgreSQL server restart', () => {
+  const cluster = throwawayPostgres();
 
-async function postgresUp(): Promise<boolean> {
-  try {
-    await withPostgres((c) => c.query('select 1'));
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Starts the cluster if a failed test left it down, then waits until it answers. */
-async function ensurePostgresUp(): Promise<void> {
-  if (await postgresUp()) return;
-  await run('pg_ctlcluster', ['--skip-systemctl-redirect', clusterVersion(), 'main', 'start']).catch(() => {});
-  for (let i = 0; i < 100 && !(await postgresUp()); i++) await sleep(100);
-}
-
-describe('PostgreSQL server restart', async () => {
-  if (!(await postgresAvailable())) return;
-  const schema = postgresSchema('restart');
-  afterAll(ensurePostgresUp, 60_000);
-
-  it('loses no acknowledged write across a PostgreSQL restart while writes flow, then writes and reads again', async () => {
-    const db = await schema.open({ tables: [events] });
-    await db.migrate();
-    const load = startLoad(db, 200, 10_000_000);
-    await sleep(800);
-    const beforeRestart = load.acknowledged.length;
-    await run('pg_ctlcluster', ['--skip-systemctl-redirect', clusterVersion(), 'main', 'restart']);
-    const atRestart = load.acknowledged.length;
-    await sleep(2000);
-    await load.stop();
-    await db.flush();
-    expect(await postgresUp()).toBe(true);
-    const lost = await missing(schema.name, load.acknowledged);
-    expect({ lost, unexpected: Object.keys(load.failures).filter((code) => code !== 'UNAVAILABLE' && code !== 'BUSY') }).toEqual({
-      lost: 0,
-      unexpected: [],
+  for (const { how, restart } of restarts) {
+    it(`loses no acknowledged write across ${how} while writes flow, then writes and reads again`, async () => {
+      const server = await cluster.get();
+      const schema = postgresSchema('restart', server.url);
+      const db = await schema.open({ tables: [events] });
+      await db.migrate();
+      const load = startLoad(db, 200, 10_000_000);
+      await sleep(800);
+      const beforeRestart = load.acknowledged.length;
+      await restart(server);
+      const atRestart = load.acknowledged.length;
+      await sleep(2000);
+      await load.stop();
+      await db.flush();
+      const lost = await missing(schema.name, load.acknowledged, server.url);
+      console.log(`${how}: ${load.acknowledged.length} acknowledged, ${lost} lost, failures ${JSON.stringify(load.failures)}`);
+      expect({ lost, unexpected: Object.keys(load.failures).filter((code) => code !== 'UNAVAILABLE' && code !== 'BUSY') }).toEqual({
+        lost: 0,
+        unexpected: [],
+      });
+      expect(beforeRestart).toBeGreaterThan(0);
+      expect(load.acknowledged.length).toBeGreaterThan(atRestart);
+      const last = load.acknowledged[load.acknowledged.length - 1] as number;
+      expect(await db.table(events).get(last)).toMatchObject({ id: last });
     });
-    expect(beforeRestart).toBeGreaterThan(0);
-    expect(load.acknowledged.length).toBeGreaterThan(atRestart);
-    const last = load.acknowledged[load.acknowledged.length - 1] as number;
-    expect(await db.table(events).get(last)).toMatchObject({ id: last });
-  });
+  }
 });

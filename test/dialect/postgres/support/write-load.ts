@@ -1,5 +1,6 @@
+import pg from 'pg';
 import { type Database, defineTable } from '../../../../src/index.js';
-import { withPostgres } from '../../../support/services.js';
+import { postgresUrl } from '../../../support/services.js';
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -44,7 +45,14 @@ export function startLoad(db: Database, workers: number, firstId: number): Load 
   };
 }
 
-export async function missing(schema: string, acknowledged: readonly number[]): Promise<number> {
-  const { rows } = await withPostgres((c) => c.query(`select id from "${schema}".events where id = any($1::bigint[])`, [acknowledged]));
-  return acknowledged.length - rows.length;
+/** How many acknowledged ids are absent from `schema`.events on the server at `url`. */
+export async function missing(schema: string, acknowledged: readonly number[], url = postgresUrl): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query(`select count(*)::int as n from "${schema}".events where id = any($1::bigint[])`, [acknowledged]);
+    return acknowledged.length - (rows[0] as { n: number }).n;
+  } finally {
+    await client.end();
+  }
 }
