@@ -1,6 +1,6 @@
 // What Sluice's own tools (the CLI, the coming server) need beyond the public entry, and users
 // should not build on: it may change in any release.
-export { describeValue } from './core/sluice-error.js';
+export { closestName, describeValue } from './core/sluice-error.js';
 export { parseUrl } from './dialect/create-dialect.js';
 export { compareVersions, MIN_SQLITE_VERSION } from './dialect/sqlite/sqlite-connection.js';
 export type { AnyTableDef } from './schema/define-table.js';

@@ -1,0 +1,133 @@
+import { createRequire } from 'node:module';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Database } from '../index.js';
+import { type AnyTableDef, closestName, tasksTable } from '../internal.js';
+import { BearerAuth } from './bearer-auth.js';
+import { loadDashboardAssets } from './dashboard-assets.js';
+import { EventFeed } from './event-feed.js';
+import { describeError, HttpError, sendError } from './http-errors.js';
+import { HttpMetrics } from './http-metrics.js';
+import { OpenApiDocument } from './openapi-document.js';
+import { RecentErrors } from './recent-errors.js';
+import { registerOpsRoutes } from './routes/ops-routes.js';
+import { registerPageRoutes } from './routes/page-routes.js';
+import { registerRecordRoutes } from './routes/record-routes.js';
+import { registerSyncRoutes } from './routes/sync-routes.js';
+import { registerTaskRoutes } from './routes/task-routes.js';
+import type { RouteAccess, ServerContext } from './server-context.js';
+import { resolveServerOptions, type ServerOptions } from './server-options.js';
+import { syncOf } from './sync-probe.js';
+import { tableSchemas } from './table-schemas.js';
+
+/** A fastify instance serving one database, plus a hook for the host to report its own errors. */
+export type SluiceServer = FastifyInstance & {
+  /** Shows an error among the dashboard's last errors (pass it the database's onError). */
+  reportError(source: string, error: unknown): void;
+};
+
+/**
+ * The HTTP API, Prometheus endpoint, OpenAPI document and dashboard of one database, as a
+ * fastify instance that is not listening yet: call `listen()`, or mount it with `inject()` or a
+ * reverse proxy. Every route calls the public library API. Closing the server leaves the
+ * database open; the caller owns it.
+ */
+export function createServer(db: Database, input: ServerOptions = {}): SluiceServer {
+  const options = resolveServerOptions(input);
+  const version = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+  const app = Fastify({
+    logger: options.logger,
+    bodyLimit: options.bodyLimitBytes,
+    requestTimeout: options.requestTimeoutMs,
+    routerOptions: { maxParamLength: 4096 },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  });
+  const errors = new RecentErrors();
+  const sync = syncOf(db);
+  const tables = new Map<string, { def: AnyTableDef; schemas: ReturnType<typeof tableSchemas> }>();
+  for (const def of db.tables) tables.set(def.name, { def, schemas: tableSchemas(def) });
+  const feed = new EventFeed(
+    db,
+    [...tables.values()].map((t) => t.def),
+    errors,
+    sync,
+    options.eventIntervalMs,
+  );
+  const ctx: ServerContext = {
+    db,
+    options,
+    auth: new BearerAuth(options.token, options.readToken),
+    tables,
+    errors,
+    feed,
+    sync,
+    streams: new Set(),
+  };
+  const openapi = new OpenApiDocument(version);
+  for (const [name, { schemas }] of tables) openapi.addTable(name, schemas);
+  const metrics = new HttpMetrics(db.metrics);
+
+  app.addHook('onRoute', (route) => openapi.addRoute(route));
+  app.addHook('onRequest', async (request) => {
+    const access = request.routeOptions.config as RouteAccess | undefined;
+    if (access?.write) ctx.auth.requireWrite(request);
+    else if (access?.read) ctx.auth.requireRead(request);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.observe(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+  });
+  app.setErrorHandler((error, request, reply) => {
+    const { status, body } = describeError(error);
+    if (status !== 404 && status !== 401) {
+      errors.push({ at: new Date().toISOString(), source: `${request.method} ${request.routeOptions.url ?? request.url}`, ...body.error });
+    }
+    return sendError(reply, error, request);
+  });
+  app.setNotFoundHandler((request, reply) => sendError(reply, notFound(request.method, request.url, tables), request));
+  app.addHook('preClose', async () => {
+    feed.stop();
+    for (const end of [...ctx.streams]) end();
+  });
+
+  registerPageRoutes(app, loadDashboardAssets(), openapi);
+  registerOpsRoutes(app, ctx);
+  for (const { def, schemas } of tables.values()) registerRecordRoutes(app, ctx, def, schemas);
+  registerTaskRoutes(app, ctx, tableSchemas(tasksTable));
+  if (sync) registerSyncRoutes(app, sync);
+  feed.start();
+
+  return Object.assign(app, { reportError: (source: string, error: unknown) => errors.record(source, error) });
+}
+
+/** A 404 that says what is missing: the table (with a hint), the lifecycle, or the route. */
+function notFound(method: string, url: string, tables: ReadonlyMap<string, { def: AnyTableDef }>): HttpError {
+  const path = url.split('?')[0] ?? url;
+  const match = /^\/api\/v1\/tables\/([^/]+)(?:\/(.*))?$/.exec(path);
+  if (match) {
+    const name = safeDecode(match[1]!);
+    const entry = tables.get(name);
+    if (!entry) {
+      const hint = closestName(name, [...tables.keys()]);
+      return new HttpError(
+        404,
+        'NOT_FOUND',
+        `There is no table ${JSON.stringify(name)}${hint ? `; did you mean "${hint}"?` : ''} Tables: ${[...tables.keys()].join(', ')}.`,
+      );
+    }
+    const rest = match[2] ?? '';
+    if (/(^|\/)(transition|history|claims)$/.test(rest) && !entry.def.lifecycle?.leases) {
+      const what = entry.def.lifecycle ? 'no leases (claims need lifecycle.leases)' : 'no lifecycle';
+      return new HttpError(404, 'NOT_FOUND', `Table ${name} has ${what}, so ${method} ${path} does not exist.`);
+    }
+  }
+  return new HttpError(404, 'NOT_FOUND', `There is no route ${method} ${path}; see /openapi.json.`);
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}

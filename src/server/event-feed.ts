@@ -1,0 +1,188 @@
+import type { Database } from '../index.js';
+import type { AnyTableDef } from '../internal.js';
+import type { RecentErrors } from './recent-errors.js';
+import type { SyncSurface } from './sync-probe.js';
+
+/** One point of the dashboard's charts. */
+export interface SeriesPoint {
+  /** Epoch seconds. */
+  t: number;
+  /** Rows changed per second since the previous point, by table. */
+  writes: Record<string, number>;
+  commitP50: number;
+  commitP99: number;
+  queue: Record<string, number>;
+  busyRetries: number;
+}
+
+export interface TableCounts {
+  total: number;
+  /** Rows per lifecycle state; absent for a table without a lifecycle. */
+  states?: Record<string, number>;
+}
+
+export interface Snapshot {
+  at: string;
+  point: SeriesPoint;
+  stats: ReturnType<Database['stats']>;
+  tables: Record<string, TableCounts>;
+  sync?: unknown;
+  errors: readonly unknown[];
+}
+
+const HISTORY_POINTS = 300;
+
+/**
+ * The dashboard's feed. Chart points are taken every interval whether anyone watches or not
+ * (they cost a few reads of in-memory counters), so a page opened now draws the last minutes at
+ * once. Row counts query the database, so they run only while a subscriber is connected, once
+ * per interval however many there are; a table whose counts are slow is counted less often.
+ */
+export class EventFeed {
+  readonly #db: Database;
+  readonly #tables: readonly AnyTableDef[];
+  readonly #errors: RecentErrors;
+  readonly #sync: SyncSurface | undefined;
+  readonly #intervalMs: number;
+  readonly #history: SeriesPoint[] = [];
+  readonly #subscribers = new Set<(snapshot: Snapshot) => void>();
+  readonly #changed = new Map<string, number>();
+  readonly #counts = new Map<string, { value: TableCounts; ms: number; skip: number }>();
+  readonly #unsubscribe: () => void;
+  #timer: NodeJS.Timeout | undefined;
+  #lastTick = performance.now();
+  #counting = false;
+  #last: Snapshot | undefined;
+
+  constructor(db: Database, tables: readonly AnyTableDef[], errors: RecentErrors, sync: SyncSurface | undefined, intervalMs: number) {
+    this.#db = db;
+    this.#tables = tables;
+    this.#errors = errors;
+    this.#sync = sync;
+    this.#intervalMs = intervalMs;
+    this.#unsubscribe = db.onCommit((changes) => {
+      for (const change of changes) this.#changed.set(change.table, (this.#changed.get(change.table) ?? 0) + 1);
+    });
+  }
+
+  start(): void {
+    this.#timer ??= setInterval(() => this.#tick(), this.#intervalMs);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#unsubscribe();
+    this.#subscribers.clear();
+  }
+
+  get history(): readonly SeriesPoint[] {
+    return this.#history;
+  }
+
+  /** Calls `send` with a snapshot every interval until the returned function is called. */
+  subscribe(send: (snapshot: Snapshot) => void): () => void {
+    this.#subscribers.add(send);
+    if (this.#last) send(this.#last);
+    return () => this.#subscribers.delete(send);
+  }
+
+  get subscriberCount(): number {
+    return this.#subscribers.size;
+  }
+
+  /** Counts now, for a caller that wants them once (the first paint). */
+  async counts(): Promise<Record<string, TableCounts>> {
+    const out: Record<string, TableCounts> = {};
+    for (const table of this.#tables) out[table.name] = await this.#count(table);
+    return out;
+  }
+
+  #tick(): void {
+    if (!this.#db.isOpen) return;
+    const now = performance.now();
+    const seconds = Math.max((now - this.#lastTick) / 1000, 0.001);
+    this.#lastTick = now;
+    const stats = this.#db.stats();
+    const writes: Record<string, number> = {};
+    for (const table of this.#tables) writes[table.name] = Math.round((this.#changed.get(table.name) ?? 0) / seconds);
+    this.#changed.clear();
+    const point: SeriesPoint = {
+      t: Math.round(Date.now() / 100) / 10,
+      writes,
+      commitP50: stats.commitMs.p50,
+      commitP99: stats.commitMs.p99,
+      queue: { high: stats.queue.high, normal: stats.queue.normal, low: stats.queue.low },
+      busyRetries: stats.busy.retries,
+    };
+    this.#history.push(point);
+    if (this.#history.length > HISTORY_POINTS) this.#history.shift();
+    if (this.#subscribers.size === 0 || this.#counting) return;
+    this.#counting = true;
+    void this.#publish(point, stats).finally(() => {
+      this.#counting = false;
+    });
+  }
+
+  async #publish(point: SeriesPoint, stats: ReturnType<Database['stats']>): Promise<void> {
+    const tables: Record<string, TableCounts> = {};
+    for (const table of this.#tables) {
+      const cached = this.#counts.get(table.name);
+      if (cached && cached.skip > 0) {
+        cached.skip--;
+        tables[table.name] = cached.value;
+        continue;
+      }
+      try {
+        tables[table.name] = await this.#count(table);
+      } catch (error) {
+        if (!this.#db.isOpen) return;
+        this.#errors.record(`counts ${table.name}`, error);
+        tables[table.name] = cached?.value ?? { total: 0 };
+      }
+    }
+    let sync: unknown;
+    if (this.#sync) {
+      try {
+        sync = this.#sync.status();
+      } catch (error) {
+        sync = { error: (error as Error).message };
+      }
+    }
+    const snapshot: Snapshot = {
+      at: new Date().toISOString(),
+      point,
+      stats,
+      tables,
+      ...(sync === undefined ? {} : { sync }),
+      errors: this.#errors.list(),
+    };
+    this.#last = snapshot;
+    for (const send of this.#subscribers) send(snapshot);
+  }
+
+  async #count(table: AnyTableDef): Promise<TableCounts> {
+    const started = performance.now();
+    const handle = this.#db.table(table);
+    let value: TableCounts;
+    if (table.lifecycle) {
+      const column = table.lifecycle.column.name;
+      const states: Record<string, number> = {};
+      let total = 0;
+      for (const state of table.lifecycle.states) {
+        const n = await handle.count({ [column]: state } as never, { cache: false });
+        states[state] = n;
+        total += n;
+      }
+      value = { total, states };
+    } else {
+      value = { total: await handle.count(undefined, { cache: false }) };
+    }
+    const ms = performance.now() - started;
+    // Counting should take at most a tenth of the interval: a slow table is counted every few ticks.
+    const skip = Math.min(30, Math.floor(ms / (this.#intervalMs / 10)));
+    this.#counts.set(table.name, { value, ms, skip });
+    return value;
+  }
+}

@@ -1,0 +1,27 @@
+import type { JsonSchema } from './table-schemas.js';
+
+export const ERROR_SCHEMA: JsonSchema = {
+  type: 'object',
+  description: 'What went wrong: code is stable (SluiceError codes, UNAUTHORIZED, INTERNAL), message names the cause',
+  properties: {
+    error: {
+      type: 'object',
+      properties: { code: { type: 'string' }, message: { type: 'string' } },
+      required: ['code', 'message'],
+    },
+  },
+  required: ['error'],
+};
+
+/** Every route documents and serialises its errors with the one shape. */
+export const ERROR_RESPONSES = { '4xx': ERROR_SCHEMA, '5xx': ERROR_SCHEMA } as const;
+
+declare module 'fastify' {
+  /** What the OpenAPI document reads from a route's schema beyond validation. */
+  interface FastifySchema {
+    tags?: string[];
+    summary?: string;
+    /** Left out of the OpenAPI document (the dashboard's files). */
+    hide?: boolean;
+  }
+}
