@@ -4,7 +4,7 @@ import type { FilterNode } from './filter.js';
 import { compileFilter } from './filter-compiler.js';
 import { filterShape } from './filter-shape.js';
 import type { OrderTerm } from './order.js';
-import { onConflictDoUpdate, upsertUpdateColumns } from './upsert.js';
+import { onConflictDoUpdate, upsertKeepsColumns, upsertUpdateColumns } from './upsert.js';
 
 /**
  * The fixed-shape statements of one table, compiled once through the query builder. Parameters
@@ -15,11 +15,14 @@ export class TableStatements {
   readonly #table: TableDef;
   readonly #cache = new Map<string, string>();
   readonly selectList: string[];
+  /** The upsert returns the rows as stored (RETURNING): it keeps columns of rows that exist. */
+  readonly upsertReturnsRows: boolean;
 
   constructor(db: Kysely<any>, table: TableDef) {
     this.#db = db;
     this.#table = table;
     this.selectList = table.columns.map((c) => `${c.sqlName} as ${c.name}`);
+    this.upsertReturnsRows = upsertKeepsColumns(table);
   }
 
   #memo(key: string, build: () => string): string {
@@ -49,12 +52,13 @@ export class TableStatements {
 
   /**
    * Parameters: `rows` rows of all columns; a row whose key exists gets the columns an upsert may
-   * overwrite (not its key, not its lease).
+   * overwrite (not its key, not its lease). Returns the stored rows when `upsertReturnsRows`.
    */
   upsert(rows: number): string {
     return this.#memo(`upsert:${rows}`, () => {
       const insert = this.#db.insertInto(this.#table.name).values(this.#placeholderRows(rows));
-      return onConflictDoUpdate(insert, this.#table, upsertUpdateColumns(this.#table)).compile().sql;
+      const upsert = onConflictDoUpdate(insert, this.#table, upsertUpdateColumns(this.#table));
+      return (this.upsertReturnsRows ? upsert.returning(this.selectList) : upsert).compile().sql;
     });
   }
 

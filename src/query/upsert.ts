@@ -21,6 +21,14 @@ export function upsertUpdateColumns(table: TableDef): readonly ColumnDef[] {
   return table.columns.filter((c) => !table.primaryKey.includes(c) && !kept.includes(c));
 }
 
+/**
+ * True when an upsert of an existing row leaves some of its columns as they were (its lease), so
+ * the row it stores is not the row it was given and must be read back (RETURNING).
+ */
+export function upsertKeepsColumns(table: TableDef): boolean {
+  return upsertUpdateColumns(table).length < table.columns.length - table.primaryKey.length;
+}
+
 /** `ON CONFLICT (key) DO UPDATE SET col = excluded.col`, which SQLite and PostgreSQL both accept. */
 export const onConflictDoUpdate: UpsertClause = (insert, table, update) => {
   const keys = table.primaryKey.map((c) => c.sqlName);

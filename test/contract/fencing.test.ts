@@ -79,13 +79,31 @@ forEachDialect('fencing tokens', (t) => {
     await files.insert({ path: 'rescan', size: 1 });
     const [first] = await claimOne('rescan', 'w1');
     expect(first?.attempt).toBe(1);
-    await files.upsert({ path: 'rescan', size: 2 });
+    const upserted = await files.upsert({ path: 'rescan', size: 2 });
     expect(await files.get('rescan')).toMatchObject({ size: 2, status: 'pending', attempt: 1, leaseOwner: 'w1' });
+    expect(upserted).toEqual(await files.get('rescan'));
     const [second] = await claimOne('rescan', 'w2');
     expect(second?.attempt).toBe(2);
     expect(await files.transition('rescan', 'completed', { token: 1 })).toMatchObject({ applied: false, row: { leaseOwner: 'w2' } });
     expect(await files.renew('rescan', 1, 60_000)).toBe(false);
     expect(await files.transition('rescan', 'completed', { token: 2 })).toMatchObject({ applied: true, row: { attempt: 2 } });
+  });
+
+  it('resolves every upsert of a run with the row as stored, lease kept or new', async () => {
+    const files = db.table(media);
+    const paths = ['run-a', 'run-b', 'run-c', 'run-d'];
+    await Promise.all(paths.slice(0, 3).map((path) => files.insert({ path, size: 0 })));
+    for (const path of paths.slice(0, 2)) await claimOne(path, `w-${path}`);
+    // Submitted in one tick, the four upserts share one multi-row statement.
+    const upserted = await Promise.all(paths.map((path, i) => files.upsert({ path, size: 10 + i })));
+    const stored = await Promise.all(paths.map((path) => files.get(path)));
+    expect(upserted).toEqual(stored);
+    expect(upserted.map((row) => [row.attempt, row.leaseOwner])).toEqual([
+      [1, 'w-run-a'],
+      [1, 'w-run-b'],
+      [0, null],
+      [0, null],
+    ]);
   });
 
   it('refuses lease columns in a caller write, naming table, column and value', async () => {

@@ -1,10 +1,11 @@
 import type { Kysely } from 'kysely';
 import { SluiceError } from '../../core/sluice-error.js';
 import { TableStatements } from '../../query/table-statements.js';
-import type { RowCodec } from '../../schema/row-codec.js';
+import type { JsRow, RowCodec } from '../../schema/row-codec.js';
 import { missOrConflict, recordUpdatedRows } from '../batch-results.js';
 import { type BatchResult, type DialectCapabilities, type ExtraWrites, TransientError } from '../dialect.js';
 import { insertRunLength } from '../insert-runs.js';
+import { resolvedRow, storedRows } from '../upsert-results.js';
 import { CommittedChange, type Outcome, type WriteOp } from '../write-op.js';
 import { lostCommitStatus } from './postgres-commit.js';
 import type { PgConnection, WriterSlot } from './postgres-connection.js';
@@ -186,9 +187,15 @@ export class PostgresBatchRunner {
     const rows: unknown[][] = [];
     for (let i = start; i < start + count; i++) rows.push(((ops[i] as WriteOp).command as { params: unknown[] }).params);
     const upsert = first.command.kind === 'upsert';
+    let stored: ReadonlyMap<string, JsRow> | undefined;
     try {
       await conn.query('savepoint sluice_run');
-      await conn.query(upsert ? unnest.upsert : unnest.insert, unnest.columnArrays(rows), upsert ? unnest.upsertName : unnest.insertName);
+      const result = await conn.query(
+        upsert ? unnest.upsert : unnest.insert,
+        unnest.columnArrays(rows),
+        upsert ? unnest.upsertName : unnest.insertName,
+      );
+      if (upsert && unnest.upsertReturnsRows) stored = storedRows(first.codec, result.rows);
       await conn.query('release savepoint sluice_run');
     } catch (error) {
       const transient = postgresTransient(error);
@@ -200,8 +207,8 @@ export class PostgresBatchRunner {
     }
     for (let i = start; i < start + count; i++) {
       const op = ops[i] as WriteOp;
-      const command = op.command as { params: unknown[]; row: unknown };
-      outcomes[i] = { ok: true, value: command.row };
+      const command = op.command as { params: unknown[]; row: JsRow };
+      outcomes[i] = { ok: true, value: resolvedRow(op.codec, command, stored) };
       changes.push(new CommittedChange(op.codec, op.command.kind, op.codec.keyOfParams(command.params)));
     }
   }
@@ -230,12 +237,13 @@ export class PostgresBatchRunner {
       case 'upsert': {
         const unnest = this.#unnestOf(op.codec);
         const upsert = command.kind === 'upsert';
-        await conn.query(
+        const result = await conn.query(
           upsert ? unnest.upsert : unnest.insert,
           unnest.columnArrays([command.params]),
           upsert ? unnest.upsertName : unnest.insertName,
         );
-        outcomes[index] = { ok: true, value: command.row };
+        const stored = upsert && unnest.upsertReturnsRows ? storedRows(op.codec, result.rows) : undefined;
+        outcomes[index] = { ok: true, value: resolvedRow(op.codec, command, stored) };
         changes.push(new CommittedChange(op.codec, command.kind, op.codec.keyOfParams(command.params)));
         return;
       }

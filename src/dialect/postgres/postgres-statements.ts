@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import { type UpsertClause, upsertUpdateColumns } from '../../query/upsert.js';
+import { type UpsertClause, upsertKeepsColumns, upsertUpdateColumns } from '../../query/upsert.js';
 import type { TableDef } from '../../schema/define-table.js';
 import { POSTGRES_ARRAY_TYPES } from './postgres-builder.js';
 
@@ -18,6 +18,8 @@ export class UnnestStatements {
   /** Server-side prepared statement names, unique per text within this process. */
   readonly insertName: string | undefined;
   readonly upsertName: string | undefined;
+  /** The upsert returns the rows as stored (RETURNING): it keeps columns of rows that exist. */
+  readonly upsertReturnsRows: boolean;
   readonly #width: number;
 
   constructor(builder: Kysely<any>, table: TableDef, upsertClause: UpsertClause, names: (sql: string) => string | undefined) {
@@ -26,7 +28,9 @@ export class UnnestStatements {
       .columns(table.columns.map((c) => c.sqlName))
       .expression(sql`select * from unnest(${sql.join(table.columns.map((c) => sql`${null}::${sql.raw(POSTGRES_ARRAY_TYPES[c.type])}`))})`);
     this.insert = base.compile().sql;
-    this.upsert = upsertClause(base, table, upsertUpdateColumns(table)).compile().sql;
+    const upsert = upsertClause(base, table, upsertUpdateColumns(table));
+    this.upsertReturnsRows = upsertKeepsColumns(table);
+    this.upsert = (this.upsertReturnsRows ? upsert.returning(table.columns.map((c) => `${c.sqlName} as ${c.name}`)) : upsert).compile().sql;
     this.insertName = names(this.insert);
     this.upsertName = names(this.upsert);
     this.#width = table.columns.length;

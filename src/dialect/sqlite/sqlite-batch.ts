@@ -2,10 +2,11 @@ import type Database from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import type { SluiceError } from '../../core/sluice-error.js';
 import { TableStatements } from '../../query/table-statements.js';
-import type { RowCodec } from '../../schema/row-codec.js';
+import type { JsRow, RowCodec } from '../../schema/row-codec.js';
 import { missOrConflict, recordUpdatedRows } from '../batch-results.js';
 import type { BatchResult, DialectCapabilities, ExtraWrites } from '../dialect.js';
 import { insertRunLength } from '../insert-runs.js';
+import { resolvedRow, storedRows } from '../upsert-results.js';
 import { CommittedChange, type Outcome, type WriteOp } from '../write-op.js';
 import { classifySqliteError, sqliteTransient } from './sqlite-errors.js';
 
@@ -109,16 +110,20 @@ export class SqliteBatchRunner {
       const command = (ops[i] as WriteOp).command as { params: unknown[] };
       for (const value of command.params) params.push(value);
     }
+    let stored: ReadonlyMap<string, JsRow> | undefined;
     try {
-      this.prepare(sql).run(params);
+      const statement = this.prepare(sql);
+      if (first.command.kind === 'upsert' && statements.upsertReturnsRows)
+        stored = storedRows(first.codec, statement.all(params) as JsRow[]);
+      else statement.run(params);
     } catch (error) {
       this.#rethrowIfBatchLost(error);
       return false;
     }
     for (let i = start; i < start + count; i++) {
       const op = ops[i] as WriteOp;
-      const command = op.command as { params: unknown[]; row: unknown };
-      outcomes[i] = { ok: true, value: command.row };
+      const command = op.command as { params: unknown[]; row: JsRow };
+      outcomes[i] = { ok: true, value: resolvedRow(op.codec, command, stored) };
       changes.push(new CommittedChange(op.codec, op.command.kind, op.codec.keyOfParams(command.params)));
     }
     return true;
@@ -133,8 +138,12 @@ export class SqliteBatchRunner {
         case 'insert':
         case 'upsert': {
           const sql = command.kind === 'insert' ? statements.insert(1) : statements.upsert(1);
-          this.prepare(sql).run(command.params);
-          outcomes[index] = { ok: true, value: command.row };
+          const statement = this.prepare(sql);
+          let stored: ReadonlyMap<string, JsRow> | undefined;
+          if (command.kind === 'upsert' && statements.upsertReturnsRows)
+            stored = storedRows(op.codec, statement.all(command.params) as JsRow[]);
+          else statement.run(command.params);
+          outcomes[index] = { ok: true, value: resolvedRow(op.codec, command, stored) };
           changes.push(new CommittedChange(op.codec, command.kind, op.codec.keyOfParams(command.params)));
           return;
         }
