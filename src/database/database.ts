@@ -12,6 +12,8 @@ import { type CommitListener, WriteGate } from '../gate/write-gate.js';
 import { Maintenance, type RetentionReport } from '../maintenance/maintenance.js';
 import { SluiceMetrics, type SluiceStats } from '../metrics/metrics.js';
 import type { AnyTableDef, RowType } from '../schema/define-table.js';
+import { type SyncApi, SyncShipper, type SyncStatus } from '../sync/sync-shipper.js';
+import { syncNodeTable, syncOutboxTable } from '../sync/sync-tables.js';
 import { TaskStore } from '../tasks/task-store.js';
 import { tasksTable } from '../tasks/task-table.js';
 import { type OpenOptions, type ResolvedOptions, resolveOptions } from './open-options.js';
@@ -31,6 +33,9 @@ export class Database {
   readonly #onError: (error: unknown) => void;
   readonly #maintenance: Maintenance;
   #tasks: TaskStore | undefined;
+  readonly #sync: SyncShipper | undefined;
+  /** The gate as handles of synced tables see it: a write waits while the outbox is past sync.maxPending. */
+  readonly #syncGate: WriteGate | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(options: ResolvedOptions, dialect: Dialect) {
@@ -59,6 +64,35 @@ export class Database {
       this.#onError,
     );
     this.#maintenance.start();
+    const sync = options.sync;
+    if (sync?.target !== undefined && options.tables.some((t) => t.sync !== undefined)) {
+      const shipper = new SyncShipper({
+        options: { ...sync, target: sync.target },
+        tables: options.tables,
+        dialect,
+        gate: this.#gate,
+        outbox: this.table(syncOutboxTable),
+        node: this.table(syncNodeTable),
+        registry: this.#metrics.registry,
+        onError: this.#onError,
+      });
+      this.#sync = shipper;
+      this.#gate.setExtraWrites(shipper.capture);
+      this.#syncGate = admittingGate(this.#gate, () => shipper.admission());
+      shipper.start();
+    }
+  }
+
+  /** The shipper of tables declared with `sync` (open with `sync: { target }`). */
+  get sync(): SyncApi {
+    this.#requireOpen();
+    if (!this.#sync) {
+      throw new SluiceError(
+        'CONFIG',
+        'Sync is off: declare tables with defineTable(name, { sync: true }) and open with sync: { target: "postgres://…" } to use db.sync.',
+      );
+    }
+    return this.#sync;
   }
 
   /** The task store (work items with leases, cached results and cleanup); open with `tasks: true` to have it. */
@@ -137,7 +171,7 @@ export class Database {
       handle = new TableHandle(
         definition,
         this.#dialect,
-        this.#gate,
+        definition.sync !== undefined && this.#syncGate ? this.#syncGate : this.#gate,
         () => this.isOpen,
         this.#onError,
         this.#cache.table(definition.name),
@@ -150,7 +184,11 @@ export class Database {
   /** Creates missing tables, columns and indexes and runs pending migrations; safe to race. */
   async migrate(): Promise<MigrationReport> {
     this.#requireOpen();
-    return this.#gate.exclusive(() => this.#dialect.migrate(this.#options.tables, this.#options.schemaVersion, this.#options.migrations));
+    const report = await this.#gate.exclusive(() =>
+      this.#dialect.migrate(this.#options.tables, this.#options.schemaVersion, this.#options.migrations),
+    );
+    await this.#sync?.prepare();
+    return report;
   }
 
   async schemaVersion(): Promise<number> {
@@ -163,13 +201,23 @@ export class Database {
     return this.#gate.onCommit(listener);
   }
 
+  /**
+   * How many more writes the gate's queue takes now (`gate.maxQueue` minus those waiting). An
+   * `enqueue()` producer checks it first: past the bound enqueue() drops the write (it cannot
+   * wait), while the awaited calls wait for room or reject with OVERLOADED as `whenFull` says.
+   */
+  writeRoom(): number {
+    return this.#gate.room;
+  }
+
   /** Resolves once every write submitted before the call has settled. */
   flush(): Promise<void> {
     return this.#gate.flush();
   }
 
-  stats(): SluiceStats & { cache: CacheStats } {
-    return { ...this.#metrics.stats(), cache: this.#cache.stats() };
+  stats(): SluiceStats & { cache: CacheStats; sync?: SyncStatus } {
+    const stats = { ...this.#metrics.stats(), cache: this.#cache.stats() };
+    return this.#sync ? { ...stats, sync: this.#sync.status() } : stats;
   }
 
   /** Preloads the rows one query finds into the cache of a table with a cache policy; resolves with how many. */
@@ -191,6 +239,11 @@ export class Database {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await this.#maintenance.stop();
+      if (this.#sync) {
+        // The shipper acknowledges through the gate, so it drains before the gate closes.
+        await this.#gate.flush();
+        await this.#sync.close(this.#options.sync?.drainMs ?? 0);
+      }
       await this.#gate.close();
       await this.#cache.close();
       await this.#dialect.close();
@@ -201,6 +254,22 @@ export class Database {
   #requireOpen(): void {
     if (this.#closing) throw new SluiceError('CLOSED', 'The database is closed. Open it again to use it.');
   }
+}
+
+/** The gate with a waiting room in front of submit(); everything else passes to the gate itself. */
+function admittingGate(gate: WriteGate, admission: () => Promise<void> | undefined): WriteGate {
+  return new Proxy(gate, {
+    get(target, property) {
+      if (property === 'submit') {
+        return (...args: Parameters<WriteGate['submit']>) => {
+          const wait = admission();
+          return wait ? wait.then(() => target.submit(...args)) : target.submit(...args);
+        };
+      }
+      const value = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
 
 /** Opens a database: `open({ url: 'sqlite:./data/app.db', tables: [...] })`. */

@@ -4,6 +4,8 @@ import { DURABILITIES } from '../core/kinds.js';
 import { didYouMean, SluiceError } from '../core/sluice-error.js';
 import type { AnyTableDef } from '../schema/define-table.js';
 import type { Migration } from '../schema/migration.js';
+import { syncOptionsSchema } from '../sync/sync-options.js';
+import { syncNodeTable, syncOutboxTable } from '../sync/sync-tables.js';
 import { tasksTable } from '../tasks/task-table.js';
 
 const gateSchema = z
@@ -86,6 +88,12 @@ const optionsSchema = z
       })
       .strict()
       .default({ retentionIntervalMs: 60_000, reapIntervalMs: 1000, retentionBatchSize: 1000 }),
+    /**
+     * Ship tables declared with `sync` to a central PostgreSQL or openGauss: `{ target, flavor,
+     * schema, batchSize, intervalMs, maxPending, drainMs, … }` (see each field). Without a target
+     * nothing is captured; the outbox tables exist as soon as a table declares sync.
+     */
+    sync: syncOptionsSchema.optional(),
     /** Receives failures nobody awaits: enqueue() writes and commit listeners. Default: stderr. */
     onError: z.custom<(error: unknown) => void>((f) => typeof f === 'function').optional(),
   })
@@ -111,6 +119,22 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   }
   const options = parsed.data;
   if (options.tasks !== false && !options.tables.includes(tasksTable)) options.tables = [...options.tables, tasksTable];
+  if (options.tables.some((t) => t.sync !== undefined)) {
+    for (const own of [syncNodeTable, syncOutboxTable] as AnyTableDef[])
+      if (!options.tables.includes(own)) options.tables = [...options.tables, own];
+  }
+  if (options.sync?.target !== undefined && !/^sqlite:|^:memory:$/.test(options.url)) {
+    throw new SluiceError(
+      'CONFIG',
+      `sync.target is set but url ${options.url} is not a SQLite file: sync ships a local SQLite file (the durable outbox) to the target. Open a sqlite: URL, or drop sync.`,
+    );
+  }
+  if (options.sync !== undefined && options.sync.backoffMaxMs < options.sync.backoffInitialMs) {
+    throw new SluiceError(
+      'CONFIG',
+      `sync.backoffMaxMs (${options.sync.backoffMaxMs}) is below sync.backoffInitialMs (${options.sync.backoffInitialMs}).`,
+    );
+  }
   const names = new Set<string>();
   for (const table of options.tables) {
     if (names.has(table.name))

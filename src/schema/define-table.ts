@@ -9,6 +9,7 @@ import {
   type LifecycleStates,
   resolveLifecycle,
 } from './lifecycle-policy.js';
+import { resolveSyncPolicy, type SyncPolicy } from './sync-policy.js';
 import type { ColumnsSpec, InsertOf, KeyOf, PatchOf, PrimaryKeySpec, RowOf } from './table-types.js';
 
 /** The runtime description of one column. */
@@ -39,6 +40,8 @@ export interface TableOptions<C extends ColumnsSpec, PK extends PrimaryKeySpec<C
   retention?: { readonly column: keyof C & string; readonly maxAgeMs: number };
   /** A state machine over one text column: `{ column, initial, transitions, history?, leases? }`. */
   lifecycle?: LifecycleOptions & { readonly column: keyof C & string };
+  /** Ship every committed change to the sync target: `true` (upsert on the primary key) or `{ key }` (another unique key). */
+  sync?: true | { readonly key: (keyof C & string) | readonly (keyof C & string)[] };
 }
 
 /** The columns a definition ends up with: leased lifecycles add their lease columns. */
@@ -67,6 +70,8 @@ export interface TableDef<
   readonly retention?: { readonly column: ColumnDef; readonly maxAgeMs: number };
   /** The table's lifecycle, checked; undefined when it declares none. */
   readonly lifecycle?: Lifecycle;
+  /** The table's sync declaration, checked; undefined when it is not shipped. */
+  readonly sync?: SyncPolicy;
   /** Type carriers only; never set at runtime. */
   readonly $row?: RowOf<C>;
   readonly $insert?: InsertOf<C, Implied>;
@@ -84,7 +89,19 @@ export type KeyType<T> = T extends { readonly $key?: infer R } ? Exclude<R, unde
 export type StateType<T> = T extends { readonly $state?: infer S extends string } ? Exclude<S, undefined> : string;
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
-const TABLE_OPTIONS = ['columns', 'primaryKey', 'unique', 'indexes', 'cache', 'lifecycle', 'retention'];
+const TABLE_OPTIONS = ['columns', 'primaryKey', 'unique', 'indexes', 'cache', 'lifecycle', 'retention', 'sync'];
+/** Set only while defineSluiceTable runs: Sluice's own tables may use the reserved prefix. */
+let allowReserved = false;
+
+/** defineTable for Sluice's own state (`_sluice_*` tables); not part of the public API. */
+export const defineSluiceTable: typeof defineTable = (name, options) => {
+  allowReserved = true;
+  try {
+    return defineTable(name, options);
+  } finally {
+    allowReserved = false;
+  }
+};
 
 export function defineTable<
   const Name extends string,
@@ -93,7 +110,7 @@ export function defineTable<
   const O extends TableOptions<C, PK>,
 >(name: Name, options: O & TableOptions<C, PK>): TableDef<Name, TableColumns<C, O>, PK, ImpliedColumns<O>, StatesOf<O>> {
   checkIdentifier(name, `table name ${describeValue(name)}`);
-  if (name.startsWith('_sluice')) {
+  if (!allowReserved && name.startsWith('_sluice')) {
     throw new SluiceError('CONFIG', `Table name "${name}" is reserved: names starting with _sluice hold Sluice's own state.`);
   }
   for (const key of Object.keys(options)) {
@@ -158,18 +175,24 @@ export function defineTable<
       });
     }
   }
+  const unique = Object.freeze((options.unique ?? []).map((u) => Object.freeze(resolve('unique', u))));
   const table: TableDef = {
     name,
     columns: Object.freeze(columns),
     columnsByName,
     primaryKey: Object.freeze(primaryKey),
-    unique: Object.freeze((options.unique ?? []).map((u) => Object.freeze(resolve('unique', u)))),
+    unique,
     indexes: Object.freeze((options.indexes ?? []).map((i) => Object.freeze(resolve('indexes', i)))),
     ...(options.cache === undefined ? {} : { cache: resolveTablePolicy(name, options.cache) }),
     ...(lifecycleOptions === undefined ? {} : { lifecycle: resolveLifecycle(name, lifecycleOptions, columnsByName) }),
     ...(options.retention === undefined ? {} : { retention: resolveRetention(name, options.retention, columnsByName) }),
+    ...(options.sync === undefined ? {} : syncOf(resolveSyncPolicy(name, options.sync, primaryKey, unique, columnsByName))),
   };
   return Object.freeze(table) as TableDef as TableDef<Name, TableColumns<C, O>, PK, ImpliedColumns<O>, StatesOf<O>>;
+}
+
+function syncOf(policy: SyncPolicy | undefined): { sync?: SyncPolicy } {
+  return policy === undefined ? {} : { sync: policy };
 }
 
 function defineColumn(table: string, name: string, spec: ColumnSpec): ColumnDef {

@@ -1,0 +1,43 @@
+import { quoteIdentifier } from './postgres-builder.js';
+
+/** Which upsert a PostgreSQL-protocol target accepts. */
+export type UpsertFlavor = 'postgres' | 'opengauss';
+
+export interface UpsertShape {
+  /** The target table, unqualified (the session's search_path names its schema). */
+  readonly table: string;
+  /** Where the rows come from: a staging table holding the same columns. */
+  readonly source: string;
+  /** Every column, by database name, in one order for both tables. */
+  readonly columns: readonly string[];
+  /** The unique key the upsert resolves conflicts on. */
+  readonly conflictKey: readonly string[];
+  /**
+   * Columns that must not appear in the update list: the conflict key, and for openGauss every
+   * column of the table's primary key and unique constraints (it refuses to update them).
+   */
+  readonly keyColumns: readonly string[];
+}
+
+/**
+ * The one statement where PostgreSQL and openGauss differ. PostgreSQL: `INSERT … SELECT … ON
+ * CONFLICT (key) DO UPDATE SET c = EXCLUDED.c`. openGauss documents `INSERT … ON DUPLICATE KEY
+ * UPDATE` instead, with no conflict target, no RETURNING, and no key column in the update list.
+ */
+export function upsertFromSql(flavor: UpsertFlavor, shape: UpsertShape): string {
+  const q = quoteIdentifier;
+  const list = shape.columns.map(q).join(', ');
+  const head = `INSERT INTO ${q(shape.table)} (${list}) SELECT ${list} FROM ${q(shape.source)}`;
+  const fixed = new Set(flavor === 'opengauss' ? [...shape.keyColumns, ...shape.conflictKey] : shape.conflictKey);
+  const updated = shape.columns.filter((c) => !fixed.has(c));
+  const set = updated.map((c) => `${q(c)} = EXCLUDED.${q(c)}`).join(', ');
+  if (flavor === 'opengauss') return `${head} ON DUPLICATE KEY UPDATE ${updated.length === 0 ? 'NOTHING' : set}`;
+  const target = shape.conflictKey.map(q).join(', ');
+  return `${head} ON CONFLICT (${target}) ${updated.length === 0 ? 'DO NOTHING' : `DO UPDATE SET ${set}`}`;
+}
+
+/** Creates a node's offset row at 0 unless it exists: `$1` is the node id. */
+export function offsetInitSql(flavor: UpsertFlavor, offsetsTable: string): string {
+  const head = `INSERT INTO ${quoteIdentifier(offsetsTable)} (node_id, seq, updated_at) VALUES ($1, 0, now())`;
+  return flavor === 'opengauss' ? `${head} ON DUPLICATE KEY UPDATE NOTHING` : `${head} ON CONFLICT (node_id) DO NOTHING`;
+}

@@ -1,0 +1,44 @@
+import { defineSluiceTable } from '../schema/define-table.js';
+
+/**
+ * One row per file: the stable node id this SQLite file ships under, and the last sequence number
+ * the target acknowledged (a local copy; the target's `_sluice_sync_offsets` is the authority).
+ */
+export const syncNodeTable = defineSluiceTable('_sluice_sync_node', {
+  columns: { id: 'integer', nodeId: 'text', ackedSeq: 'integer', createdAt: 'timestamp' },
+  primaryKey: 'id',
+});
+
+/**
+ * The outbox: one row per committed change of a synced table, written in the change's own
+ * transaction. `seq` is the table's rowid, so SQLite numbers the rows max + 1 inside the writing
+ * transaction: gap-free across every process that writes the file, since a rolled-back batch
+ * takes its numbers back. The row holding the acknowledged mark is kept (only rows below it are
+ * deleted) so the next number never falls back below the mark. A row with an `error` is a dead
+ * letter: the target refused the key's state.
+ */
+export const syncOutboxTable = defineSluiceTable('_sluice_sync_outbox', {
+  columns: {
+    seq: 'integer',
+    tableName: 'text',
+    /** The primary key as a JSON array of the values SQLite stores (a blob as hex). */
+    keyJson: 'text',
+    kind: 'text',
+    /** Epoch ms of the commit: the age of the oldest pending row is the lag. */
+    at: 'integer',
+    error: 'text?',
+    failedAt: 'integer?',
+  },
+  primaryKey: 'seq',
+  indexes: [['error']],
+});
+
+export type SyncOutboxRow = {
+  seq: number;
+  tableName: string;
+  keyJson: string;
+  kind: string;
+  at: number;
+  error: string | null;
+  failedAt: number | null;
+};
