@@ -185,7 +185,9 @@ describe('one SQLite file shared by processes', () => {
       await files.transition(twice!, 'completed', { token });
       // ... let a lease lapse and the item be claimed and settled again, but log the settle of the lapsed token ...
       const lapsed = await claimOne(stale!, 'w1');
-      await files.update(stale!, { leaseExpiresAt: new Date(Date.now() - 1000) });
+      // A lease lapses by its holder renewing it for a millisecond: callers cannot write lease columns.
+      expect(await files.renew(stale!, lapsed, 1)).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 5));
       expect((await files.reapExpired()).returned).toBe(1);
       const current = await claimOne(stale!, 'w2');
       await files.transition(stale!, 'completed', { token: current });
