@@ -1,0 +1,80 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { open } from '../../../src/index.js';
+import { tempDir } from '../../support/databases.js';
+import { postgresAvailable, postgresUrl, withPostgres } from '../../support/services.js';
+import { crashCounts, readLogFile } from './crash-check.js';
+import { crashKv } from './crash-table.js';
+import { targetSchema } from './sync-support.js';
+
+const available = await postgresAvailable();
+/** 25 kills in the default run (about 30 s); SLUICE_SOAK=1 makes it 100. */
+const KILLS = process.env.SLUICE_SOAK === '1' ? 100 : 25;
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+describe.skipIf(!available)('sync survives kill -9 of the writing, shipping process', () => {
+  const schema = targetSchema('kill9');
+  const dir = tempDir('sluice-sync-kill-');
+
+  it(`kill -9 ${KILLS} times mid-write and mid-ship, then a clean start and flush: nothing lost, nothing older, nothing invented`, async () => {
+    const file = join(dir, 'edge.db');
+    const log = join(dir, 'acks.log');
+    writeFileSync(log, '');
+    const children = new Set<ChildProcess>();
+    try {
+      for (let run = 1; run <= KILLS; run++) {
+        const child = fork(join(import.meta.dirname, 'sync-writer.ts'), [file, postgresUrl, schema, String(run), log], {
+          execArgv: ['--import', 'tsx'],
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        });
+        children.add(child);
+        await new Promise<void>((resolve, reject) => {
+          child.on('message', (m: { type?: string }) => m.type === 'ready' && resolve());
+          child.once('exit', (code, signal) => reject(new Error(`writer exited (${signal ?? code}) before it was ready`)));
+        });
+        await new Promise((r) => setTimeout(r, 100 + Math.random() * 300));
+        child.kill('SIGKILL');
+        await exited(child);
+        children.delete(child);
+      }
+    } finally {
+      for (const child of children) child.kill('SIGKILL');
+    }
+    const db = await open({ url: `sqlite:${file}`, tables: [crashKv], sync: { target: postgresUrl, schema } });
+    try {
+      await db.migrate();
+      await db.sync.flush();
+      const status = db.sync.status();
+      const local = new Map((await db.table(crashKv).find({})).map((r) => [r.id, r.version]));
+      const target = await withPostgres(
+        async (c) =>
+          new Map((await c.query(`select id, version from "${schema}".sync_crash_kv`)).rows.map((r) => [Number(r.id), Number(r.version)])),
+      );
+      const counts = crashCounts(readLogFile(log), local, target);
+      console.log(`kill -9 x${KILLS}: ${JSON.stringify({ ...counts, pending: status.pending, synced: status.synced, rows: target.size })}`);
+      expect(counts.acknowledged).toBeGreaterThan(1000);
+      expect({
+        missing: counts.missing,
+        older: counts.older,
+        neverSubmitted: counts.neverSubmitted,
+        localLost: counts.localLost,
+        pending: status.pending,
+      }).toEqual({
+        missing: 0,
+        older: 0,
+        neverSubmitted: 0,
+        localLost: 0,
+        pending: 0,
+      });
+      expect(status.synced).toBe(status.total);
+    } finally {
+      await db.close();
+    }
+  }, 180_000);
+});
