@@ -50,4 +50,6 @@ export type EnqueueCommand<T extends AnyTableDef> =
 export interface DeleteWhereOptions extends WriteOptions {
   /** Rows deleted per transaction, so no write lock is held for long. Default 1,000. */
   batchSize?: number;
+  /** Required to pass a filter that matches every row (`{}`): emptying a table is said out loud. */
+  all?: boolean;
 }

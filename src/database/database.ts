@@ -134,7 +134,10 @@ export class Database {
       throw error;
     }
     try {
-      return new Database(options, dialect);
+      const db = new Database(options, dialect);
+      // A write made before the invalidation channel is up could not reach other instances.
+      await db.#cache.ready();
+      return db;
     } catch (error) {
       await dialect.close();
       throw error;

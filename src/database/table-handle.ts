@@ -11,10 +11,11 @@ import type {
 } from '../api/table-options.js';
 import { cacheKey, queryKey } from '../cache/cache-key.js';
 import type { TableCache } from '../cache/table-cache.js';
+import { checkOptionKeys } from '../core/options.js';
 import { describeValue, SluiceError } from '../core/sluice-error.js';
 import type { Dialect } from '../dialect/dialect.js';
 import type { WriteCommand } from '../dialect/write-op.js';
-import type { WriteGate } from '../gate/write-gate.js';
+import { WRITE_OPTION_NAMES, type WriteGate } from '../gate/write-gate.js';
 import { checkCallerWrite } from '../lifecycle/caller-writes.js';
 import {
   type ClaimOptions,
@@ -129,17 +130,19 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
 
   /** Resolves with the row as stored (defaults applied) once it is committed. */
   insert(row: InsertType<T>, options?: WriteOptions): Promise<RowType<T>> {
-    return this.#submit(() => this.#codec.encodeInsert(row), options) as Promise<RowType<T>>;
+    return this.#submit('insert', WRITE_OPTION_NAMES, () => this.#codec.encodeInsert(row), options) as Promise<RowType<T>>;
   }
 
   /** Inserts, or replaces every non-key column of the row with the same key. */
   upsert(row: InsertType<T>, options?: WriteOptions): Promise<RowType<T>> {
-    return this.#submit(() => this.#codec.encodeInsert(row, 'upsert'), options) as Promise<RowType<T>>;
+    return this.#submit('upsert', WRITE_OPTION_NAMES, () => this.#codec.encodeInsert(row, 'upsert'), options) as Promise<RowType<T>>;
   }
 
   /** Resolves with the updated row; NOT_FOUND when no row has the key, CONFLICT when `where` fails. */
   update(key: KeyType<T>, patch: PatchType<T>, options?: UpdateOptions<RowType<T>>): Promise<RowType<T>> {
     return this.#submit(
+      'update',
+      UPDATE_OPTION_NAMES,
       () => ({
         kind: 'update',
         key: this.#codec.encodeKey(key),
@@ -152,7 +155,12 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
 
   /** Resolves with true when a row was deleted, false when there was none. */
   delete(key: KeyType<T>, options?: WriteOptions): Promise<boolean> {
-    return this.#submit(() => ({ kind: 'delete', key: this.#codec.encodeKey(key) }), options) as Promise<boolean>;
+    return this.#submit(
+      'delete',
+      WRITE_OPTION_NAMES,
+      () => ({ kind: 'delete', key: this.#codec.encodeKey(key) }),
+      options,
+    ) as Promise<boolean>;
   }
 
   /**
@@ -160,12 +168,21 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
    * no write lock is held for long; resolves with how many rows went.
    */
   async deleteWhere(where: Filter<RowType<T>>, options: DeleteWhereOptions = {}): Promise<number> {
+    this.#options('deleteWhere', options, DELETE_WHERE_OPTION_NAMES);
     const batchSize = options.batchSize ?? 1000;
-    checkCount('batchSize', batchSize, this.table.name);
+    checkCount('batchSize', batchSize, this.table.name, 1);
+    const { batchSize: _, all, ...submit } = options;
     const condition = parseFilter(this.#codec, where);
+    if (isEmptyFilter(condition) && all !== true) {
+      throw new SluiceError(
+        'VALIDATION',
+        `deleteWhere on ${this.table.name} got a filter that matches every row; to empty the table, say so: deleteWhere({}, { all: true }). Nothing was deleted.`,
+        { table: this.table.name },
+      );
+    }
     let total = 0;
     for (;;) {
-      const deleted = (await this.#gate.submit(this.#codec, { kind: 'deleteMany', where: condition, limit: batchSize }, options)) as number;
+      const deleted = (await this.#gate.submit(this.#codec, { kind: 'deleteMany', where: condition, limit: batchSize }, submit)) as number;
       total += deleted;
       if (deleted < batchSize) return total;
     }
@@ -178,6 +195,7 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
   enqueue(command: EnqueueCommand<T>, options: WriteOptions = {}): void {
     let built: WriteCommand;
     try {
+      this.#options('enqueue', options, WRITE_OPTION_NAMES);
       built = this.#command(command);
       checkCallerWrite(this.table, built);
     } catch (error) {
@@ -197,6 +215,7 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
 
   async find(options: FindOptions<RowType<T>> = {}): Promise<RowType<T>[]> {
     this.#requireOpen();
+    this.#options('find', options, FIND_OPTION_NAMES);
     const where = options.where === undefined ? undefined : parseFilter(this.#codec, options.where);
     const terms = parseOrder(this.table, options.orderBy);
     const cache = this.#queryCache('find', options.cache);
@@ -209,6 +228,7 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
   /** Loads the rows one query finds into the table's cache; resolves with how many were stored. */
   async warm(options: FindOptions<RowType<T>> = {}): Promise<number> {
     this.#requireOpen();
+    this.#options('warm', options, FIND_OPTION_NAMES);
     const cache = this.#queryCache('warm', true) as TableCache;
     const pk = this.table.primaryKey;
     return cache.warm(async () => {
@@ -223,7 +243,9 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
 
   async page(options: PageOptions<RowType<T>> = {}): Promise<Page<RowType<T>>> {
     this.#requireOpen();
+    this.#options('page', options, PAGE_OPTION_NAMES);
     const limit = options.limit ?? 100;
+    checkCount('limit', limit, this.table.name, 1);
     const terms = parseOrder(this.table, options.orderBy);
     requireNonNullOrder(this.table.name, terms);
     const nodes: FilterNode[] = [];
@@ -238,6 +260,7 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
 
   async count(where?: Filter<RowType<T>>, options: CountOptions = {}): Promise<number> {
     this.#requireOpen();
+    this.#options('count', options, COUNT_OPTION_NAMES);
     const cache = this.#queryCache('count', options.cache);
     if (!cache) return this.#count(where);
     const node = where === undefined ? null : parseFilter(this.#codec, where);
@@ -281,9 +304,10 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
     );
   }
 
-  #submit(build: () => WriteCommand, options: WriteOptions | undefined): Promise<unknown> {
+  #submit(call: string, known: readonly string[], build: () => WriteCommand, options: WriteOptions | undefined): Promise<unknown> {
     let command: WriteCommand;
     try {
+      this.#options(call, options, known);
       command = build();
       checkCallerWrite(this.table, command);
     } catch (error) {
@@ -304,6 +328,10 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
     return asked === false ? undefined : asked === true || this.#cache?.policy.queries ? this.#cache : undefined;
   }
 
+  #options(call: string, options: unknown, known: readonly string[]): void {
+    checkOptionKeys(call, this.table.name, options, known);
+  }
+
   #requireOpen(): void {
     if (!this.#isOpen()) {
       throw new SluiceError('CLOSED', `The database is closed; cannot read ${this.table.name}. Open it again to read.`, {
@@ -313,8 +341,21 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
   }
 }
 
-function checkCount(name: string, value: number | undefined, table: string): void {
-  if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
-    throw new SluiceError('VALIDATION', `${name} on ${table} must be a whole number >= 0, got ${describeValue(value)}.`, { table, value });
+function checkCount(name: string, value: number | undefined, table: string, min = 0): void {
+  if (value !== undefined && (!Number.isSafeInteger(value) || value < min)) {
+    throw new SluiceError('VALIDATION', `${name} on ${table} must be a whole number >= ${min}, got ${describeValue(value)}.`, {
+      table,
+      value,
+    });
   }
 }
+
+function isEmptyFilter(node: FilterNode): boolean {
+  return node.op === 'and' && node.nodes.every(isEmptyFilter);
+}
+
+const UPDATE_OPTION_NAMES = [...WRITE_OPTION_NAMES, 'where'];
+const DELETE_WHERE_OPTION_NAMES = [...WRITE_OPTION_NAMES, 'batchSize', 'all'];
+const FIND_OPTION_NAMES = ['where', 'orderBy', 'limit', 'offset', 'cache'];
+const PAGE_OPTION_NAMES = ['where', 'orderBy', 'limit', 'after'];
+const COUNT_OPTION_NAMES = ['cache'];

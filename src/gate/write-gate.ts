@@ -1,7 +1,7 @@
 import { type BackoffOptions, backoffMs } from '../core/backoff.js';
-import { SluiceError } from '../core/sluice-error.js';
+import { describeValue, didYouMean, SluiceError } from '../core/sluice-error.js';
 import { type Dialect, type ExtraWrites, TransientError } from '../dialect/dialect.js';
-import type { CommittedChange, Lane, Outcome, WriteCommand, WriteOp } from '../dialect/write-op.js';
+import { type CommittedChange, LANES, type Lane, type Outcome, type WriteCommand, type WriteOp } from '../dialect/write-op.js';
 import type { RowCodec } from '../schema/row-codec.js';
 import { BatchSizer, type BatchSizerOptions } from './batch-sizer.js';
 import { GateCounters } from './gate-counters.js';
@@ -74,6 +74,7 @@ export class WriteGate {
   #spaceWaiters: (() => void)[] = [];
   #idleWaiters: (() => void)[] = [];
   #epoch = 0;
+  #dropReport: { count: number; table: string } | undefined;
   readonly #pendingByEpoch = new Map<number, number>();
   #flushWaiters: { epoch: number; resolve: () => void }[] = [];
   readonly #drainNow = () => void this.#drain();
@@ -114,8 +115,15 @@ export class WriteGate {
     return this.#state;
   }
 
+  /** How many more writes the queue takes before it is full (enqueue drops past it; submit waits or rejects). */
+  get room(): number {
+    return Math.max(0, this.#options.maxQueue - this.#queue.size);
+  }
+
   submit(codec: RowCodec, command: WriteCommand, options: SubmitOptions = {}): Promise<unknown> {
     if (this.#state !== 'open') return Promise.reject(closedError(codec.table.name));
+    const invalid = checkSubmitOptions(codec.table.name, options);
+    if (invalid) return Promise.reject(invalid);
     if (this.#queue.size >= this.#options.maxQueue) {
       if (this.#options.whenFull === 'reject') return Promise.reject(this.#overloaded(codec.table.name));
       return new Promise<void>((resolve) => this.#spaceWaiters.push(resolve)).then(() => this.submit(codec, command, options));
@@ -129,9 +137,42 @@ export class WriteGate {
       this.counters.enqueueFailures++;
       onError(error);
     };
-    if (this.#state !== 'open') fail(closedError(codec.table.name));
-    else if (this.#queue.size >= this.#options.maxQueue) fail(this.#overloaded(codec.table.name));
+    const invalid = checkSubmitOptions(codec.table.name, options);
+    if (invalid) fail(invalid);
+    else if (this.#state !== 'open') fail(closedError(codec.table.name));
+    else if (this.#queue.size >= this.#options.maxQueue) this.#enqueueOverloaded(codec.table.name, onError);
     else this.#push(codec, command, options, noop, fail);
+  }
+
+  /**
+   * enqueue() cannot wait for room, so past the bound the write is dropped. A producer flooding a
+   * full queue would otherwise get one error callback per dropped write (900,000 of them held the
+   * loop for seconds): the first drop is reported at once, later ones in one summary per second.
+   */
+  #enqueueOverloaded(table: string, onError: (error: SluiceError) => void): void {
+    this.counters.enqueueFailures++;
+    this.counters.overloaded++;
+    if (this.#dropReport) {
+      this.#dropReport.count++;
+      return;
+    }
+    this.#dropReport = { count: 0, table };
+    onError(this.#enqueueDropped(table, 1));
+    const timer = setTimeout(() => {
+      const report = this.#dropReport;
+      this.#dropReport = undefined;
+      if (report && report.count > 0) onError(this.#enqueueDropped(report.table, report.count));
+    }, 1000);
+    timer.unref();
+  }
+
+  #enqueueDropped(table: string, count: number): SluiceError {
+    const what = count === 1 ? 'A write' : `${count} more writes`;
+    return new SluiceError(
+      'OVERLOADED',
+      `${what} queued with enqueue() to ${table} ${count === 1 ? 'was' : 'were'} dropped: the write queue is full (${this.#options.maxQueue} waiting) and enqueue() never waits, whatever whenFull says. Check db.writeRoom() before enqueueing, slow the producer, raise gate.maxQueue, or use the awaited insert()/update(), which wait for room.`,
+      { table },
+    );
   }
 
   #push(
@@ -154,8 +195,9 @@ export class WriteGate {
       this.#settled,
     );
     op.epoch = this.#epoch;
-    this.#pendingByEpoch.set(op.epoch, (this.#pendingByEpoch.get(op.epoch) ?? 0) + 1);
+    // Queued first, counted second: a write that never entered the queue must not hold up flush().
     this.#queue.push(op);
+    this.#pendingByEpoch.set(op.epoch, (this.#pendingByEpoch.get(op.epoch) ?? 0) + 1);
     this.#schedule();
   }
 
@@ -311,3 +353,35 @@ function closedError(table: string): SluiceError {
 }
 
 function noop(): void {}
+
+const SUBMIT_OPTIONS = ['priority', 'nonBlocking', 'timeoutMs'];
+
+/** The gate's own options, checked before anything is queued; undefined when they are fine. */
+function checkSubmitOptions(table: string, options: SubmitOptions): SluiceError | undefined {
+  const { priority, nonBlocking, timeoutMs } = options;
+  if (priority !== undefined && !(LANES as readonly unknown[]).includes(priority)) {
+    const hint = typeof priority === 'string' ? didYouMean(priority, LANES) : '';
+    return new SluiceError(
+      'VALIDATION',
+      `A write to ${table} has priority ${describeValue(priority)}${hint} Use one of ${LANES.join(', ')}. Nothing was written.`,
+      { table, value: priority },
+    );
+  }
+  if (nonBlocking !== undefined && typeof nonBlocking !== 'boolean') {
+    return new SluiceError('VALIDATION', `A write to ${table} has nonBlocking ${describeValue(nonBlocking)}; use true or false.`, {
+      table,
+      value: nonBlocking,
+    });
+  }
+  if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0)) {
+    return new SluiceError(
+      'VALIDATION',
+      `A write to ${table} has timeoutMs ${describeValue(timeoutMs)}; use a number of milliseconds >= 0. Nothing was written.`,
+      { table, value: timeoutMs },
+    );
+  }
+  return undefined;
+}
+
+/** The option names every write takes, for callers that check their own options strictly. */
+export const WRITE_OPTION_NAMES: readonly string[] = SUBMIT_OPTIONS;

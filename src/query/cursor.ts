@@ -13,7 +13,12 @@ export function encodeCursor(terms: readonly OrderTerm[], row: JsRow): string {
     const value = row[t.column.name];
     return value instanceof Date ? value.getTime() : value;
   });
-  return Buffer.from(JSON.stringify(values)).toString('base64url');
+  // The order travels with the values: a cursor from another orderBy would silently skip rows.
+  return Buffer.from(JSON.stringify({ o: orderSignature(terms), v: values })).toString('base64url');
+}
+
+function orderSignature(terms: readonly OrderTerm[]): string {
+  return terms.map((t) => `${t.descending ? '-' : ''}${t.column.name}`).join(',');
 }
 
 export function cursorFilter(
@@ -21,19 +26,26 @@ export function cursorFilter(
   cursor: string,
   encode: (term: OrderTerm, value: unknown) => unknown,
 ): FilterNode {
-  let values: unknown;
+  let decoded: { o?: unknown; v?: unknown } | undefined;
   try {
-    values = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    decoded = typeof cursor === 'string' ? JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) : undefined;
   } catch {
-    values = undefined;
+    decoded = undefined;
   }
-  if (!Array.isArray(values) || values.length !== terms.length) {
+  const values = decoded?.v;
+  const expected = orderSignature(terms);
+  if (decoded !== null && typeof decoded === 'object' && typeof decoded.o === 'string' && decoded.o !== expected) {
+    throw new SluiceError(
+      'VALIDATION',
+      `The page cursor was made for orderBy ${JSON.stringify(decoded.o)}, but this query sorts by ${JSON.stringify(expected)}; a cursor only continues the query that produced it.`,
+      { value: cursor },
+    );
+  }
+  if (decoded === null || typeof decoded !== 'object' || !Array.isArray(values) || values.length !== terms.length) {
     throw new SluiceError(
       'VALIDATION',
       'The page cursor is not one this query produced; pass the `next` value of the previous page unchanged, with the same orderBy.',
-      {
-        value: cursor,
-      },
+      { value: cursor },
     );
   }
   const encoded = terms.map((term, i) => encode(term, values[i]));

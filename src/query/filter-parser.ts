@@ -3,6 +3,8 @@ import type { ColumnDef } from '../schema/define-table.js';
 import type { RowCodec } from '../schema/row-codec.js';
 import { COMPARISONS, type FilterNode, OPERATORS } from './filter.js';
 
+/** Deep enough for any filter a person writes; shallow enough that a hostile one cannot blow the stack. */
+const MAX_FILTER_DEPTH = 32;
 const RANGE_TYPES = new Set(['text', 'integer', 'real', 'timestamp']);
 const EQUALITY_TYPES = new Set(['text', 'integer', 'real', 'timestamp', 'boolean']);
 
@@ -16,7 +18,10 @@ export function parseFilter(codec: RowCodec, filter: unknown): FilterNode {
     throw new SluiceError('VALIDATION', `Filter on ${table}: ${message}`, { table, column, value });
   };
 
-  const parseObject = (object: unknown, path: string): FilterNode => {
+  const parseObject = (object: unknown, path: string, depth = 0): FilterNode => {
+    if (depth > MAX_FILTER_DEPTH) {
+      return fail(`${path} nests $and/$or deeper than ${MAX_FILTER_DEPTH} levels; flatten the filter.`, undefined);
+    }
     if (object === null || typeof object !== 'object' || Array.isArray(object)) {
       return fail(`${path} must be an object of column conditions, got ${describeValue(object)}.`, undefined, object);
     }
@@ -27,7 +32,7 @@ export function parseFilter(codec: RowCodec, filter: unknown): FilterNode {
         if (!Array.isArray(condition)) fail(`${name} takes an array of filters, got ${describeValue(condition)}.`, undefined, condition);
         nodes.push({
           op: name === '$and' ? 'and' : 'or',
-          nodes: (condition as unknown[]).map((f, i) => parseObject(f, `${name}[${i}]`)),
+          nodes: (condition as unknown[]).map((f, i) => parseObject(f, `${path}.${name}[${i}]`, depth + 1)),
         });
         continue;
       }
@@ -103,6 +108,13 @@ export function parseFilter(codec: RowCodec, filter: unknown): FilterNode {
           requireType(column, operator, new Set(['text']));
           if (typeof operand !== 'string')
             fail(`$like on ${column.name} takes a string pattern, got ${describeValue(operand)}.`, column.name, operand);
+          if (/(^|[^\\])(\\\\)*\\$/.test(operand as string)) {
+            fail(
+              `$like pattern ${describeValue(operand)} on ${column.name} ends in a lone escape character \\, which matches nothing; escape it as \\\\ to match a backslash.`,
+              column.name,
+              operand,
+            );
+          }
           nodes.push({ op: 'like', column, pattern: operand as string });
           break;
         case '$null':

@@ -140,7 +140,7 @@ forEachDialect('leased claims agree with a model state machine', (t) => {
     await fc.assert(
       fc.asyncProperty(fc.commands(commands, { size: '+1' }), async (cmds) => {
         const table = db.table(jobs);
-        await table.deleteWhere({});
+        await table.deleteWhere({}, { all: true });
         await Promise.all(ITEMS.map((id) => table.insert({ id })));
         const model: Model = {
           items: new Map(ITEMS.map((id) => [id, { status: 'pending', attempt: 0, owner: null }])),
