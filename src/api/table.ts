@@ -22,7 +22,7 @@ export interface Table<T extends AnyTableDef> {
 
   /** Resolves with the row as stored (defaults applied) once it is committed. */
   insert(row: InsertType<T>, options?: WriteOptions): Promise<RowType<T>>;
-  /** Inserts, or replaces every non-key column of the row with the same key. */
+  /** Inserts, or replaces every non-key column of the row with the same key but its lease (a leased lifecycle's), which stays with the claim. */
   upsert(row: InsertType<T>, options?: WriteOptions): Promise<RowType<T>>;
   /** Resolves with the updated row; NOT_FOUND when no row has the key, CONFLICT when `where` fails. */
   update(key: KeyType<T>, patch: PatchType<T>, options?: UpdateOptions<RowType<T>>): Promise<RowType<T>>;

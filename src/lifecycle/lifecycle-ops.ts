@@ -12,7 +12,10 @@ import { refuseLeaseInPatch } from './caller-writes.js';
 export interface TransitionOptions<State extends string = string, Patch = JsRow> extends SubmitOptions {
   /** Apply only if the row is in this state now. */
   from?: State;
-  /** Other columns to change in the same statement. */
+  /**
+   * Other columns to change in the same statement; not the state column (that is `to`) nor the
+   * lease (`attempt`, `leaseOwner`, `leaseExpiresAt`), which the move itself releases.
+   */
   set?: Patch;
   /** The fencing token (`attempt`) of the claim being settled: a lapsed, re-claimed lease cannot settle. */
   token?: number;

@@ -69,6 +69,8 @@ forEachDialect('fencing tokens', (t) => {
   beforeAll(async () => {
     db = await t.open({ tables: [media], maintenance: { reapIntervalMs: 0, retentionIntervalMs: 0, retentionBatchSize: 1000 } });
     await db.migrate();
+    // The guards are replaced on every migrate, never stacked or refused.
+    await db.migrate();
   });
 
   const claimOne = (path: string, owner: string) =>
