@@ -7,7 +7,15 @@ import { type BatchResult, type DialectCapabilities, type ExtraWrites, Transient
 import { insertRunLength } from '../insert-runs.js';
 import { resolvedRow, storedRows } from '../upsert-results.js';
 import { CommittedChange, type Outcome, type WriteOp } from '../write-op.js';
-import { lostCommitStatus } from './postgres-commit.js';
+import {
+  COMMIT_MARKERS_TABLE,
+  ensureCommitMarkers,
+  insertMarkerSql,
+  lostCommitStatus,
+  MARKER_SWEEP_BATCH,
+  newCommitMarker,
+  sweepMarkersSql,
+} from './postgres-commit.js';
 import type { PgConnection, WriterSlot } from './postgres-connection.js';
 import { classifyPostgresError, isConnectionLoss, postgresTransient } from './postgres-errors.js';
 import { UnnestStatements, type UpsertClause } from './postgres-statements.js';
@@ -37,6 +45,9 @@ interface Failure {
   readonly index: number;
 }
 
+/** Row locks let concurrent claimers skip each other's rows; no cross-connection commit counter. */
+export const POSTGRES_CAPABILITIES: DialectCapabilities = Object.freeze({ skipLocked: true, dataVersion: false, processPrivate: false });
+
 /**
  * Runs a batch in one transaction on the writer connection.
  *
@@ -50,9 +61,6 @@ interface Failure {
  * Multi-row inserts always run inside a savepoint (cheap next to a thousand rows): when one fails,
  * its rows run again one per savepoint so only the bad row fails.
  */
-/** Row locks let concurrent claimers skip each other's rows; no cross-connection commit counter. */
-export const POSTGRES_CAPABILITIES: DialectCapabilities = Object.freeze({ skipLocked: true, dataVersion: false, processPrivate: false });
-
 export class PostgresBatchRunner {
   readonly #writer: WriterSlot;
   readonly #builder: Kysely<any>;
@@ -60,6 +68,8 @@ export class PostgresBatchRunner {
   readonly #names: (sql: string) => string | undefined;
   readonly #statements = new Map<RowCodec, TableStatements>();
   readonly #unnest = new Map<RowCodec, UnnestStatements>();
+  /** Markers of batches whose outcome is known, waiting to be deleted in bulk by a later batch. */
+  readonly #settled: string[] = [];
   readonly stats: BatchRunnerStats = { replays: 0, runFallbacks: 0, commitsLost: 0, commitsFoundCommitted: 0, commitsUnknown: 0 };
 
   constructor(writer: WriterSlot, builder: Kysely<any>, upsert: UpsertClause, names: (sql: string) => string | undefined) {
@@ -115,9 +125,16 @@ export class PostgresBatchRunner {
     const outcomes = new Array<Outcome>(ops.length);
     const changes: CommittedChange[] = [];
     try {
-      // One round trip opens the transaction, bounds its lock waits, and learns its id: the id
-      // tells, after a COMMIT whose reply was lost, whether it happened.
-      const begun = await conn.query(`begin; set local lock_timeout = ${lockWaitMs(ops)}; select txid_current()::text as xid`);
+      // One round trip opens the transaction, bounds its lock waits, writes the marker that tells,
+      // after a COMMIT whose reply was lost, whether it happened, and now and then deletes the
+      // markers of batches already settled (kept in the list until this transaction commits).
+      const marker = newCommitMarker();
+      const sweeping = this.#settled.length >= MARKER_SWEEP_BATCH ? this.#settled.length : 0;
+      const sweep = sweeping > 0 ? `${sweepMarkersSql(this.#settled.slice(0, sweeping))}; ` : '';
+      const begun = await this.#begin(
+        conn,
+        `begin; set local lock_timeout = ${lockWaitMs(ops)}; ${insertMarkerSql(marker)}; ${sweep}select txid_current()::text as xid`,
+      );
       const xid = String(begun.rows[0]?.xid);
       const failure = await this.#runOps(conn, ops, outcomes, changes, isolateFrom);
       if (failure) {
@@ -132,10 +149,24 @@ export class PostgresBatchRunner {
         const failed = extraOutcomes.find((o) => o !== undefined && !o.ok);
         if (failed && !failed.ok) throw failed.error;
       }
-      await this.#commit(conn, xid, ops);
+      await this.#commit(conn, marker, xid, ops);
+      this.#settled.splice(0, sweeping);
+      this.#settled.push(marker);
       return { outcomes, changes };
     } catch (error) {
       throw await this.#abandon(conn, error);
+    }
+  }
+
+  /** Opens the transaction; a marker table dropped since open (a schema reset) is made again. */
+  async #begin(conn: PgConnection, sql: string) {
+    try {
+      return await conn.query(sql);
+    } catch (error) {
+      if ((error as { code?: string }).code !== '42P01' || conn.broken) throw error;
+      await conn.query('rollback');
+      await ensureCommitMarkers(conn);
+      return await conn.query(sql);
     }
   }
 
@@ -307,14 +338,13 @@ export class PostgresBatchRunner {
   }
 
   /**
-   * A COMMIT whose reply never came may have happened or not. The transaction id answers it: the
-   * server says committed, aborted, or still in progress (it has not yet noticed the lost
-   * connection; then its backend is ended, which settles the transaction either way). The batch
-   * is acknowledged only on "committed"; on "aborted" the gate runs it again. If no answer comes
-   * before the latest op's deadline, the ops fail with UNAVAILABLE saying the outcome is unknown:
-   * no promise ever resolves for a write that may not have committed.
+   * A COMMIT whose reply never came may have happened or not. The batch's marker row answers it
+   * (postgres-commit.ts): the batch is acknowledged only when the marker is found committed; when
+   * it is not, the gate runs the batch again. If no answer comes before the latest op's deadline,
+   * the ops fail with UNAVAILABLE saying the outcome is unknown: no promise ever resolves for a
+   * write that may not have committed.
    */
-  async #commit(conn: PgConnection, xid: string, ops: readonly WriteOp[]): Promise<void> {
+  async #commit(conn: PgConnection, marker: string, xid: string, ops: readonly WriteOp[]): Promise<void> {
     try {
       await conn.query('commit');
       return;
@@ -324,7 +354,8 @@ export class PostgresBatchRunner {
       this.#writer.discard(conn);
       let deadline = performance.now() + MIN_COMMIT_RESOLVE_MS;
       for (const op of ops) deadline = Math.max(deadline, op.deadline);
-      const status = await lostCommitStatus(this.#writer, xid, conn.pid, deadline);
+      const status = await lostCommitStatus(this.#writer, marker, conn.pid, xid, deadline);
+      if (status !== 'unknown') this.#settled.push(marker);
       if (status === 'committed') {
         this.stats.commitsFoundCommitted++;
         return;
@@ -335,7 +366,7 @@ export class PostgresBatchRunner {
       this.stats.commitsUnknown++;
       throw new SluiceError(
         'UNAVAILABLE',
-        `The connection to PostgreSQL was lost during COMMIT and the server could not be asked in time whether transaction ${xid} committed: these writes may or may not have been applied. Read the rows back before writing them again.`,
+        `The connection to PostgreSQL was lost during COMMIT and the server could not be asked in time whether the batch (commit marker ${marker} in ${COMMIT_MARKERS_TABLE}) committed: these writes may or may not have been applied. Read the rows back before writing them again.`,
         { cause: error },
       );
     }

@@ -1,39 +1,112 @@
+import { randomUUID } from 'node:crypto';
 import { backoffMs, delay } from '../../core/backoff.js';
-import type { PgConnection, WriterSlot } from './postgres-connection.js';
+import type { PgConnection, PgSession, WriterSlot } from './postgres-connection.js';
 import { isConnectionLoss } from './postgres-errors.js';
 
+/*
+ * Settling a COMMIT whose reply was lost.
+ *
+ * Every batch inserts a row with a fresh random token into a small table, in its own transaction
+ * and in the round trip that opens it. The row exists, committed, if and only if the batch
+ * committed: nothing else ever writes that token. The transaction id cannot serve: a server that
+ * crashes before an id reaches durable WAL hands the same id out again after recovery, and
+ * txid_status() then reports another client's commit as this batch's.
+ *
+ * To settle, a fresh connection inserts the same token itself. The primary key decides: a unique
+ * violation means the batch's row is there, so it committed; success means it is not, and since
+ * an insert waits for an in-progress transaction holding the same key, the batch had already
+ * ended without committing. That insert commits, so the token is taken for good.
+ */
+
+export const COMMIT_MARKERS_TABLE = '_sluice_commit_markers';
+
+/** Markers of batches whose outcome is known are deleted in bulk, this many at a time. */
+export const MARKER_SWEEP_BATCH = 256;
+/** Markers a process left behind (it died before its sweep) are removed at open after this long. */
+const ABANDONED_MARKER_AGE = '1 day';
+/** How long one settling insert waits for the lost transaction before ending its backend. */
+const SETTLE_LOCK_WAIT_MS = 1000;
+
+/** A token for one batch; uuid text, so it can be written into SQL as a literal. */
+export function newCommitMarker(): string {
+  return randomUUID();
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** The statement that records a batch's marker (a literal: it joins the BEGIN round trip). */
+export function insertMarkerSql(token: string): string {
+  if (!UUID.test(token)) throw new Error(`not a commit marker: ${token}`);
+  return `insert into ${COMMIT_MARKERS_TABLE} (token) values ('${token}')`;
+}
+
+/** Deletes the markers of batches already settled (a literal list, for the same reason). */
+export function sweepMarkersSql(tokens: readonly string[]): string {
+  for (const token of tokens) if (!UUID.test(token)) throw new Error(`not a commit marker: ${token}`);
+  return `delete from ${COMMIT_MARKERS_TABLE} where token in (${tokens.map((t) => `'${t}'`).join(', ')})`;
+}
+
 /**
- * Whether a transaction whose COMMIT reply was lost committed, asked on a fresh connection until
- * `deadline` (a performance.now() time). The server answers committed or aborted (a restart
- * aborts whatever was in flight), or "in progress" while the old backend has not yet noticed the
- * lost connection: then that backend is ended, which settles the transaction either way (a
- * backend already writing the commit record finishes it before it exits). 'unknown' when the
- * server could not be reached in time.
+ * Creates the marker table unless it exists (two processes may race: the loser finds it made),
+ * and removes markers abandoned by processes that died long ago.
+ */
+export async function ensureCommitMarkers(conn: PgSession): Promise<void> {
+  const { rows } = await conn.query('select to_regclass($1) is not null as present', [COMMIT_MARKERS_TABLE]);
+  if (rows[0]?.present !== true) {
+    try {
+      await conn.query(
+        `create table if not exists ${COMMIT_MARKERS_TABLE} (token text primary key, created_at timestamptz not null default now())`,
+      );
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code !== '23505' && code !== '42P07') throw error;
+    }
+    return;
+  }
+  await conn.query(`delete from ${COMMIT_MARKERS_TABLE} where created_at < now() - interval '${ABANDONED_MARKER_AGE}'`);
+}
+
+/**
+ * Whether the batch that wrote `token` committed, asked on a fresh connection until `deadline`
+ * (a performance.now() time); 'unknown' when the server could not be reached in time. While the
+ * lost transaction still runs (its backend has not noticed the lost connection), the settling
+ * insert waits; past a short wait that backend is ended, matched by pid and transaction id so a
+ * recycled pid is never ended by mistake. Either way the token's row then exists, committed, and
+ * is the caller's to sweep.
  */
 export async function lostCommitStatus(
   writer: WriterSlot,
-  xid: string,
+  token: string,
   pid: number,
+  xid: string,
   deadline: number,
 ): Promise<'committed' | 'aborted' | 'unknown'> {
+  const settle = `begin; set local lock_timeout = ${SETTLE_LOCK_WAIT_MS}; ${insertMarkerSql(token)}; commit`;
   let ended = false;
   for (let attempt = 0; ; attempt++) {
     let conn: PgConnection | undefined;
     try {
       conn = await writer.get();
-      const status = (await conn.query('select txid_status($1::bigint) as status', [xid])).rows[0]?.status;
-      if (status === 'committed' || status === 'aborted') return status;
-      if (status === 'in progress' && !ended) {
-        // Matched on the transaction too, so a recycled pid is never ended by mistake.
-        await conn.query(
-          'select pg_terminate_backend(pid) from pg_stat_activity where pid = $1 and backend_xid::text = ($2::bigint % 4294967296)::text',
-          [pid, xid],
-        );
-        ended = true;
-        continue;
-      }
+      await conn.query(settle);
+      return 'aborted';
     } catch (error) {
-      if (conn && (conn.broken || isConnectionLoss(error))) writer.discard(conn);
+      const state = (error as { code?: string }).code;
+      if (conn && (conn.broken || isConnectionLoss(error))) {
+        writer.discard(conn);
+      } else if (conn) {
+        await conn.query('rollback').catch(() => writer.discard(conn as PgConnection));
+        if (state === '23505') return 'committed';
+        if (state === '55P03' && !ended) {
+          await conn
+            .query(
+              'select pg_terminate_backend(pid) from pg_stat_activity where pid = $1 and backend_xid::text = ($2::bigint % 4294967296)::text',
+              [pid, xid],
+            )
+            .catch(() => {});
+          ended = true;
+          continue;
+        }
+      }
     }
     if (performance.now() >= deadline) return 'unknown';
     await delay(backoffMs(attempt, { initialMs: 20, maxMs: 500 }));

@@ -48,6 +48,7 @@ import type { WriteOp } from '../write-op.js';
 import { POSTGRES_CAPABILITIES, PostgresBatchRunner } from './postgres-batch.js';
 import { createPostgresBuilder, postgresDdlFlavor, quoteIdentifier } from './postgres-builder.js';
 import { postgresCodec } from './postgres-codec.js';
+import { ensureCommitMarkers } from './postgres-commit.js';
 import { type PgConnection, type PgConnectionOptions, type PgPool, type PostgresDriver, WriterSlot } from './postgres-connection.js';
 import { classifyPostgresError, isConnectionLoss } from './postgres-errors.js';
 import { pgDriver } from './postgres-pg-driver.js';
@@ -67,7 +68,7 @@ export interface PostgresDialectOptions {
   readonly driver?: PostgresDriver;
 }
 
-/** txid_status() (to settle a COMMIT whose reply was lost) arrived in PostgreSQL 10. */
+/** The oldest release this dialect is tested against (ON CONFLICT, to_regclass, unnest of several arrays). */
 const MIN_SERVER_VERSION = 100_000;
 const CONNECT_TIMEOUT_MS = 10_000;
 /** Attempts a read makes when its pooled connection turns out to be dead (a server restart). */
@@ -122,6 +123,7 @@ export class PostgresDialect implements Dialect {
       const conn = await writer.get();
       await checkServer(conn);
       if (options.schema !== undefined) await ensureSchema(conn, options.schema);
+      await ensureCommitMarkers(conn);
     } catch (error) {
       await writer.close();
       throw openError(options.url, error);
@@ -266,11 +268,9 @@ async function checkServer(conn: PgConnection): Promise<void> {
   );
   const num = Number(rows[0]?.num ?? 0);
   if (num < MIN_SERVER_VERSION) {
-    throw new SluiceError(
-      'CONFIG',
-      `Sluice requires PostgreSQL 10 or newer (detected ${String(rows[0]?.version)}): it needs txid_status() to settle a COMMIT whose reply was lost.`,
-      { value: rows[0]?.version },
-    );
+    throw new SluiceError('CONFIG', `Sluice requires PostgreSQL 10 or newer (detected ${String(rows[0]?.version)}). Upgrade the server.`, {
+      value: rows[0]?.version,
+    });
   }
 }
 
