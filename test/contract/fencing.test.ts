@@ -172,6 +172,7 @@ forEachDialect('fencing tokens', (t) => {
       await expect(files.renew('opts', token, lease)).rejects.toMatchObject({ code: 'VALIDATION', value: lease });
     }
     await expect(files.renew('opts', 1.5, 1000)).rejects.toMatchObject({ code: 'VALIDATION' });
+    await expect(files.reapExpired(0)).rejects.toMatchObject({ code: 'VALIDATION', value: 0 });
     await expect(files.renew('opts', token, 1000, { priorty: 'high' } as never)).rejects.toThrow(/did you mean "priority"/);
 
     const claim = await refusal(files.claim({ form: 'pending', to: 'downloading', limit: 1, leaseMs: 1000, owner: 'x' } as never));
