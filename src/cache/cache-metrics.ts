@@ -1,4 +1,4 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { LatencyWindow } from '../core/latency-window.js';
 import type { CacheStats } from './cache-stats.js';
 
@@ -8,6 +8,7 @@ import type { CacheStats } from './cache-stats.js';
  */
 export class CacheMetrics {
   readonly loadLatency = new LatencyWindow(4096);
+  readonly #loadSeconds: Histogram;
 
   constructor(registry: Registry, read: () => CacheStats) {
     const byTier = (name: string, help: string, pick: (s: CacheStats) => Record<'l1' | 'l2' | 'query', number>) =>
@@ -70,22 +71,16 @@ export class CacheMetrics {
         this.set(read().l1.bytes);
       },
     });
-    const loads = this.loadLatency;
-    new Gauge({
-      name: 'sluice_cache_load_ms',
-      help: 'Time to load a missed row or query result from the database (recent loads), by quantile.',
-      labelNames: ['quantile'],
+    this.#loadSeconds = new Histogram({
+      name: 'sluice_cache_load_seconds',
+      help: 'Time to load a missed row or query result from the database.',
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
       registers: [registry],
-      collect() {
-        const summary = loads.summary();
-        this.set({ quantile: '0.5' }, summary.p50);
-        this.set({ quantile: '0.99' }, summary.p99);
-        this.set({ quantile: '1' }, summary.max);
-      },
     });
   }
 
   recordLoad(ms: number): void {
     this.loadLatency.record(ms);
+    this.#loadSeconds.observe(ms / 1000);
   }
 }
