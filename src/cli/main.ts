@@ -6,6 +6,7 @@ import { registerBench } from './commands/bench.js';
 import { registerCleanup } from './commands/cleanup.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerMigrate } from './commands/migrate.js';
+import { registerServe } from './commands/serve.js';
 import { registerSmoke } from './commands/smoke.js';
 import { registerStress } from './commands/stress.js';
 import { packageRoot } from './package-paths.js';
@@ -21,6 +22,7 @@ const COMMANDS: readonly ((program: Command) => void)[] = [
   registerSmoke,
   registerDoctor,
   registerCleanup,
+  registerServe,
 ];
 
 const { version } = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };

@@ -1,0 +1,113 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { SluiceError } from '../../index.js';
+import { type CommonOptions, commandAction, wholeNumber, withCommonOptions } from '../cli-command.js';
+import { openDatabase, type SchemaOption, withSchemaOption } from '../open-database.js';
+import { loadSchema } from '../schema-loader.js';
+import { DemoScenario } from '../serve-demo.js';
+
+interface ServeOptions extends CommonOptions, SchemaOption {
+  host: string;
+  port: number;
+  demo: boolean;
+  migrate: boolean;
+  tokenFile?: string;
+  readToken?: string;
+}
+
+export function registerServe(program: Command): void {
+  const command = program
+    .command('serve')
+    .description('the HTTP API, /metrics, /openapi.json and the live dashboard; SIGTERM or SIGINT stop it gracefully');
+  withSchemaOption(withCommonOptions(command))
+    .option('--host <host>', 'address to listen on; a non-loopback one needs a token', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0: any free port)', wholeNumber(0, 65535), 8080)
+    .option('--demo', 'run the seed-000 scenario (ingester, scheduler claims, smoke checker) in the background', false)
+    .option('--migrate', 'apply the schema before serving (always on with --demo)', false)
+    .option('--token-file <file>', 'read the write token from this file (default: $SLUICE_API_TOKEN)')
+    .option('--read-token <token>', 'close reads too: they need this token or the write token (default: $SLUICE_READ_TOKEN)')
+    .action(
+      commandAction('serve', async (options: ServeOptions) => {
+        const token = writeToken(options);
+        const readToken = options.readToken ?? (process.env.SLUICE_READ_TOKEN || undefined);
+        if (token === undefined && !isLoopback(options.host)) {
+          throw new SluiceError(
+            'CONFIG',
+            `Refusing to listen on ${options.host} without a token: anyone who can reach it could write. Set SLUICE_API_TOKEN or --token-file, or listen on 127.0.0.1.`,
+            { value: options.host },
+          );
+        }
+        const schema = await loadSchema(options.schema);
+        // Loaded through the package's own name: the CLI reaches the server as any user would.
+        const { createServer } = await import('sluice/server');
+        let report: (source: string, error: unknown) => void = () => {};
+        const db = await openDatabase(options.db, schema, {
+          onError: (error) => {
+            console.error('[sluice]', error);
+            report('database', error);
+          },
+        });
+        let demo: DemoScenario | undefined;
+        try {
+          if (options.demo || options.migrate) await db.migrate();
+          if (options.demo && !schema.tables.some((t) => t.name === 'media_files')) {
+            throw new SluiceError('CONFIG', '--demo runs the seed-000 scenario on media_files; use it with the built-in schema.');
+          }
+          const app = createServer(db, {
+            ...(token === undefined ? {} : { token }),
+            ...(readToken === undefined ? {} : { readToken }),
+            schemaVersion: schema.schemaVersion,
+          });
+          report = app.reportError;
+          const address = await app.listen({ host: options.host, port: options.port });
+          process.stderr.write(`sluice serve: dashboard at ${address}/ (API under ${address}/api/v1, docs at ${address}/docs)\n`);
+          if (options.demo) {
+            demo = new DemoScenario(db, (error) => app.reportError('demo', error));
+            demo.start();
+            process.stderr.write('sluice serve: demo scenario running (ingester, scheduler, smoke checker)\n');
+          }
+          const signal = await new Promise<NodeJS.Signals>((resolve) => {
+            process.once('SIGTERM', () => resolve('SIGTERM'));
+            process.once('SIGINT', () => resolve('SIGINT'));
+          });
+          process.stderr.write(`sluice serve: ${signal}: finishing requests in flight, then closing the database\n`);
+          // Stop taking requests and let those in flight finish, then flush every acknowledged write.
+          await demo?.stop();
+          await app.close();
+          const stats = db.stats();
+          await db.close();
+          // Only fires if a stray handle would keep the process alive after everything closed.
+          setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
+          return {
+            ok: true,
+            data: { address, signal, writes: stats.ops.ok, failed: stats.ops.failed },
+            text: `sluice serve: stopped after ${signal}; ${stats.ops.ok} writes committed, ${stats.ops.failed} rejected`,
+          };
+        } finally {
+          await demo?.stop();
+          await db.close();
+        }
+      }),
+    );
+}
+
+function writeToken(options: ServeOptions): string | undefined {
+  if (options.tokenFile !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(options.tokenFile, 'utf8').trim();
+    } catch (error) {
+      throw new SluiceError('CONFIG', `Cannot read --token-file ${options.tokenFile}: ${(error as Error).message}.`, {
+        value: options.tokenFile,
+      });
+    }
+    if (text.length === 0) throw new SluiceError('CONFIG', `--token-file ${options.tokenFile} is empty.`, { value: options.tokenFile });
+    return text;
+  }
+  const fromEnv = process.env.SLUICE_API_TOKEN;
+  return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
