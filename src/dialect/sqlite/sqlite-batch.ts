@@ -15,16 +15,16 @@ const MAX_VARIABLES = 32_766;
 const MAX_ROWS_PER_INSERT = 64;
 
 /**
- * Runs a batch on the one writer connection, synchronously, inside BEGIN IMMEDIATE: no JavaScript
- * awaits while the lock is held. Each op is one write statement, which SQLite makes atomic on its
- * own, so a failing op leaves the rest of the transaction intact without a savepoint.
- */
-/**
  * SQLite locks the whole file for a writer, so there are no row locks to skip; `data_version`
  * reports other connections' commits. A `:memory:` database is private to its process.
  */
 export const SQLITE_CAPABILITIES: DialectCapabilities = Object.freeze({ skipLocked: false, dataVersion: true, processPrivate: false });
 
+/**
+ * Runs a batch on the one writer connection, synchronously, inside BEGIN IMMEDIATE: no JavaScript
+ * awaits while the lock is held. Each op is one write statement, which SQLite makes atomic on its
+ * own, so a failing op leaves the rest of the transaction intact without a savepoint.
+ */
 export class SqliteBatchRunner {
   readonly #db: Database.Database;
   readonly #builder: Kysely<any>;
@@ -34,8 +34,12 @@ export class SqliteBatchRunner {
   readonly #commit: Database.Statement;
   readonly #rollback: Database.Statement;
 
-  constructor(db: Database.Database, builder: Kysely<any>) {
+  readonly #beforeCommit: () => SluiceError | undefined;
+
+  /** `beforeCommit` may veto the COMMIT (the file was deleted or replaced): the batch rolls back. */
+  constructor(db: Database.Database, builder: Kysely<any>, beforeCommit: () => SluiceError | undefined = () => undefined) {
     this.#db = db;
+    this.#beforeCommit = beforeCommit;
     this.#builder = builder;
     this.#begin = db.prepare('BEGIN IMMEDIATE');
     this.#commit = db.prepare('COMMIT');
@@ -77,6 +81,8 @@ export class SqliteBatchRunner {
         const failed = extraOutcomes.find((o) => !o.ok);
         if (failed && !failed.ok) throw failed.error;
       }
+      const veto = this.#beforeCommit();
+      if (veto) throw veto;
       this.#commit.run();
     } catch (error) {
       if (this.#db.inTransaction) this.#rollback.run();

@@ -10,6 +10,7 @@ import type { JsRow, RowCodec } from '../../schema/row-codec.js';
 import type { BatchResult, Dialect, DialectCapabilities, DialectStats, ExtraWrites, MigrationReport } from '../dialect.js';
 import { MIGRATIONS_TABLE, type MigrationSession, runMigrations } from '../migrator.js';
 import type { WriteOp } from '../write-op.js';
+import { FileIdentity } from './file-identity.js';
 import { SQLITE_CAPABILITIES, SqliteBatchRunner } from './sqlite-batch.js';
 import { createSqliteBuilder, sqliteDdlFlavor } from './sqlite-builder.js';
 import { CheckpointWatchdog } from './sqlite-checkpoint.js';
@@ -56,7 +57,8 @@ export class SqliteDialect implements Dialect {
     this.#writer = writer;
     this.#reader = reader;
     this.#lockTimeoutMs = options.lockTimeoutMs;
-    this.#batches = new SqliteBatchRunner(writer, this.builder);
+    const identity = options.file === ':memory:' ? undefined : new FileIdentity(options.file);
+    this.#batches = new SqliteBatchRunner(writer, this.builder, () => identity?.check());
     this.#watchdog = new CheckpointWatchdog(writer, options.file, options.walMaxBytes, options.checkpointIntervalMs);
   }
 
