@@ -1,5 +1,6 @@
 import type { CompiledQuery, Kysely } from 'kysely';
-import { describeValue, didYouMean, SluiceError } from '../core/sluice-error.js';
+import { checkOptionKeys } from '../core/options.js';
+import { describeValue, SluiceError } from '../core/sluice-error.js';
 import type { WriteCommand } from '../dialect/write-op.js';
 import type { SubmitOptions, WriteGate } from '../gate/write-gate.js';
 import type { Filter } from '../query/filter.js';
@@ -258,22 +259,8 @@ export class LifecycleOps {
 
   /** A call's options: an object whose every key this call knows, so a misspelt one is never ignored. */
   #options<O extends object>(call: string, options: O | undefined, known: readonly string[]): O {
-    if (options === undefined) return {} as O;
-    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-      throw new SluiceError('VALIDATION', `${call} on ${this.#table} takes an options object, got ${describeValue(options)}.`, {
-        table: this.#table,
-        value: options,
-      });
-    }
-    for (const name of Object.keys(options)) {
-      if (known.includes(name)) continue;
-      throw new SluiceError(
-        'VALIDATION',
-        `${call} on ${this.#table} has no option ${describeValue(name)}${didYouMean(name, known)}. Its options are ${known.join(', ')}.`,
-        { table: this.#table, value: name },
-      );
-    }
-    return options;
+    checkOptionKeys(call, this.#table, options, known);
+    return options ?? ({} as O);
   }
 
   #requireToken(call: string, token: unknown): void {
