@@ -36,6 +36,8 @@ const LOST_CONNECTION =
 
 interface PgErrorFields {
   code?: string;
+  severity?: string;
+  hint?: string;
   constraint?: string;
   column?: string;
   detail?: string;
@@ -51,9 +53,16 @@ function sqlState(error: unknown): string {
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : '';
 }
 
+/**
+ * The server's answer to a request it cannot parse, such as a bind message with more than 65,535
+ * parameters: an ERROR about that one statement, after which the connection goes on working.
+ */
+const PROTOCOL_VIOLATION = '08P01';
+
 /** True when the connection that raised the error can no longer be used. */
 export function isConnectionLoss(error: unknown): boolean {
   const state = sqlState(error);
+  if (state === PROTOCOL_VIOLATION) return fieldsOf(error).severity === 'FATAL';
   if (state !== '') return state.startsWith('08') || UNAVAILABLE_STATES.has(state);
   const code = fieldsOf(error).code;
   if (typeof code === 'string' && NETWORK_CODES.has(code)) return true;
@@ -104,6 +113,34 @@ function constraintAdvice(state: string, fields: PgErrorFields): string {
   }
 }
 
+/** What to change, for the data exceptions a caller's value causes. */
+function dataAdvice(state: string): string {
+  switch (state) {
+    case '22021':
+    case '22P05':
+      return ' Text and JSON may not contain the NUL character \\u0000 or bytes invalid in the encoding: remove them, or store the value as a blob.';
+    case '22001':
+      return ' The value is longer than the column allows: shorten it or widen the column.';
+    case '22003':
+      return ' The number is outside the range of the column type: integer columns hold 64-bit integers.';
+    case '22P02':
+    case '22007':
+    case '22008':
+      return ' The value does not have the column type’s format or range: pass a value of the declared type.';
+    case '22012':
+      return ' A division by zero in a computed value: check the expression.';
+    default:
+      return ' Check the value against the column type.';
+  }
+}
+
+function limitAdvice(message: string): string {
+  if (/index row (size|requires)/i.test(message)) {
+    return ' A value in an indexed column (the key, a unique or an index column) is larger than a PostgreSQL btree index entry may be (about 2,700 bytes): shorten it, or index a hash of it instead.';
+  }
+  return ' Make the value or the statement smaller.';
+}
+
 /** Maps a driver error to the SluiceError code the core and the callers understand. */
 export function classifyPostgresError(error: unknown, table?: string): SluiceError {
   if (error instanceof SluiceError) return error;
@@ -147,9 +184,27 @@ export function classifyPostgresError(error: unknown, table?: string): SluiceErr
     );
   }
   if (state.startsWith('22')) {
+    return new SluiceError('VALIDATION', `PostgreSQL cannot store a value${where}: ${message}${detail} (${state}).${dataAdvice(state)}`, {
+      table,
+      column: fields.column,
+      cause: error,
+    });
+  }
+  if (state === '54000' || state === '54001' || state === '54011' || state === '54023') {
     return new SluiceError(
       'VALIDATION',
-      `PostgreSQL cannot store a value${where}: ${message} (${state}). Text and JSON may not contain the NUL character \\u0000.`,
+      `PostgreSQL refused the write${where} as too large: ${message}${detail} (${state}).${limitAdvice(message)}`,
+      {
+        table,
+        column: fields.column,
+        cause: error,
+      },
+    );
+  }
+  if (state === PROTOCOL_VIOLATION && !isConnectionLoss(error)) {
+    return new SluiceError(
+      'VALIDATION',
+      `PostgreSQL refused the statement${where}: ${message} (${state}). A statement carries at most 65,535 values: split the write, or pass a long list as one $in array.`,
       { table, cause: error },
     );
   }

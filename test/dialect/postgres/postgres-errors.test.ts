@@ -71,6 +71,15 @@ describe('PostgreSQL error classification', async () => {
     { state: '42P01', statements: () => ['select * from no_such_table'], code: 'CONFIG', says: /migrate/ },
     { state: '42703', statements: () => ['select no_such_column from accounts'], code: 'CONFIG', says: /migrate/ },
     { state: '22021', statements: () => [`select convert_from('\\x00'::bytea, 'UTF8')`], code: 'VALIDATION', says: /cannot store/ },
+    { state: '22003', statements: () => ['select 2147483648::int'], code: 'VALIDATION', says: /outside the range(?![\s\S]*NUL)/ },
+    {
+      state: '54000 (index row size)',
+      statements: () => [
+        "insert into accounts values (90, (select string_agg(md5(random()::text), '') from generate_series(1, 300)), 0, null)",
+      ],
+      code: 'VALIDATION',
+      says: /btree index entry/,
+    },
     { state: '40001', statements: () => [raise('40001')], code: 'BUSY', transient: 'busy', says: /lock/ },
     { state: '40P01', statements: () => [raise('40P01')], code: 'BUSY', transient: 'busy', says: /lock/ },
     { state: '55P03', statements: () => [raise('55P03')], code: 'BUSY', transient: 'busy', says: /lock/ },
@@ -93,6 +102,23 @@ describe('PostgreSQL error classification', async () => {
       expect(postgresTransient(error)?.reason).toBe(c.transient);
     });
   }
+
+  it('maps 08P01 for more than 65,535 bound values to VALIDATION, and the connection goes on working', async () => {
+    await withPostgres(async (client) => {
+      const values = Array.from({ length: 70_000 }, (_, i) => i);
+      const error = await client.query(`select 1 where 1 in (${values.map((i) => `$${i + 1}`).join(',')})`, values).then(
+        () => new Error('expected the server to refuse the bind'),
+        (e: unknown) => e,
+      );
+      expect((error as { code?: string }).code).toBe('08P01');
+      expect(postgresTransient(error)).toBeUndefined();
+      expect(classifyPostgresError(error, 'accounts')).toMatchObject({
+        code: 'VALIDATION',
+        message: expect.stringMatching(/65,535 values/),
+      });
+      expect((await client.query('select 1 as one')).rows).toEqual([{ one: 1 }]);
+    });
+  });
 
   it('maps a refused connection to a retryable UNAVAILABLE', async () => {
     const client = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:1/test', connectionTimeoutMillis: 2000 });
