@@ -196,7 +196,8 @@ export class SyncShipper implements SyncApi {
 
   #onCaptured(rows: number): void {
     this.#capturedSince += rows;
-    if (this.#pendingEstimate() >= this.#options.batchSize) this.#wake?.();
+    // A failing target is left to its backoff; new rows alone do not hurry the next attempt.
+    if (this.#attempt === 0 && this.#pendingEstimate() >= this.#options.batchSize) this.#wake?.();
   }
 
   async flush(options: { onProgress?: (shipped: number, total: number) => void } = {}): Promise<void> {
