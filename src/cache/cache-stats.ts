@@ -1,5 +1,5 @@
 import type { LatencySummary } from '../core/latency-window.js';
-import type { RedisTierCounters } from './redis-tier.js';
+import type { RedisTierCounters, RedisTierState } from './redis-tier.js';
 
 export interface TierStats {
   hits: number;
@@ -14,11 +14,18 @@ export interface CacheStats {
   l2: TierStats &
     Omit<RedisTierCounters, 'hits' | 'misses'> & {
       enabled: boolean;
+      /** 'trusted' only while a recent keepalive proves the channel delivers; 'down' when Redis is unreachable (degraded: reads go to the database). */
+      state: RedisTierState;
+      /** Other instances' invalidations are proven to reach us: L2 is read, L1 entries live their TTL. */
+      trusted: boolean;
       connected: boolean;
       /** Subscribed to other instances' invalidations. */
       listening: boolean;
       /** Requests sent to Redis and not yet answered. */
       inFlight: number;
+      /** Round trip of the last keepalive through the channel, ms; null before the first. */
+      echoRttMs: number | null;
+      lastError: string | null;
     };
   queries: TierStats;
   loads: { count: number; ms: LatencySummary };

@@ -57,6 +57,7 @@ export class SluiceCache implements CacheContext {
             retryMs: setup.options.redisRetryMs,
             maxInFlight: setup.options.redisMaxInFlight,
             instanceId: randomUUID(),
+            staleBoundMs: setup.options.staleBoundMs,
           },
           { onRemote: (list) => this.#applyRemote(list), onResync: () => this.#flush() },
         );
@@ -81,12 +82,26 @@ export class SluiceCache implements CacheContext {
 
   beforeRead(): void {
     this.#watch?.maybeCheck();
+    this.#tier?.checkTrust();
   }
 
-  ttlCap(ttlMs: number): number {
-    // While other instances' commits cannot reach us (no data_version, no channel, or the channel
-    // is down), nothing may outlive the stale bound.
-    return this.#watched || this.#tier?.listening ? ttlMs : Math.min(ttlMs, this.#options.staleBoundMs);
+  get coherent(): boolean {
+    return this.#watched || this.#tier?.trusted === true;
+  }
+
+  ttlCap(ttlMs: number, startedAt: number, coherentAtStart: boolean): number {
+    // While other instances' commits may not reach us (no data_version, no channel, or a channel
+    // not proven to deliver), an entry lives at most the stale bound from the start of its load.
+    if (coherentAtStart && this.coherent) return ttlMs;
+    return Math.min(ttlMs, Math.floor(this.#options.staleBoundMs - (performance.now() - startedAt)));
+  }
+
+  /**
+   * Waits, at most `timeoutMs`, until the shared tier is trusted or Redis has refused a
+   * connection; without Redis the cache works on, untrusted (L1 entries bounded, L2 unread).
+   */
+  ready(timeoutMs = Math.min(2000, Math.max(250, this.#options.staleBoundMs))): Promise<void> {
+    return this.#tier?.ready(timeoutMs) ?? Promise.resolve();
   }
 
   recordLoad(ms: number): void {
@@ -144,8 +159,12 @@ export class SluiceCache implements CacheContext {
       l2: {
         ...tierStats(t?.hits ?? 0, t?.misses ?? 0),
         enabled: this.#tier !== undefined && this.#anyL2,
+        state: this.#tier?.state ?? 'down',
+        trusted: this.#tier?.trusted ?? false,
         connected: this.#tier?.connected ?? false,
         listening: this.#tier?.listening ?? false,
+        echoRttMs: this.#tier?.echoRttMs === undefined ? null : Math.round(this.#tier.echoRttMs * 1000) / 1000,
+        lastError: this.#tier?.lastError ?? null,
         inFlight: this.#tier?.inFlight ?? 0,
         fallbacks: t?.fallbacks ?? 0,
         skipped: t?.skipped ?? 0,
@@ -155,6 +174,8 @@ export class SluiceCache implements CacheContext {
         epochBumps: t?.epochBumps ?? 0,
         remoteMessages: t?.remoteMessages ?? 0,
         resyncs: t?.resyncs ?? 0,
+        keepalives: t?.keepalives ?? 0,
+        echoes: t?.echoes ?? 0,
       },
       queries: tierStats(queryHits, queryMisses),
       loads: { count: load.count, ms: load },

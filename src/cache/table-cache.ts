@@ -17,8 +17,13 @@ export interface CacheContext {
   /** Notices commits made elsewhere; cheap except once per interval. */
   beforeRead(): void;
   readonly tier: RedisTier | undefined;
-  /** The longest an entry may live now: lower while other instances' messages cannot reach us. */
-  ttlCap(ttlMs: number): number;
+  /** Other instances' and processes' commits reach us now (data_version, or a trusted channel). */
+  readonly coherent: boolean;
+  /**
+   * The longest an entry loaded from `startedAt` may live: its full TTL only if commits made
+   * elsewhere reached us for the whole load and still do, else what is left of the stale bound.
+   */
+  ttlCap(ttlMs: number, startedAt: number, coherentAtStart: boolean): number;
   recordLoad(ms: number): void;
 }
 
@@ -31,6 +36,13 @@ export interface TableCacheCounters {
   invalidations: number;
   queryHits: number;
   queryMisses: number;
+}
+
+/** When a miss began, and what held then. */
+interface LoadStamp {
+  readonly epoch: number;
+  readonly startedAt: number;
+  readonly coherent: boolean;
 }
 
 interface QueryEntry {
@@ -96,9 +108,12 @@ export class TableCache {
     return this.#queryFlights.run(flightKey, async (flight) => {
       try {
         const epoch = this.#context.epoch;
+        const startedAt = performance.now();
+        const coherent = this.#context.coherent;
         const value = freezeDeep(await this.#timedLoad(load));
+        const ttl = this.#context.ttlCap(this.policy.ttlMs, startedAt, coherent);
         if (!flight.stale && generation === this.#generation && epoch === this.#context.epoch) {
-          this.#queries.set(key, { generation, value }, { ttl: this.#context.ttlCap(this.policy.ttlMs) });
+          if (ttl > 0) this.#queries.set(key, { generation, value }, { ttl });
         } else {
           this.counters.staleDrops++;
         }
@@ -117,6 +132,8 @@ export class TableCache {
   async warm(read: () => Promise<{ key: CacheKey; row: Row }[]>): Promise<number> {
     this.#context.beforeRead();
     const epoch = this.#context.epoch;
+    const startedAt = performance.now();
+    const coherent = this.#context.coherent;
     const changed = new Set<CacheKey>();
     this.#warming.add(changed);
     let rows: { key: CacheKey; row: Row }[];
@@ -129,7 +146,7 @@ export class TableCache {
       this.counters.staleDrops += rows.length;
       return 0;
     }
-    const ttl = this.#context.ttlCap(this.policy.ttlMs);
+    const ttl = this.#context.ttlCap(this.policy.ttlMs, startedAt, coherent);
     let stored = 0;
     for (const { key, row } of rows) {
       if (changed.has(key)) {
@@ -173,13 +190,14 @@ export class TableCache {
   async #miss(key: CacheKey, encoded: readonly unknown[], load: RowLoader, flight: Flight<Row | undefined>): Promise<Row | undefined> {
     try {
       const epoch = this.#context.epoch;
+      const stamp = { epoch, startedAt: performance.now(), coherent: this.#context.coherent };
       const tier = this.policy.l2 ? this.#context.tier : undefined;
       let token: FillToken | undefined;
       if (tier) {
         const shared = await tier.read<Row>(this.table, key);
         if (shared?.hit) {
           const row = shared.value === ABSENT ? undefined : freezeDeep(shared.value);
-          this.#store(key, shared.value, flight, epoch);
+          this.#store(key, shared.value, flight, stamp);
           return row;
         }
         token = shared?.token;
@@ -189,7 +207,7 @@ export class TableCache {
       this.counters.loads++;
       this.#context.recordLoad(performance.now() - started);
       const value: Cached<Row> = row === undefined ? ABSENT : freezeDeep(row);
-      if (this.#store(key, value, flight, epoch) && tier && token) {
+      if (this.#store(key, value, flight, stamp) && tier && token) {
         tier.fill(this.table, key, value, token, value === ABSENT ? this.policy.negativeTtlMs : this.policy.ttlMs);
       }
       return row;
@@ -198,12 +216,13 @@ export class TableCache {
     }
   }
 
-  #store(key: CacheKey, value: Cached<Row>, flight: Flight<Row | undefined>, epoch: number): boolean {
-    if (flight.stale || epoch !== this.#context.epoch) {
+  #store(key: CacheKey, value: Cached<Row>, flight: Flight<Row | undefined>, stamp: LoadStamp): boolean {
+    if (flight.stale || stamp.epoch !== this.#context.epoch) {
       this.counters.staleDrops++;
       return false;
     }
-    this.#rows.set(key, value, this.#context.ttlCap(value === ABSENT ? this.policy.negativeTtlMs : this.policy.ttlMs));
+    const ttl = value === ABSENT ? this.policy.negativeTtlMs : this.policy.ttlMs;
+    this.#rows.set(key, value, this.#context.ttlCap(ttl, stamp.startedAt, stamp.coherent));
     return true;
   }
 

@@ -28,15 +28,15 @@ export async function deleteKeys(url: string, prefix: string): Promise<void> {
   }
 }
 
-/** Waits until a database's cache is connected to Redis and subscribed to its channel. */
+/** Waits until a database's cache is connected to Redis, subscribed, and trusts its channel. */
 export async function redisListening(
-  stats: () => { cache: { l2: { connected: boolean; listening: boolean } } },
+  stats: () => { cache: { l2: { connected: boolean; listening: boolean; trusted: boolean } } },
   timeoutMs = 5000,
 ): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     const { l2 } = stats().cache;
-    if (l2.connected && l2.listening) return;
+    if (l2.connected && l2.listening && l2.trusted) return;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   throw new Error(`The cache did not connect to Redis within ${timeoutMs} ms`);
