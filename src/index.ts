@@ -32,5 +32,8 @@ export type { InsertType, KeyType, PatchType, RowType, StateType, TableDef } fro
 export { defineTable } from './schema/define-table.js';
 export type { LifecycleOptions } from './schema/lifecycle-policy.js';
 export type { Migration } from './schema/migration.js';
+export type { SyncPolicy, SyncPolicyInput } from './schema/sync-policy.js';
+export type { SyncOptionsInput as SyncOptions } from './sync/sync-options.js';
+export type { DeadLetter, SyncApi, SyncStatus } from './sync/sync-shipper.js';
 export type { CreateTaskOptions, Task, TaskClaimOptions, TaskStore } from './tasks/task-store.js';
 export type { TaskStatus } from './tasks/task-table.js';

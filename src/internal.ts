@@ -2,7 +2,9 @@
 // should not build on: it may change in any release.
 export { closestName, describeValue } from './core/sluice-error.js';
 export { parseUrl } from './dialect/create-dialect.js';
+export { offsetInitSql, type UpsertFlavor, upsertFromSql } from './dialect/postgres/opengauss-upsert.js';
 export { compareVersions, MIN_SQLITE_VERSION } from './dialect/sqlite/sqlite-connection.js';
 export type { AnyTableDef } from './schema/define-table.js';
 export type { Lifecycle } from './schema/lifecycle-policy.js';
+export { syncNodeTable, syncOutboxTable } from './sync/sync-tables.js';
 export { tasksTable } from './tasks/task-table.js';
