@@ -29,6 +29,8 @@
   let tables = [];
   const series = { t: [], writes: {}, p50: [], p99: [], high: [], normal: [], low: [] };
   const charts = {};
+  // For a person at the console (and the browser test): what the charts hold.
+  window.sluiceDashboard = { charts, series };
 
   function chart(id, labels, colors) {
     const target = $(id);
@@ -45,6 +47,8 @@
   const COLORS = ['#2563eb', '#e67e22', '#16a085', '#8e44ad', '#c0392b', '#7f8c8d'];
 
   function addPoint(p) {
+    // The stream's first snapshot may repeat the history's last point; the x axis must only grow.
+    if (series.t.length > 0 && p.t <= series.t[series.t.length - 1]) return;
     series.t.push(p.t);
     for (const t of tables) (series.writes[t.name] ||= []).push(p.writes[t.name] ?? 0);
     series.p50.push(p.commitP50);

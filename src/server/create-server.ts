@@ -41,7 +41,7 @@ export function createServer(db: Database, input: ServerOptions = {}): SluiceSer
     routerOptions: { maxParamLength: 4096 },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
   });
   const errors = new RecentErrors();
   const sync = syncOf(db);

@@ -23,7 +23,7 @@ export function registerTaskRoutes(app: FastifyInstance, ctx: ServerContext, tas
             resultTtlMs: { type: 'integer', minimum: 0 },
             force: { type: 'boolean' },
           },
-          required: ['type'],
+          required: ['type', 'input'],
           additionalProperties: false,
         },
         response: { 201: taskSchemas.row, ...ERROR_RESPONSES },
