@@ -23,6 +23,29 @@ export const BUILT_IN_SCHEMA: LoadedSchema = Object.freeze({
 });
 
 /**
+ * The application's schema plus the media_files table that stress and smoke write to. Their runs
+ * open the database with the application's own tables, version and migrations too, so a database
+ * migrated by a newer schema version is not refused and its other tables are left as they are.
+ */
+export function withMediaFiles(schema: LoadedSchema): LoadedSchema {
+  if (schema === BUILT_IN_SCHEMA) return schema;
+  const own = schema.tables.find((t) => t.name === mediaFiles.name);
+  if (own && own !== mediaFiles) {
+    throw new SluiceError(
+      'CONFIG',
+      `The schema module ${schema.source} defines its own media_files table; stress and smoke write Sluice's built-in one. Rename the application's table or run them against another database.`,
+      { table: mediaFiles.name },
+    );
+  }
+  return {
+    ...schema,
+    source: `${schema.source} + built-in media_files`,
+    tables: own ? schema.tables : [...schema.tables, mediaFiles],
+    schemaVersion: Math.max(schema.schemaVersion, MEDIA_FILES_SCHEMA_VERSION),
+  };
+}
+
+/**
  * Loads `--schema <module>`: an ES module exporting `tables` (from defineTable) and optionally
  * `schemaVersion`, `migrations` and `tasks` (the open() option). Without the option, the built-in
  * media-files schema.

@@ -39,6 +39,11 @@ const sqliteSchema = z
       .default(64 * 1024 * 1024),
     /** How often the watchdog measures the WAL. Default 1 s. */
     checkpointIntervalMs: z.number().int().min(10).default(1000),
+    /**
+     * Create the file (and its folder) when it does not exist. Default true; false makes opening a
+     * missing file an error (a checking tool must not leave a typo'd path behind as a new database).
+     */
+    create: z.boolean().default(true),
   })
   .strict();
 

@@ -21,7 +21,8 @@ export function registerDoctor(program: Command): void {
       const schema = await loadSchema(options.schema);
       // A database newer than the code is exactly what doctor must be able to look at, so it opens
       // without the version guard; it never migrates, so nothing is written under a wrong version.
-      const db = await openDatabase(options.db, { ...schema, schemaVersion: Number.MAX_SAFE_INTEGER });
+      // Doctor only looks: a typo'd path must not leave a new, empty, "healthy" database behind.
+      const db = await openDatabase(options.db, { ...schema, schemaVersion: Number.MAX_SAFE_INTEGER }, { sqlite: { create: false } });
       try {
         const facts = await db.diagnose();
         const tables: TableFacts[] = [];

@@ -3,10 +3,10 @@ import type { Command } from 'commander';
 import { SluiceError } from '../../index.js';
 import { type CommonOptions, commandAction, withCommonOptions } from '../cli-command.js';
 import { mediaFiles } from '../media-files-table.js';
-import { openDatabase } from '../open-database.js';
-import { BUILT_IN_SCHEMA } from '../schema-loader.js';
+import { openDatabase, type SchemaOption, withSchemaOption } from '../open-database.js';
+import { loadSchema, withMediaFiles } from '../schema-loader.js';
 
-interface SmokeOptions extends CommonOptions {
+interface SmokeOptions extends CommonOptions, SchemaOption {
   nonBlocking: boolean;
 }
 
@@ -27,11 +27,11 @@ export function registerSmoke(program: Command): void {
     .description(
       'the diagnostic round trip on media_files at low priority: insert a test row, read it, move it along its lifecycle, delete it',
     );
-  withCommonOptions(command)
+  withSchemaOption(withCommonOptions(command))
     .option('--non-blocking', 'try every write once; report BUSY instead of waiting for a lock held elsewhere', false)
     .action(
       commandAction('smoke', async (options: SmokeOptions) => {
-        const db = await openDatabase(options.db, BUILT_IN_SCHEMA);
+        const db = await openDatabase(options.db, withMediaFiles(await loadSchema(options.schema)));
         const files = db.table(mediaFiles);
         const path = `smoke/${hostname()}-${process.pid}-${Date.now()}`;
         const write = { priority: 'low', nonBlocking: options.nonBlocking } as const;

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { type CommonOptions, commandAction, wholeNumber, withCommonOptions } from '../cli-command.js';
+import { type SchemaOption, withSchemaOption } from '../open-database.js';
 import { formatStressReport } from '../stress/stress-report.js';
 import { runStress } from '../stress/stress-runner.js';
 
-interface StressCommandOptions extends CommonOptions {
+interface StressCommandOptions extends CommonOptions, SchemaOption {
   processes: number;
   seconds: number;
   foreign: boolean;
@@ -16,7 +17,7 @@ export function registerStress(program: Command): void {
     .description(
       'the shared-file scenario: an ingester, schedulers claiming transfers under leases, and a low-priority smoke checker in separate processes (plus a Python sqlite3 writer with --foreign, claiming with plain SQL and trying illegal moves) write one database; afterwards every acknowledged write, fencing token and lifecycle history is checked against it',
     );
-  withCommonOptions(command)
+  withSchemaOption(withCommonOptions(command))
     .option('--processes <n>', 'Node writer processes: 1 ingester, schedulers, and from 3 on 1 smoke checker', wholeNumber(2, 64), 4)
     .option('--seconds <s>', 'how long the writers run', wholeNumber(1, 86_400), 10)
     .option('--foreign', 'add a Python sqlite3 writer (SQLite only)', false)
@@ -29,6 +30,7 @@ export function registerStress(program: Command): void {
           seconds: options.seconds,
           foreign: options.foreign,
           keepRows: options.keepRows,
+          ...(options.schema === undefined ? {} : { schemaModule: options.schema }),
           note: (text) => process.stderr.write(`${text}\n`),
           progress: ui.progress,
         });

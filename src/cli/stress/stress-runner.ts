@@ -5,7 +5,9 @@ import { type LatencySummary, open, SluiceError, type Table } from '../../index.
 import { parseUrl } from '../../internal.js';
 import type { Progress } from '../cli-progress-bar.js';
 import { type ForeignSqlite, prepareForeignSqlite } from '../foreign/foreign-sqlite.js';
-import { MEDIA_FILES_SCHEMA_VERSION, type MediaFilesTable, mediaFiles } from '../media-files-table.js';
+import { type MediaFilesTable, mediaFiles } from '../media-files-table.js';
+import { openDatabase } from '../open-database.js';
+import { loadSchema, withMediaFiles } from '../schema-loader.js';
 import { readAckLog } from './ack-log.js';
 import { type AckVerification, verifyAcks } from './ack-verifier.js';
 import { LatencyHistogram } from './latency-histogram.js';
@@ -21,6 +23,8 @@ export interface StressOptions {
   readonly foreign: boolean;
   /** Leave the run's rows in the database instead of deleting them after the checks. */
   readonly keepRows: boolean;
+  /** The application's `--schema` module: its tables, version and migrations are opened too. */
+  readonly schemaModule?: string;
   readonly note: (text: string) => void;
   readonly progress: (label: string, total: number, unit: string) => Progress;
 }
@@ -94,7 +98,8 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
   const prefix = `${runId}/`;
   const logDir = mkdtempSync(join(tmpdir(), 'sluice-stress-'));
 
-  const setup = await open({ url: options.url, tables: [mediaFiles], schemaVersion: MEDIA_FILES_SCHEMA_VERSION });
+  const schema = withMediaFiles(await loadSchema(options.schemaModule));
+  const setup = await openDatabase(options.url, schema);
   try {
     await setup.migrate();
   } finally {
@@ -108,7 +113,14 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
   }
 
   const children: StressChild[] = assignRoles(options.processes).map((role, i) =>
-    forkNodeWriter({ role, name: `${role}-${i + 1}`, url: options.url, logFile: join(logDir, `${role}-${i + 1}.log`), prefix }),
+    forkNodeWriter({
+      role,
+      name: `${role}-${i + 1}`,
+      url: options.url,
+      logFile: join(logDir, `${role}-${i + 1}.log`),
+      prefix,
+      ...(options.schemaModule === undefined ? {} : { schemaModule: options.schemaModule }),
+    }),
   );
   if (foreign && location.kind === 'sqlite') {
     children.push(spawnForeignWriter({ file: location.file, logFile: join(logDir, 'py-1.log'), name: 'py-1', prefix }, foreign));
@@ -126,10 +138,7 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
   }
 
   // No reaper here: nothing may move a row while the checks read it.
-  const db = await open({
-    url: options.url,
-    tables: [mediaFiles],
-    schemaVersion: MEDIA_FILES_SCHEMA_VERSION,
+  const db = await openDatabase(options.url, schema, {
     maintenance: { reapIntervalMs: 0, retentionIntervalMs: 0, retentionBatchSize: 1000 },
   });
   let report: StressReport;

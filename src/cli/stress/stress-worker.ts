@@ -1,5 +1,6 @@
-import { open } from '../../index.js';
-import { MEDIA_FILES_SCHEMA_VERSION, mediaFiles } from '../media-files-table.js';
+import { mediaFiles } from '../media-files-table.js';
+import { openDatabase } from '../open-database.js';
+import { loadSchema, withMediaFiles } from '../schema-loader.js';
 import { AckLog } from './ack-log.js';
 import type { ChildMessage, ParentMessage, WorkerConfig } from './stress-protocol.js';
 import { runRole } from './stress-roles.js';
@@ -29,10 +30,7 @@ function waitForGo(): Promise<number> {
 
 async function main(): Promise<void> {
   const log = new AckLog(config.logFile);
-  const db = await open({
-    url: config.url,
-    tables: [mediaFiles],
-    schemaVersion: MEDIA_FILES_SCHEMA_VERSION,
+  const db = await openDatabase(config.url, withMediaFiles(await loadSchema(config.schemaModule)), {
     onError: (error) => process.stderr.write(`[${config.name}] ${String(error)}\n`),
   });
   await db.migrate();

@@ -1,9 +1,9 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import { delay, retryWithBackoff } from '../../core/backoff.js';
-import type { SluiceError } from '../../core/sluice-error.js';
+import { SluiceError } from '../../core/sluice-error.js';
 import type { AnyTableDef } from '../../schema/define-table.js';
 import type { Migration } from '../../schema/migration.js';
 import type { JsRow, RowCodec } from '../../schema/row-codec.js';
@@ -29,6 +29,8 @@ export interface SqliteDialectOptions {
   readonly checkpointIntervalMs: number;
   /** How long an open or a read may keep retrying a lock before giving up with BUSY. */
   readonly lockTimeoutMs: number;
+  /** Create a missing file and its folder; false refuses a missing file with NOT_FOUND. Default true. */
+  readonly create?: boolean;
 }
 
 /**
@@ -65,6 +67,9 @@ export class SqliteDialect implements Dialect {
   static async open(options: SqliteDialectOptions): Promise<SqliteDialect> {
     const memory = options.file === ':memory:';
     const file = memory ? options.file : resolve(options.file);
+    if (!memory && options.create === false && !existsSync(file)) {
+      throw new SluiceError('NOT_FOUND', `There is no SQLite database at ${file}; nothing was created. Check the path.`, { value: file });
+    }
     if (!memory) mkdirSync(dirname(file), { recursive: true });
     const open = (readonly: boolean, cacheKiB: number) =>
       retryWithBackoff(
