@@ -9,6 +9,7 @@ import { registerMigrate } from './commands/migrate.js';
 import { registerServe } from './commands/serve.js';
 import { registerSmoke } from './commands/smoke.js';
 import { registerStress } from './commands/stress.js';
+import { registerSync } from './commands/sync.js';
 import { packageRoot } from './package-paths.js';
 
 /**
@@ -23,6 +24,7 @@ const COMMANDS: readonly ((program: Command) => void)[] = [
   registerDoctor,
   registerCleanup,
   registerServe,
+  registerSync,
 ];
 
 const { version } = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };

@@ -1,0 +1,121 @@
+import type { Command } from 'commander';
+import type { Database, SyncStatus } from '../../index.js';
+import { type CommonOptions, commandAction, wholeNumber, withCommonOptions } from '../cli-command.js';
+import { openDatabase, type SchemaOption, withSchemaOption } from '../open-database.js';
+import { loadSchema } from '../schema-loader.js';
+
+type SyncCliOptions = CommonOptions &
+  SchemaOption & { target?: string; targetSchema?: string; flavor: 'postgres' | 'opengauss'; limit: number; timeoutMs: number };
+
+const ACTIONS = ['status', 'flush', 'retry', 'dead-letters'] as const;
+
+export function registerSync(program: Command): void {
+  const command = program
+    .command('sync')
+    .argument('<action>', `one of ${ACTIONS.join(', ')}`)
+    .description(
+      'the shipper of tables declared with sync: status (pending, lag, target), flush (ship everything pending now), retry (dead letters back into the queue), dead-letters (rows the target refused, with its error)',
+    )
+    .option('--target <url>', 'the sync target, postgres://… (default: $SLUICE_SYNC_TARGET)')
+    .option('--target-schema <name>', 'the schema on the target the tables live in (default: $SLUICE_SYNC_SCHEMA, else the server default)')
+    .option('--flavor <flavor>', "'postgres' or 'opengauss'", 'postgres')
+    .option('--limit <n>', 'dead letters to list', wholeNumber(1, 1_000_000), 100)
+    .option('--timeout-ms <ms>', 'how long status waits to hear from the target', wholeNumber(100, 600_000), 5000);
+  withSchemaOption(withCommonOptions(command)).action((action: string, options: SyncCliOptions) =>
+    commandAction(`sync ${action}`, async (opts: SyncCliOptions, ui) => {
+      if (!(ACTIONS as readonly string[]).includes(action)) {
+        return {
+          ok: false,
+          data: { error: `unknown action ${action}` },
+          text: `Unknown sync action "${action}": use ${ACTIONS.join(', ')}.`,
+        };
+      }
+      const target = opts.target ?? process.env.SLUICE_SYNC_TARGET;
+      if (!target) {
+        return {
+          ok: false,
+          data: { error: 'no target' },
+          text: 'sync needs a target: pass --target postgres://… or set SLUICE_SYNC_TARGET.',
+        };
+      }
+      const schema = await loadSchema(opts.schema);
+      const targetSchema = opts.targetSchema ?? process.env.SLUICE_SYNC_SCHEMA;
+      const db = await openDatabase(opts.db, schema, {
+        // Only this command ships: no count or age trigger fires while it looks.
+        sync: {
+          target,
+          flavor: opts.flavor,
+          intervalMs: 3_600_000,
+          batchSize: 5000,
+          maxPending: 100_000_000,
+          drainMs: 0,
+          ...(targetSchema ? { schema: targetSchema } : {}),
+        },
+        maintenance: { retentionIntervalMs: 0, reapIntervalMs: 0, retentionBatchSize: 1000 },
+      });
+      try {
+        await settled(db, opts.timeoutMs);
+        switch (action) {
+          case 'status': {
+            const status = db.sync.status();
+            return { ok: status.target === 'up', data: { db: opts.db, status }, text: describeStatus(opts.db, status) };
+          }
+          case 'flush': {
+            const before = db.sync.status();
+            const bar = ui.progress('shipping', Math.max(1, before.pending), 'changes');
+            const started = performance.now();
+            try {
+              await db.sync.flush({ onProgress: (shipped) => bar.update(shipped) });
+            } finally {
+              bar.stop();
+            }
+            const status = db.sync.status();
+            const ms = Math.round(performance.now() - started);
+            const shipped = status.synced - before.synced;
+            return {
+              ok: status.pending === 0,
+              data: { db: opts.db, shipped, ms, status },
+              text: `Shipped ${shipped} changes in ${ms} ms.\n${describeStatus(opts.db, status)}`,
+            };
+          }
+          case 'retry': {
+            const moved = await db.sync.retry();
+            return {
+              ok: true,
+              data: { db: opts.db, retried: moved },
+              text: `${moved} dead letters are back in the queue; they ship with the next batch (sluice sync flush).`,
+            };
+          }
+          default: {
+            const letters = await db.sync.deadLetters({ limit: opts.limit });
+            const lines = [`${letters.length} dead letters in ${opts.db}${letters.length === opts.limit ? ` (first ${opts.limit})` : ''}:`];
+            for (const d of letters) lines.push(`  #${d.seq} ${d.table} ${JSON.stringify(d.key)}: ${d.error}`);
+            return { ok: true, data: { db: opts.db, deadLetters: letters }, text: lines.join('\n') };
+          }
+        }
+      } finally {
+        await db.close();
+      }
+    })(options),
+  );
+}
+
+/** Waits until the shipper has looked at the file and tried the target once. */
+async function settled(db: Database, timeoutMs: number): Promise<void> {
+  const until = performance.now() + timeoutMs;
+  for (;;) {
+    const status = db.sync.status();
+    if (status.nodeId !== undefined && (status.target === 'up' || status.lastError !== undefined)) return;
+    if (performance.now() > until) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function describeStatus(db: string, s: SyncStatus): string {
+  return [
+    `Sync of ${db} (node ${s.nodeId ?? 'not migrated yet'}): target ${s.target}`,
+    `  total ${s.total}  synced ${s.synced}  pending ${s.pending}  dead letters ${s.deadLetters}  progress ${(s.progress * 100).toFixed(1)}%`,
+    `  lag ${s.lagMs} ms${s.lastBatch ? `  last batch ${s.lastBatch.size} rows in ${s.lastBatch.ms} ms` : ''}`,
+    ...(s.lastError ? [`  last error: ${s.lastError}`] : []),
+  ].join('\n');
+}

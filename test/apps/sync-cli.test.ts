@@ -1,0 +1,90 @@
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { compiledEntry, packageRoot } from '../../src/cli/package-paths.js';
+import { defineTable, open } from '../../src/index.js';
+import { targetSchema } from '../contract/sync/sync-support.js';
+import { tempDir } from '../support/databases.js';
+import { postgresAvailable, postgresUrl, withPostgres } from '../support/services.js';
+
+const available = await postgresAvailable();
+
+function cli(args: string[]): Promise<{ code: number | null; body: Record<string, any> }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [compiledEntry('cli', 'main.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (err += c));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      try {
+        resolve({ code, body: JSON.parse(out) });
+      } catch {
+        reject(new Error(`not one JSON object: ${out} ${err}`));
+      }
+    });
+  });
+}
+
+describe.skipIf(!available)('sluice sync', () => {
+  const dir = tempDir('sluice-sync-cli-');
+  const schema = targetSchema('cli');
+
+  it('status, flush, dead-letters and retry on a file with pending changes', async () => {
+    const module = join(dir, 'schema.mjs');
+    const entry = pathToFileURL(join(packageRoot(), 'dist', 'index.js')).href;
+    writeFileSync(
+      module,
+      `import { defineTable } from ${JSON.stringify(entry)};\nexport const tables = [defineTable('cli_kv', { columns: { id: 'integer', v: 'text' }, primaryKey: 'id', sync: true })];\n`,
+    );
+    const table = defineTable('cli_kv', { columns: { id: 'integer', v: 'text' }, primaryKey: 'id', sync: true });
+    const url = `sqlite:${join(dir, 'edge.db')}`;
+    const db = await open({
+      url,
+      tables: [table],
+      sync: { target: postgresUrl, schema, intervalMs: 3_600_000, batchSize: 100_000, drainMs: 0 },
+    });
+    await db.migrate();
+    await withPostgres((c) => c.query(`alter table "${schema}".cli_kv add constraint not_13 check (id <> 13)`));
+    await Promise.all(Array.from({ length: 500 }, (_, id) => db.table(table).insert({ id, v: `v${id}` })));
+    await db.close();
+    const common = ['--db', url, '--schema', module, '--target', postgresUrl, '--target-schema', schema, '--json'];
+
+    const status = await cli(['sync', 'status', ...common]);
+    expect(status.code).toBe(0);
+    expect(status.body.status).toMatchObject({ pending: 500, synced: 0, target: 'up' });
+
+    const flush = await cli(['sync', 'flush', ...common]);
+    expect(flush.body).toMatchObject({ ok: true, shipped: 500, status: { pending: 0, deadLetters: 1 } });
+
+    const letters = await cli(['sync', 'dead-letters', ...common]);
+    expect(letters.body.deadLetters).toHaveLength(1);
+    expect(letters.body.deadLetters[0]).toMatchObject({ table: 'cli_kv', key: [13] });
+    expect(letters.body.deadLetters[0].error).toMatch(/not_13/);
+
+    await withPostgres((c) => c.query(`alter table "${schema}".cli_kv drop constraint not_13`));
+    expect((await cli(['sync', 'retry', ...common])).body).toMatchObject({ ok: true, retried: 1 });
+    expect((await cli(['sync', 'flush', ...common])).body.status).toMatchObject({ pending: 0, deadLetters: 0 });
+    const [{ n }] = await withPostgres(async (c) => (await c.query(`select count(*)::int as n from "${schema}".cli_kv`)).rows);
+    expect(n).toBe(500);
+
+    const down = await cli([
+      'sync',
+      'status',
+      '--db',
+      url,
+      '--schema',
+      module,
+      '--target',
+      'postgres://postgres@127.0.0.1:1/x',
+      '--json',
+      '--timeout-ms',
+      '3000',
+    ]);
+    expect(down.code).toBe(1);
+    expect(down.body.status).toMatchObject({ target: 'down', pending: 0 });
+  }, 60_000);
+});
