@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type LatencySummary, open, SluiceError, type Table } from '../../index.js';
+import { type LatencySummary, SluiceError, type Table } from '../../index.js';
 import { parseUrl } from '../../internal.js';
 import type { Progress } from '../cli-progress-bar.js';
 import { type ForeignSqlite, prepareForeignSqlite } from '../foreign/foreign-sqlite.js';
