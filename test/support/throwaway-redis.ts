@@ -65,16 +65,17 @@ function exited(child: ChildProcess): Promise<void> {
 
 /**
  * Creates (not starts) a throwaway Redis; it is killed by its own PID when the file's tests end
- * and when this process exits, whatever state it was left in.
+ * and when this process exits, whatever state it was left in. Call it where hooks may be
+ * registered (a file's or a describe's top level), not inside a test.
  */
 export async function throwawayRedis(): Promise<ThrowawayRedis> {
-  const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'sluice-redis-'));
   let child: ChildProcess | undefined;
   if (!exitHook) {
     exitHook = true;
     process.once('exit', killAll);
   }
+  // Registered before the first await, so it belongs to the suite that asked.
   afterAll(async () => {
     if (child) {
       live.delete(child);
@@ -90,6 +91,7 @@ export async function throwawayRedis(): Promise<ThrowawayRedis> {
     }
     rmSync(dir, { recursive: true, force: true });
   });
+  const port = await freePort();
 
   const server: ThrowawayRedis = {
     port,

@@ -17,6 +17,7 @@ const owners = 2;
 const worker = new URL('./support/staleness-worker.ts', import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const wall = () => performance.timeOrigin + performance.now();
+const dir = tempDir('sluice-l2-stale-');
 const children = new Set<ChildProcess>();
 afterAll(() => {
   for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
@@ -91,8 +92,10 @@ function analyse(logs: Log[], phases: Phase[]) {
   return { reads, stale, worstMs: Math.round(worstMs), perPhase };
 }
 
+const servers = { sqlite: throwawayRedis(), postgres: throwawayRedis() };
+
 async function scenario(dialect: 'sqlite' | 'postgres', location: { url: string; schema?: string }, dir: string) {
-  const redis = await throwawayRedis();
+  const redis = await servers[dialect];
   const keyPrefix = `stale-${dialect}:`;
   const setup = await open({
     url: location.url,
@@ -153,13 +156,11 @@ async function scenario(dialect: 'sqlite' | 'postgres', location: { url: string;
 
 describe('L2 never serves rows past staleBoundMs, whatever Redis does', () => {
   it('SQLite: two processes on one file', async () => {
-    const dir = tempDir('sluice-l2-stale-');
     await scenario('sqlite', { url: `sqlite:${join(dir, 'shared.db')}` }, dir);
   }, 60_000);
 
   it('PostgreSQL: two instances, Redis the only invalidation bus', async (context) => {
     if (!(await postgresAvailable())) return context.skip();
-    const dir = tempDir('sluice-l2-stale-pg-');
     const schema = `l2_stale_${process.pid}_${Date.now().toString(36)}`;
     try {
       await scenario('postgres', { url: postgresUrl, schema }, dir);

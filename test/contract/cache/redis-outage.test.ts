@@ -1,45 +1,14 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { open } from '../../../src/index.js';
 import { sharedKv } from '../../support/cached-tables.js';
 import { tempDir } from '../../support/databases.js';
 import { redisListening } from '../../support/redis-prefix.js';
+import { throwawayRedis } from '../../support/throwaway-redis.js';
 
 // A redis-server of this file's own (never the shared one): it is shut down and frozen here.
 const dir = tempDir('sluice-cache-outage-');
-let server: ChildProcess | undefined;
-afterAll(() => {
-  if (server?.pid) {
-    process.kill(server.pid, 'SIGCONT');
-    server.kill('SIGKILL');
-  }
-});
-
-async function freePort(from: number): Promise<number> {
-  for (let port = from; port < from + 100; port++) {
-    const free = await new Promise<boolean>((resolve) => {
-      const probe = createServer().once('error', () => resolve(false));
-      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-  throw new Error('no free port for a private redis-server');
-}
-
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout?.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('Ready to accept connections')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}`)));
-  });
-  return child;
-}
+const server = throwawayRedis();
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -49,14 +18,14 @@ function p99(samples: number[]): number {
 }
 
 it('serves every read while Redis is shut down, then frozen with SIGSTOP, then back', async () => {
-  const port = await freePort(6390 + (process.pid % 40));
-  server = await startRedis(port);
+  const redis = await server;
+  await redis.start();
   const redisTimeoutMs = 50;
   const redisMaxInFlight = 64;
   const db = await open({
     url: `sqlite:${join(dir, 'outage.db')}`,
     tables: [sharedKv],
-    cache: { redisUrl: `redis://127.0.0.1:${port}`, keyPrefix: 'outage:', redisTimeoutMs, redisRetryMs: 300, redisMaxInFlight },
+    cache: { redisUrl: redis.url, keyPrefix: 'outage:', redisTimeoutMs, redisRetryMs: 300, redisMaxInFlight },
   });
   await db.migrate();
   const kv = db.table(sharedKv);
@@ -104,21 +73,20 @@ it('serves every read while Redis is shut down, then frozen with SIGSTOP, then b
   await sleep(3000);
   const fallbacksBefore = db.stats().cache.l2.fallbacks + db.stats().cache.l2.skipped;
   phase = 'shut down';
-  server.kill('SIGTERM');
-  await new Promise((resolve) => server?.once('exit', resolve));
+  await redis.stop();
   await sleep(3000);
   const duringShutdown = db.stats().cache.l2.fallbacks + db.stats().cache.l2.skipped - fallbacksBefore;
   phase = 'restarted';
-  server = await startRedis(port);
+  await redis.start();
   await sleep(3000);
   const l2Used = () => db.stats().cache.l2.hits + db.stats().cache.l2.misses;
   const usedBeforeStop = l2Used();
   phase = 'SIGSTOP';
-  process.kill(server.pid!, 'SIGSTOP');
+  redis.pause();
   await sleep(4000);
   phase = 'SIGCONT';
   const usedBeforeCont = l2Used();
-  process.kill(server.pid!, 'SIGCONT');
+  redis.resume();
   await sleep(3000);
   const usedAfterCont = l2Used();
   running = false;
