@@ -12,9 +12,13 @@ export interface UpdateOptions<Row> extends WriteOptions {
 }
 
 export interface FindOptions<Row> {
+  /** Which rows: `{ column: value }`, operators `$eq $ne $in $nin $gt $gte $lt $lte $like $null`, `$and`, `$or`. Default: all. */
   where?: Filter<Row>;
+  /** A column name, `-name` for descending, or a list of them. Default: no order (the database's). */
   orderBy?: OrderBy<Row>;
+  /** At most this many rows. Default: no limit. */
   limit?: number;
+  /** Skip this many rows first (costs the skipped rows; `page()` does not). Default 0. */
   offset?: number;
   /** Serve from / store in the table's query cache (needs a table cache policy). Default: the policy's `queries`. */
   cache?: boolean;
@@ -26,15 +30,18 @@ export interface CountOptions {
 }
 
 export interface PageOptions<Row> {
+  /** Which rows, as in `find`. Default: all. */
   where?: Filter<Row>;
+  /** Non-null columns to sort by (the primary key breaks ties). Default: the primary key. */
   orderBy?: OrderBy<Row>;
-  /** Rows per page. Default 100. */
+  /** Rows per page, at least 1. Default 100. */
   limit?: number;
-  /** The `next` of the previous page. */
+  /** The `next` of the previous page, from the same `orderBy`. */
   after?: string | null;
 }
 
 export interface Page<Row> {
+  /** This page's rows, in `orderBy` order. */
   rows: Row[];
   /** Pass as `after` for the next page; null after the last one. */
   next: string | null;

@@ -18,10 +18,17 @@ export interface WriteGateOptions {
 }
 
 export interface SubmitOptions {
+  /**
+   * The lane: a batch fills from 'high' first, then 'normal' (default), then 'low', so
+   * diagnostics and maintenance at 'low' never delay application writes.
+   */
   readonly priority?: Lane;
-  /** Try once; if another connection holds the lock, reject with BUSY instead of waiting. */
+  /** Try once; if another connection holds the lock, reject with BUSY instead of waiting. Default false. */
   readonly nonBlocking?: boolean;
-  /** Overrides the gate's deadlineMs for this write. */
+  /**
+   * How long this write may wait for a lock held elsewhere before it rejects with BUSY (nothing
+   * written), in milliseconds. Default: the database's `gate.deadlineMs` (30 s).
+   */
   readonly timeoutMs?: number;
 }
 
