@@ -14,7 +14,7 @@ export interface UpdateOptions<Row> extends WriteOptions {
 export interface FindOptions<Row> {
   /** Which rows: `{ column: value }`, operators `$eq $ne $in $nin $gt $gte $lt $lte $like $null`, `$and`, `$or`. Default: all. */
   where?: Filter<Row>;
-  /** A column name, `-name` for descending, or a list of them. Default: no order (the database's). */
+  /** A column name, `-name` for descending, or a list of them; the primary key breaks ties. Default: primary-key order. */
   orderBy?: OrderBy<Row>;
   /** At most this many rows. Default: no limit. */
   limit?: number;
