@@ -27,7 +27,7 @@ import {
 } from '../lifecycle/lifecycle-ops.js';
 import { cursorFilter, encodeCursor, requireNonNullOrder } from '../query/cursor.js';
 import type { Filter, FilterNode } from '../query/filter.js';
-import { compileFilter } from '../query/filter-compiler.js';
+import { compileFilter, listParametersOf } from '../query/filter-compiler.js';
 import { parseFilter } from '../query/filter-parser.js';
 import { type OrderTerm, parseOrder } from '../query/order.js';
 import { TableStatements } from '../query/table-statements.js';
@@ -269,7 +269,7 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
 
   async #count(where: Filter<RowType<T>> | undefined): Promise<number> {
     let query = this.#dialect.builder.selectFrom(this.table.name).select((eb) => eb.fn.countAll().as('n'));
-    if (where !== undefined) query = query.where(compileFilter(parseFilter(this.#codec, where)));
+    if (where !== undefined) query = query.where(compileFilter(parseFilter(this.#codec, where), listParametersOf(this.#dialect.builder)));
     const { sql, parameters } = query.compile();
     const [row] = await this.#dialect.selectAll(sql, parameters);
     return Number(row?.n ?? 0);
@@ -279,7 +279,7 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
     checkCount('limit', limit, this.table.name);
     checkCount('offset', offset, this.table.name);
     let query = this.#dialect.builder.selectFrom(this.table.name).select(this.#statements.selectList);
-    if (where !== undefined) query = query.where(compileFilter(where));
+    if (where !== undefined) query = query.where(compileFilter(where, listParametersOf(this.#dialect.builder)));
     for (const term of terms) query = query.orderBy(term.column.sqlName, term.descending ? 'desc' : 'asc');
     if (limit !== undefined) query = query.limit(limit);
     if (offset !== undefined) query = (limit === undefined ? query.limit(Number.MAX_SAFE_INTEGER) : query).offset(offset);

@@ -1,7 +1,7 @@
 import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
 import type { ColumnDef, TableDef } from '../schema/define-table.js';
 import type { FilterNode } from './filter.js';
-import { compileFilter } from './filter-compiler.js';
+import { compileFilter, type ListParameters, listParametersOf } from './filter-compiler.js';
 import { filterShape } from './filter-shape.js';
 import type { OrderTerm } from './order.js';
 import { onConflictDoUpdate, upsertKeepsColumns, upsertUpdateColumns } from './upsert.js';
@@ -13,6 +13,7 @@ import { onConflictDoUpdate, upsertKeepsColumns, upsertUpdateColumns } from './u
 export class TableStatements {
   readonly #db: Kysely<any>;
   readonly #table: TableDef;
+  readonly #lists: ListParameters | undefined;
   readonly #cache = new Map<string, string>();
   readonly selectList: string[];
   /** The upsert returns the rows as stored (RETURNING): it keeps columns of rows that exist. */
@@ -20,6 +21,7 @@ export class TableStatements {
 
   constructor(db: Kysely<any>, table: TableDef) {
     this.#db = db;
+    this.#lists = listParametersOf(db);
     this.#table = table;
     this.selectList = table.columns.map((c) => `${c.sqlName} as ${c.name}`);
     this.upsertReturnsRows = upsertKeepsColumns(table);
@@ -73,10 +75,10 @@ export class TableStatements {
     if (condition === undefined) {
       return { sql: this.#memo(`update:${names}`, () => build().returning(this.selectList).compile().sql), extra: [] };
     }
-    const shape = filterShape(condition);
+    const shape = filterShape(condition, this.#lists);
     const sql = this.#memo(
       `update:${names}:${shape.key}`,
-      () => build().where(compileFilter(condition)).returning(this.selectList).compile().sql,
+      () => build().where(compileFilter(condition, this.#lists)).returning(this.selectList).compile().sql,
     );
     return { sql, extra: shape.params };
   }
@@ -94,7 +96,7 @@ export class TableStatements {
     limit: number,
     options: { readonly skipLocked: boolean },
   ): { sql: string; extra: readonly unknown[] } {
-    let chosen = this.#db.selectFrom(this.#table.name).select(this.#keyNames()).where(compileFilter(where));
+    let chosen = this.#db.selectFrom(this.#table.name).select(this.#keyNames()).where(compileFilter(where, this.#lists));
     for (const term of orderBy) chosen = chosen.orderBy(term.column.sqlName, term.descending ? 'desc' : 'asc');
     chosen = chosen.limit(limit);
     if (options.skipLocked) chosen = chosen.forUpdate().skipLocked();
@@ -114,7 +116,7 @@ export class TableStatements {
    * keys, by database column name, for the change feed. Parameters: `extra`.
    */
   deleteMany(where: FilterNode, limit: number): { sql: string; extra: readonly unknown[] } {
-    const chosen = this.#db.selectFrom(this.#table.name).select(this.#keyNames()).where(compileFilter(where)).limit(limit);
+    const chosen = this.#db.selectFrom(this.#table.name).select(this.#keyNames()).where(compileFilter(where, this.#lists)).limit(limit);
     const compiled = this.#db
       .deleteFrom(this.#table.name)
       .where((eb) => eb(this.#keyTuple(eb), 'in', chosen))

@@ -1,5 +1,6 @@
 import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, sql } from 'kysely';
 import type { DdlFlavor } from '../../query/ddl-builder.js';
+import { type ListParameters, withListParameters } from '../../query/filter-compiler.js';
 import type { ColumnType } from '../../schema/column-types.js';
 import { migrationSql } from '../../schema/migration.js';
 import { postgresCodec } from './postgres-codec.js';
@@ -7,7 +8,7 @@ import { postgresLifecycleDdl } from './postgres-lifecycle-ddl.js';
 
 /** Kysely as a SQL compiler only: the dummy driver makes sure it never runs anything itself. */
 export function createPostgresBuilder(): Kysely<any> {
-  return new Kysely<any>({
+  const builder = new Kysely<any>({
     dialect: {
       createAdapter: () => new PostgresAdapter(),
       createDriver: () => new DummyDriver(),
@@ -15,7 +16,20 @@ export function createPostgresBuilder(): Kysely<any> {
       createQueryCompiler: () => new PostgresQueryCompiler(),
     },
   });
+  return withListParameters(builder, POSTGRES_LISTS);
 }
+
+/**
+ * `$in` as `= any($1::type[])`: one array parameter, whatever its length, and an index scan on
+ * the column; `$nin` as `<> all(…)`, the same test as NOT IN for a list without NULLs.
+ */
+const POSTGRES_LISTS: ListParameters = {
+  membership: (column, def, parameter, negate) =>
+    negate
+      ? sql<boolean>`${column} <> all(${parameter}::${sql.raw(POSTGRES_ARRAY_TYPES[def.type])})`
+      : sql<boolean>`${column} = any(${parameter}::${sql.raw(POSTGRES_ARRAY_TYPES[def.type])})`,
+  parameter: (_def, values) => values,
+};
 
 /**
  * Storage types. Text compares in the "C" collation, byte order, as SQLite does: a filter or an

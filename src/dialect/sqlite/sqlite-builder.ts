@@ -1,12 +1,14 @@
 import { DummyDriver, Kysely, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler, sql } from 'kysely';
 import type { DdlFlavor } from '../../query/ddl-builder.js';
+import { withListParameters } from '../../query/filter-compiler.js';
 import { migrationSql } from '../../schema/migration.js';
 import { sqliteCodec } from './sqlite-codec.js';
 import { sqliteLifecycleDdl } from './sqlite-lifecycle-ddl.js';
+import { SQLITE_LISTS } from './sqlite-lists.js';
 
 /** Kysely as a SQL compiler only: the dummy driver makes sure it never runs anything itself. */
 export function createSqliteBuilder(): Kysely<any> {
-  return new Kysely<any>({
+  const builder = new Kysely<any>({
     dialect: {
       createAdapter: () => new SqliteAdapter(),
       createDriver: () => new DummyDriver(),
@@ -14,6 +16,7 @@ export function createSqliteBuilder(): Kysely<any> {
       createQueryCompiler: () => new SqliteQueryCompiler(),
     },
   });
+  return withListParameters(builder, SQLITE_LISTS);
 }
 
 /** STRICT tables plus CHECKs keep foreign writers (Python, C++, the CLI) to the declared types. */
