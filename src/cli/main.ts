@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { registerBench } from './commands/bench.js';
 import { registerCleanup } from './commands/cleanup.js';
 import { registerDoctor } from './commands/doctor.js';
+import { registerForeignSqlite } from './commands/foreign-sqlite.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerServe } from './commands/serve.js';
 import { registerSmoke } from './commands/smoke.js';
@@ -25,6 +26,7 @@ const COMMANDS: readonly ((program: Command) => void)[] = [
   registerCleanup,
   registerServe,
   registerSync,
+  registerForeignSqlite,
 ];
 
 const { version } = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +32,20 @@ describe('sluice CLI options', () => {
     expect(existsSync(missing)).toBe(false);
     expect(existsSync(join(dir, 'no-such-folder'))).toBe(false);
   });
+
+  it('foreign-sqlite builds a SQLite >= 3.51.3 for foreign writers and Python runs with it', async () => {
+    const run = await json(['foreign-sqlite']);
+    expect(run.code, JSON.stringify(run.body)).toBe(0);
+    expect(run.body.version).toBe(run.body.bundledVersion);
+    const reported = execFileSync('python3', ['-c', 'import sqlite3; print(sqlite3.sqlite_version)'], {
+      env: { ...process.env, LD_LIBRARY_PATH: run.body.libraryDir },
+    })
+      .toString()
+      .trim();
+    expect(reported).toBe(run.body.version);
+    const [major, minor, patch] = reported.split('.').map(Number);
+    expect((major ?? 0) * 1e6 + (minor ?? 0) * 1e3 + (patch ?? 0)).toBeGreaterThanOrEqual(3_051_003);
+  }, 120_000);
 
   it('smoke and stress take --schema, so a database migrated to a newer schema version is not refused', async () => {
     const module = join(dir, 'app-schema.mjs');
