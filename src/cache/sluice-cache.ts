@@ -97,10 +97,12 @@ export class SluiceCache implements CacheContext {
   }
 
   /**
-   * Waits, at most `timeoutMs`, until the shared tier is trusted or Redis has refused a
-   * connection; without Redis the cache works on, untrusted (L1 entries bounded, L2 unread).
+   * Waits until the shared tier is trusted or Redis has refused a connection; without Redis the
+   * cache works on, untrusted (L1 entries bounded, L2 unread). A write made before our first
+   * connection cannot tell instances already trusting the channel; it reaches them (an epoch
+   * bump and a flush) only once we connect, so a slow first connect is waited for, within reason.
    */
-  ready(timeoutMs = Math.min(2000, Math.max(250, this.#options.staleBoundMs))): Promise<void> {
+  ready(timeoutMs = Math.min(5000, Math.max(1000, this.#options.staleBoundMs * 2))): Promise<void> {
     return this.#tier?.ready(timeoutMs) ?? Promise.resolve();
   }
 

@@ -1,4 +1,5 @@
-import { expect, it } from 'vitest';
+import { createConnection, createServer, type Server } from 'node:net';
+import { afterAll, expect, it } from 'vitest';
 import { sharedKv } from '../../support/cached-tables.js';
 import { forEachDialect } from '../../support/databases.js';
 import { redisListening, redisPrefix } from '../../support/redis-prefix.js';
@@ -6,6 +7,23 @@ import { redisUrl } from '../../support/services.js';
 import { throwawayRedis } from '../../support/throwaway-redis.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A TCP proxy to Redis that holds every new connection back for `delayMs`: a slow first connect. */
+async function slowProxy(target: string, delayMs: number): Promise<{ url: string; server: Server }> {
+  const { hostname, port } = new URL(target);
+  const server = createServer((client) => {
+    client.on('error', () => {});
+    setTimeout(() => {
+      const upstream = createConnection(Number(port), hostname);
+      upstream.on('error', () => client.destroy());
+      client.on('close', () => upstream.destroy());
+      client.pipe(upstream).pipe(client);
+    }, delayMs);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address() as { port: number };
+  return { url: `redis://127.0.0.1:${address.port}`, server };
+}
 
 forEachDialect('cache: Redis at open', (t) => {
   const keyPrefix = redisPrefix(`open-${t.dialect}`);
@@ -23,12 +41,18 @@ forEachDialect('cache: Redis at open', (t) => {
     await sleep(staleBoundMs); // SQLite: our own inserts seen through data_version once, then quiet
     for (let id = 0; id < keys; id++) await kv.get(id);
     let stale = 0;
-    // Each round a new instance opens and at once updates every key the reader holds.
+    // Each round a new instance, whose connections to Redis take a while (shorter, then longer
+    // than open() waits), opens and at once updates every key the reader holds.
+    const proxies = await Promise.all([100, 600, 600].map((delay) => slowProxy(redisUrl, delay)));
+    afterAll(() => {
+      for (const proxy of proxies) proxy.server.close();
+    });
     for (let round = 2; round <= 4; round++) {
-      const writer = await t.open({ tables: [sharedKv], name: 'first-write', cache });
+      const slow = { ...cache, redisUrl: proxies[round - 2]!.url };
+      const writer = await t.open({ tables: [sharedKv], name: 'first-write', cache: slow });
       for (let id = 0; id < keys; id++) await writer.table(sharedKv).update(id, { version: round });
       const acked = performance.now();
-      await sleep(staleBoundMs + 50);
+      await sleep(staleBoundMs + 20);
       for (let id = 0; id < keys; id++) if ((await kv.get(id))?.version !== round) stale++;
       expect(performance.now() - acked).toBeGreaterThan(staleBoundMs);
       await writer.close();
