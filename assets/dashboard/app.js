@@ -41,7 +41,10 @@
       cursor: { show: false },
       series: [{}, ...labels.map((label, i) => ({ label, stroke: colors[i % colors.length], width: 1.5, points: { show: false } }))],
       // The last five minutes, so a fresh page with two points does not stretch them over years.
-      scales: { x: { time: true, range: (_u, _min, max) => [max - POINTS, max] } },
+      scales: { x: { time: true, range: (_u, _min, max) => {
+        const end = Number.isFinite(max) ? max : Date.now() / 1000;
+        return [end - POINTS, end];
+      } } },
       axes: [{ space: 60 }, { size: 50 }],
     };
     charts[id] = new uPlot(opts, [[], ...labels.map(() => [])], target);
