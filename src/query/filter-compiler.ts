@@ -41,12 +41,32 @@ export function compileFilter(node: FilterNode, lists?: ListParameters): WhereBu
   return (eb) => toExpression(eb, node, lists);
 }
 
+function joined(terms: readonly Expression<SqlBool>[], operator: 'and' | 'or'): Expression<SqlBool> {
+  if (terms.length === 1) return terms[0] as Expression<SqlBool>;
+  return sql<SqlBool>`(${sql.join(
+    terms.map((t) => sql`(${t})`),
+    sql.raw(` ${operator} `),
+  )})`;
+}
+
 function toExpression(eb: ExpressionBuilder<any, any>, node: FilterNode, lists: ListParameters | undefined): Expression<SqlBool> {
   switch (node.op) {
+    // Joined flat: the builder's own and/or nests one node per term, and a list of tens of
+    // thousands of terms then overflows the stack when the statement is compiled.
     case 'and':
-      return node.nodes.length === 0 ? TRUE : eb.and(node.nodes.map((n) => toExpression(eb, n, lists)));
+      return node.nodes.length === 0
+        ? TRUE
+        : joined(
+            node.nodes.map((n) => toExpression(eb, n, lists)),
+            'and',
+          );
     case 'or':
-      return node.nodes.length === 0 ? FALSE : eb.or(node.nodes.map((n) => toExpression(eb, n, lists)));
+      return node.nodes.length === 0
+        ? FALSE
+        : joined(
+            node.nodes.map((n) => toExpression(eb, n, lists)),
+            'or',
+          );
     case 'null':
       return eb(node.column.sqlName, node.isNull ? 'is' : 'is not', null);
     case 'cmp': {

@@ -281,7 +281,9 @@ export class PostgresBatchRunner {
       case 'update': {
         const statements = this.statements(op.codec);
         const { sql, extra } = statements.update(command.patch.columns, command.where);
-        const result = await conn.query(sql, [...command.patch.params, ...command.key, ...extra], this.#names(sql));
+        const params = [...command.patch.params, ...command.key, ...extra];
+        if (tooManyParameters(op, params.length, outcomes, index)) return;
+        const result = await conn.query(sql, params, this.#names(sql));
         const row = result.rows[0];
         if (row === undefined) {
           outcomes[index] = { ok: false, error: await this.#missOrConflict(conn, op, command.key, command.where !== undefined) };
@@ -308,12 +310,15 @@ export class PostgresBatchRunner {
           command.limit,
           POSTGRES_CAPABILITIES,
         );
-        const { rows } = await conn.query(sql, [...command.patch.params, ...extra], this.#names(sql));
+        const params = [...command.patch.params, ...extra];
+        if (tooManyParameters(op, params.length, outcomes, index)) return;
+        const { rows } = await conn.query(sql, params, this.#names(sql));
         outcomes[index] = { ok: true, value: recordUpdatedRows(op, rows, changes) };
         return;
       }
       case 'deleteMany': {
         const { sql, extra } = this.statements(op.codec).deleteMany(command.where, command.limit);
+        if (tooManyParameters(op, extra.length, outcomes, index)) return;
         const { rows } = await conn.query(sql, extra, this.#names(sql));
         const keyNames = op.codec.table.primaryKey.map((c) => c.sqlName);
         for (const row of rows)
@@ -386,6 +391,34 @@ export class PostgresBatchRunner {
     if (error instanceof SluiceError || error instanceof TransientError) return error;
     return postgresTransient(error) ?? classifyPostgresError(error);
   }
+}
+
+/** The calls each statement kind serves, as a caller knows them. */
+const WRITE_NAMES: Readonly<Record<string, string>> = {
+  update: 'An update',
+  updateMany: 'A claim (or bulk update)',
+  deleteMany: 'A deleteWhere',
+};
+
+/** The protocol counts a statement's bound values in 16 bits. */
+export const MAX_BOUND_VALUES = 65_535;
+
+/**
+ * A statement with more bound values than the protocol carries fails that write alone, before it
+ * reaches the server (which would answer with a protocol error and abort the transaction).
+ */
+function tooManyParameters(op: WriteOp, count: number, outcomes: Outcome[], index: number): boolean {
+  if (count <= MAX_BOUND_VALUES) return false;
+  const table = op.codec.table.name;
+  outcomes[index] = {
+    ok: false,
+    error: new SluiceError(
+      'VALIDATION',
+      `${WRITE_NAMES[op.command.kind] ?? op.command.kind} on ${table} needs ${count.toLocaleString('en-US')} bound values; PostgreSQL takes at most ${MAX_BOUND_VALUES.toLocaleString('en-US')} in one statement. Pass a long list as one $in / $nin array instead of many $or conditions, or split the write.`,
+      { table, value: count },
+    ),
+  };
+  return true;
 }
 
 function lockWaitMs(ops: readonly WriteOp[]): number {

@@ -45,7 +45,7 @@ import type { JsRow, RowCodec } from '../../schema/row-codec.js';
 import type { BatchResult, Dialect, DialectStats, ExtraWrites, MigrationReport } from '../dialect.js';
 import { MIGRATIONS_TABLE, type MigrationSession, runMigrations } from '../migrator.js';
 import type { WriteOp } from '../write-op.js';
-import { POSTGRES_CAPABILITIES, PostgresBatchRunner } from './postgres-batch.js';
+import { MAX_BOUND_VALUES, POSTGRES_CAPABILITIES, PostgresBatchRunner } from './postgres-batch.js';
 import { createPostgresBuilder, postgresDdlFlavor, quoteIdentifier } from './postgres-builder.js';
 import { postgresCodec } from './postgres-codec.js';
 import { ensureCommitMarkers } from './postgres-commit.js';
@@ -149,6 +149,13 @@ export class PostgresDialect implements Dialect {
 
   /** A pooled connection the server dropped fails once; the pool then replaces it, so try again. */
   async #read(sql: string, params: readonly unknown[], name: string | undefined, table?: string) {
+    if (params.length > MAX_BOUND_VALUES) {
+      throw new SluiceError(
+        'VALIDATION',
+        `A read${table ? ` of ${table}` : ''} needs ${params.length.toLocaleString('en-US')} bound values; PostgreSQL takes at most ${MAX_BOUND_VALUES.toLocaleString('en-US')} in one statement. Pass a long list as one $in / $nin array instead of many $or conditions.`,
+        { table, value: params.length },
+      );
+    }
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.#pool.query(sql, params, name);

@@ -56,6 +56,43 @@ describe('PostgreSQL batches', async () => {
     expect(db.stats().batches.count).toBeLessThan(100);
   });
 
+  it('fails only the write with more bound values than PostgreSQL takes, at once, and commits the rest of its batch', async () => {
+    const t = db.table(accounts);
+    await Promise.all(Array.from({ length: 10 }, (_, i) => t.insert({ id: 9000 + i, email: `big${i}@example.com`, balance: 0 })));
+    const manyIds = Array.from({ length: 70_000 }, (_, i) => 9000 + i);
+    const started = performance.now();
+    const results = await Promise.allSettled([
+      t.insert({ id: 8000, email: 'before@example.com', balance: 1 }),
+      t.update(9001, { balance: 5 }),
+      // 70,000 $or conditions: 70,000 bound values in one statement.
+      t.deleteWhere({ $or: manyIds.map((id) => ({ id })) }),
+      t.update(9002, { balance: 6 }, { where: { $or: manyIds.map((id) => ({ id })) } }),
+      // A 70,000-value $in is one bound value: it just works, in the same batch.
+      t.update(9003, { balance: 7 }, { where: { id: { $in: manyIds } } }),
+      t.insert({ id: 8001, email: 'after@example.com', balance: 1 }),
+      t.delete(9004),
+    ]);
+    const elapsed = performance.now() - started;
+    expect(results.map((r) => (r.status === 'fulfilled' ? 'ok' : (r.reason as { code: string }).code))).toEqual([
+      'ok',
+      'ok',
+      'VALIDATION',
+      'VALIDATION',
+      'ok',
+      'ok',
+      'ok',
+    ]);
+    expect((results[2] as PromiseRejectedResult).reason.message).toMatch(
+      /deleteWhere on accounts needs 70,001 bound values.*at most 65,535/,
+    );
+    expect(elapsed).toBeLessThan(10_000);
+    expect(await t.count({ id: { $in: [8000, 8001] } })).toBe(2);
+    expect((await t.get(9003))?.balance).toBe(7);
+    expect(await t.get(9004)).toBeUndefined();
+    await expect(t.find({ where: { $or: manyIds.map((id) => ({ id })) } })).rejects.toMatchObject({ code: 'VALIDATION' });
+    expect(await t.find({ where: { id: { $in: manyIds } } })).toHaveLength(9);
+  });
+
   it('applies a batch of upserts except the one that breaks a unique column', async () => {
     const t = db.table(accounts);
     const results = await Promise.allSettled(
