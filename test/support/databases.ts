@@ -55,7 +55,9 @@ export function forEachDialect(title: string, body: (t: TestDatabases) => void):
                 .slice(0, 63),
             };
       afterAll(async () => {
-        await Promise.all(opened.map((db) => db.close().catch(() => {})));
+        // A database a failed test left wedged must not keep its schema from being dropped.
+        const closing = Promise.all(opened.map((db) => db.close().catch(() => {})));
+        await Promise.race([closing, new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
         if (schemas.size > 0) {
           await withPostgres(async (client) => {
             for (const schema of schemas) await client.query(`drop schema if exists "${schema}" cascade`);
