@@ -93,6 +93,33 @@ describe('PostgreSQL batches', async () => {
     expect(await t.find({ where: { id: { $in: manyIds } } })).toHaveLength(9);
   });
 
+  it('fails a value too large for an index entry as VALIDATION, alone in its batch', async () => {
+    const t = db.table(accounts);
+    const huge = `${Array.from({ length: 400 }, (_, i) => (i * 2654435761).toString(36)).join('')}@example.com`;
+    const results = await Promise.allSettled([
+      t.insert({ id: 7000, email: 'small1@example.com', balance: 0 }),
+      t.insert({ id: 7001, email: huge, balance: 0 }),
+      t.insert({ id: 7002, email: 'small2@example.com', balance: 0 }),
+    ]);
+    expect(settledCodes(results)).toEqual({ ok: 2, VALIDATION: 1 });
+    expect((results[1] as PromiseRejectedResult).reason.message).toMatch(/accounts.*btree index entry/);
+    expect(await t.count({ id: { $in: [7000, 7001, 7002] } })).toBe(2);
+  });
+
+  it('keeps the commit-marker table small: settled markers are deleted in bulk by later batches', async () => {
+    const t = db.table(accounts);
+    const markers = () =>
+      withPostgres(async (c) => Number((await c.query(`select count(*) as n from "${schema.name}"._sluice_commit_markers`)).rows[0].n));
+    for (let i = 0; i < 700; i++) await t.insert({ id: 20_000 + i, email: `m${i}@example.com`, balance: 0 });
+    expect(db.stats().batches.count).toBeGreaterThan(700);
+    expect(await markers()).toBeLessThanOrEqual(300);
+    // Markers a process left behind long ago go at the next open.
+    await withPostgres((c) => c.query(`update "${schema.name}"._sluice_commit_markers set created_at = now() - interval '2 days'`));
+    const again = await schema.open({ tables: [accounts, outbox] });
+    await again.close();
+    expect(await markers()).toBe(0);
+  });
+
   it('applies a batch of upserts except the one that breaks a unique column', async () => {
     const t = db.table(accounts);
     const results = await Promise.allSettled(
