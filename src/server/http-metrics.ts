@@ -28,8 +28,24 @@ export class HttpMetrics {
       });
   }
 
+  // Label children looked up once per combination: hashing label objects on every request shows in the profile.
+  readonly #counted = new Map<string, { inc(): void }>();
+  readonly #timed = new Map<string, { observe(value: number): void }>();
+
   observe(method: string, route: string, status: number, seconds: number): void {
-    this.#requests.inc({ method, route, status: String(status) });
-    this.#seconds.observe({ method, route }, seconds);
+    const timedKey = `${method} ${route}`;
+    const countedKey = `${timedKey} ${status}`;
+    let counted = this.#counted.get(countedKey);
+    if (!counted) {
+      counted = this.#requests.labels(method, route, String(status));
+      this.#counted.set(countedKey, counted);
+    }
+    let timed = this.#timed.get(timedKey);
+    if (!timed) {
+      timed = this.#seconds.labels(method, route);
+      this.#timed.set(timedKey, timed);
+    }
+    counted.inc();
+    timed.observe(seconds);
   }
 }
