@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import * as http from './http.bench.js';
 import * as postgresClaims from './postgres-claims.bench.js';
 import * as postgresInsert from './postgres-insert.bench.js';
 import * as sqliteGet from './sqlite-get.bench.js';
@@ -46,6 +47,7 @@ const scenarios: { id: string; run: () => Promise<ScenarioResult> }[] = [
   { id: 'postgres-insert', run: () => postgresInsert.run(budget) },
   { id: 'sqlite-lifecycle', run: () => sqliteLifecycle.run(budget) },
   { id: 'postgres-claims', run: () => postgresClaims.run(budget) },
+  { id: 'http', run: () => http.run(budget) },
 ];
 
 const only = values.only?.split(',');
