@@ -79,7 +79,10 @@ describe.skipIf(!throwawayPostgresSupported())('PostgreSQL crash during COMMIT',
       const writes = Array.from({ length: ROWS_PER_ROUND }, (_, i) =>
         t.insert({ id: base + i, producer: round, body: i === 0 ? 'slow' : 'fast', at: new Date() }, { timeoutMs: 30_000 }).then(
           () => void acknowledged.push(base + i),
-          (error: { code?: string }) => void (failures[error.code ?? 'unknown'] = (failures[error.code ?? 'unknown'] ?? 0) + 1),
+          (error: { code?: string }) => {
+            const code = error.code ?? 'unknown';
+            failures[code] = (failures[code] ?? 0) + 1;
+          },
         ),
       );
       if (await commitSleeping(server, 5000)) {
