@@ -18,6 +18,7 @@ import { describeMachine } from './support/machine.js';
 import { figure, markdownReport } from './support/markdown-report.js';
 import type { Budget, ScenarioResult } from './support/scenario-result.js';
 import { sqliteVersion } from './support/sqlite-files.js';
+import * as sync from './sync.bench.js';
 
 const KEPT_MARKER = '<!-- Hand-written from here on: bench/run.ts keeps this part when it rewrites the figures above. -->';
 
@@ -47,6 +48,7 @@ const scenarios: { id: string; run: () => Promise<ScenarioResult> }[] = [
   { id: 'postgres-insert', run: () => postgresInsert.run(budget) },
   { id: 'sqlite-lifecycle', run: () => sqliteLifecycle.run(budget) },
   { id: 'postgres-claims', run: () => postgresClaims.run(budget) },
+  { id: 'sync', run: () => sync.run(budget) },
   { id: 'http', run: () => http.run(budget) },
 ];
 

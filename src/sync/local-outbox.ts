@@ -12,9 +12,6 @@ export interface LocalFigures {
   readonly oldestSeq: number | undefined;
   /** Commit time (epoch ms) of that change. */
   readonly oldestAt: number | undefined;
-  readonly deadLetters: number;
-  /** Dead letters above the mark (they are not pending). */
-  readonly deadAbove: number;
 }
 
 interface OutboxEntry {
@@ -41,17 +38,17 @@ export class LocalOutbox {
     const [oldest] = await this.#dialect.selectAll(`select seq, at from ${OUTBOX} where seq > ? and error is null order by seq limit 1`, [
       mark,
     ]);
-    const [dead] = await this.#dialect.selectAll(
-      `select count(*) as n, coalesce(sum(seq > ?), 0) as above from ${OUTBOX} where error is not null`,
-      [mark],
-    );
     return {
       maxSeq: Number(top?.m ?? 0),
       oldestSeq: oldest === undefined ? undefined : Number(oldest.seq),
       oldestAt: oldest === undefined ? undefined : Number(oldest.at),
-      deadLetters: Number(dead?.n ?? 0),
-      deadAbove: Number(dead?.above ?? 0),
     };
+  }
+
+  /** The seqs of every dead letter: a full scan, run once when the shipper starts. */
+  async deadSeqs(): Promise<number[]> {
+    const rows = await this.#dialect.selectAll(`select seq from ${OUTBOX} where error is not null`, []);
+    return rows.map((r) => Number(r.seq));
   }
 
   /**

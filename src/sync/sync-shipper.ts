@@ -95,7 +95,9 @@ export class SyncShipper implements SyncApi {
   #target: SyncTarget | undefined;
   #nodeId: string | undefined;
   #mark = 0;
-  #figures: LocalFigures = { maxSeq: 0, oldestSeq: undefined, oldestAt: undefined, deadLetters: 0, deadAbove: 0 };
+  #figures: LocalFigures = { maxSeq: 0, oldestSeq: undefined, oldestAt: undefined };
+  /** Seqs of the dead letters; only the shipper (one per node) makes or retries them. */
+  #dead = new Set<number>();
   #capturedSince = 0;
   #state: 'running' | 'draining' | 'stopped' = 'running';
   #targetUp = false;
@@ -134,7 +136,7 @@ export class SyncShipper implements SyncApi {
       });
     gauge('sluice_sync_pending', 'Changes waiting in the outbox to ship.', () => this.status().pending);
     gauge('sluice_sync_lag_seconds', 'Age of the oldest pending change.', () => this.status().lagMs / 1000);
-    gauge('sluice_sync_dead_letters', 'Changes the target refused, set aside until retry.', () => this.#figures.deadLetters);
+    gauge('sluice_sync_dead_letters', 'Changes the target refused, set aside until retry.', () => this.#dead.size);
     gauge('sluice_sync_target_up', '1 while the sync target answers.', () => (this.#targetUp ? 1 : 0));
     gauge('sluice_sync_synced', "The target's acknowledged mark for this node.", () => this.#mark);
     return {
@@ -172,7 +174,7 @@ export class SyncShipper implements SyncApi {
       synced: this.#mark,
       pending,
       failed: this.#failed,
-      deadLetters: f.deadLetters,
+      deadLetters: this.#dead.size,
       progress: total === 0 ? 1 : Math.min(1, this.#mark / total),
       lagMs: pending === 0 || f.oldestAt === undefined ? 0 : Math.max(0, Date.now() - f.oldestAt),
       syncing: this.#syncing,
@@ -185,7 +187,9 @@ export class SyncShipper implements SyncApi {
 
   #pendingEstimate(): number {
     const f = this.#figures;
-    return Math.max(0, f.maxSeq - this.#mark - f.deadAbove) + this.#capturedSince;
+    let deadAbove = 0;
+    for (const seq of this.#dead) if (seq > this.#mark) deadAbove++;
+    return Math.max(0, f.maxSeq - this.#mark - deadAbove) + this.#capturedSince;
   }
 
   /** Undefined when writes may go on; otherwise resolves once pending falls below maxPending. */
@@ -229,6 +233,7 @@ export class SyncShipper implements SyncApi {
       );
       const deletes = dead.map((d) => this.#parts.outbox.delete(d.seq));
       await Promise.all([...inserts, ...deletes]);
+      for (const d of dead) this.#dead.delete(d.seq);
       moved += dead.length;
     }
     this.#capturedSince += moved;
@@ -380,6 +385,7 @@ export class SyncShipper implements SyncApi {
         if (!row) throw error;
       }
     }
+    this.#dead = new Set(await this.#local.deadSeqs());
     this.#nodeId = row.nodeId;
     this.#mark = Math.max(this.#mark, row.ackedSeq);
   }
@@ -424,41 +430,70 @@ export class SyncShipper implements SyncApi {
       this.#parts.onError(new SluiceError('UNAVAILABLE', this.#lastError));
     }
     this.#mark = mark;
-    await this.#parts.node.update(1, { ackedSeq: mark });
-    // The row at the mark stays: SQLite numbers new rows after the largest one.
-    await this.#parts.outbox.deleteWhere({ seq: { $lt: mark }, error: { $null: true } }, { batchSize: 20_000 });
+    await this.#cleanup;
+    await this.#trim(mark);
   }
 
   async #shipWhileTriggered(): Promise<void> {
     const target = await this.#connect();
     await this.#refresh();
-    while (this.#state !== 'stopped' && this.#shouldShip()) {
-      if (this.#state === 'draining' && performance.now() >= this.#drainUntil) return;
-      const started = performance.now();
-      const batch = await this.#local.batch(this.#mark, this.#options.batchSize);
-      if (!batch) return;
-      this.#syncing = true;
-      try {
-        const result = await target.apply({ after: this.#mark, last: batch.last, items: batch.items });
-        if (result.kind === 'moved') {
-          await this.#acknowledge(result.mark);
-        } else if (result.kind === 'refused') {
-          this.#failed++;
-          this.#metrics.failures.inc({ reason: 'refused' });
-          await this.#deadLetter(result.refused);
-        } else {
-          await this.#acknowledge(batch.last);
-          const ms = performance.now() - started;
-          this.#shipped += batch.rows;
-          this.#metrics.shipped.inc(batch.rows);
-          this.#metrics.batch.observe(ms / 1000);
-          this.#lastBatch = { size: batch.rows, ms: Math.round(ms * 10) / 10 };
+    try {
+      let batch = await this.#local.batch(this.#mark, this.#options.batchSize);
+      while (batch && this.#state !== 'stopped' && this.#shouldShip()) {
+        if (this.#state === 'draining' && performance.now() >= this.#drainUntil) return;
+        const started = performance.now();
+        this.#syncing = true;
+        let next: Promise<Awaited<ReturnType<LocalOutbox['batch']>>> | undefined;
+        try {
+          const applying = target.apply({ after: this.#mark, last: batch.last, items: batch.items });
+          // Read the next batch while the target works. Reading later than this batch did, it
+          // holds each key's state at least as new, so it may follow this one whatever it becomes.
+          next = this.#local.batch(batch.last, this.#options.batchSize);
+          next.catch(() => {});
+          const result = await applying;
+          if (result.kind === 'moved') {
+            next = undefined;
+            await this.#acknowledge(result.mark);
+          } else if (result.kind === 'refused') {
+            next = undefined;
+            this.#failed++;
+            this.#metrics.failures.inc({ reason: 'refused' });
+            await this.#deadLetter(result.refused);
+          } else {
+            this.#acknowledgeLater(batch.last);
+            const ms = performance.now() - started;
+            this.#shipped += batch.rows;
+            this.#metrics.shipped.inc(batch.rows);
+            this.#metrics.batch.observe(ms / 1000);
+            this.#lastBatch = { size: batch.rows, ms: Math.round(ms * 10) / 10 };
+          }
+        } finally {
+          this.#syncing = false;
         }
-      } finally {
-        this.#syncing = false;
+        await this.#refresh();
+        batch = await (next ?? this.#local.batch(this.#mark, this.#options.batchSize));
       }
-      await this.#refresh();
+    } finally {
+      await this.#cleanup;
     }
+  }
+
+  #cleanup: Promise<void> = Promise.resolve();
+
+  /**
+   * The target has the batch: the mark moves now, and the local bookkeeping (the node row, the
+   * outbox rows below the mark) follows in the background, in order. Losing it to a crash is
+   * harmless: the next start reads the mark from the target and trims again.
+   */
+  #acknowledgeLater(mark: number): void {
+    this.#mark = mark;
+    this.#cleanup = this.#cleanup.then(() => this.#trim(mark)).catch(this.#parts.onError);
+  }
+
+  async #trim(mark: number): Promise<void> {
+    await this.#parts.node.update(1, { ackedSeq: mark });
+    // The row at the mark stays: SQLite numbers new rows after the largest one.
+    await this.#parts.outbox.deleteWhere({ seq: { $lt: mark }, error: { $null: true } }, { batchSize: 20_000 });
   }
 
   async #deadLetter(refused: readonly { item: ShipItem; error: string }[]): Promise<void> {
@@ -468,6 +503,7 @@ export class SyncShipper implements SyncApi {
       for (const seq of item.seqs) updates.push(this.#parts.outbox.update(seq, { error: error.slice(0, 2000), failedAt }));
     }
     await Promise.all(updates);
+    for (const { item } of refused) for (const seq of item.seqs) this.#dead.add(seq);
     this.#lastError = `The target refused ${refused.length} row(s); they are dead letters (db.sync.deadLetters()). First: ${refused[0]?.error}`;
   }
 

@@ -15,7 +15,8 @@ export const syncNodeTable = defineSluiceTable('_sluice_sync_node', {
  * transaction: gap-free across every process that writes the file, since a rolled-back batch
  * takes its numbers back. The row holding the acknowledged mark is kept (only rows below it are
  * deleted) so the next number never falls back below the mark. A row with an `error` is a dead
- * letter: the target refused the key's state.
+ * letter: the target refused the key's state. No index on `error`: every capture would pay for
+ * it; the shipper counts dead letters once at start and keeps the count itself.
  */
 export const syncOutboxTable = defineSluiceTable('_sluice_sync_outbox', {
   columns: {
@@ -30,7 +31,6 @@ export const syncOutboxTable = defineSluiceTable('_sluice_sync_outbox', {
     failedAt: 'integer?',
   },
   primaryKey: 'seq',
-  indexes: [['error']],
 });
 
 export type SyncOutboxRow = {
