@@ -66,7 +66,7 @@ describe('the dashboard and what users plug in', () => {
       .poll(
         () =>
           page.evaluate(() => {
-            const charts = (window as unknown as { sluiceDashboard: { charts: Record<string, { data: number[][] }> } }).sluiceDashboard
+            const charts = (globalThis as unknown as { sluiceDashboard: { charts: Record<string, { data: number[][] }> } }).sluiceDashboard
               .charts;
             const writes = charts['chart-writes']!.data;
             return {
@@ -79,7 +79,7 @@ describe('the dashboard and what users plug in', () => {
       )
       .toMatchObject({ anyWrites: true });
     const charts = await page.evaluate(() => {
-      const c = (window as unknown as { sluiceDashboard: { charts: Record<string, { data: number[][] }> } }).sluiceDashboard.charts;
+      const c = (globalThis as unknown as { sluiceDashboard: { charts: Record<string, { data: number[][] }> } }).sluiceDashboard.charts;
       return Object.fromEntries(Object.entries(c).map(([id, chart]) => [id, chart.data[0]!.length]));
     });
     expect(charts['chart-writes']).toBeGreaterThan(0);
@@ -143,15 +143,15 @@ describe('the dashboard and what users plug in', () => {
   });
 
   it('publishes an OpenAPI 3.1 document that validates against the official schema, with each table as a schema', async () => {
-    const document = await (await fetch(`${base}/openapi.json`)).json();
+    const spec = (await (await fetch(`${base}/openapi.json`)).json()) as Record<string, any>;
     const validator = new Validator();
-    const result = await validator.validate(document);
+    const result = await validator.validate(spec);
     expect(result.errors ?? []).toEqual([]);
     expect(result.valid).toBe(true);
     expect(validator.version).toBe('3.1');
-    expect(document.components.schemas.jobs.properties.status).toEqual({ type: 'string', enum: ['pending', 'running', 'failed', 'done'] });
-    expect(document.components.schemas.items.properties.createdAt).toEqual({ type: 'string', format: 'date-time' });
-    expect(Object.keys(document.paths)).toEqual(
+    expect(spec.components.schemas.jobs.properties.status).toEqual({ type: 'string', enum: ['pending', 'running', 'failed', 'done'] });
+    expect(spec.components.schemas.items.properties.createdAt).toEqual({ type: 'string', format: 'date-time' });
+    expect(Object.keys(spec.paths)).toEqual(
       expect.arrayContaining([
         '/api/v1/tables/jobs/records/{key}/transition',
         '/api/v1/tables/jobs/claims',
@@ -161,7 +161,7 @@ describe('the dashboard and what users plug in', () => {
         '/readyz',
       ]),
     );
-    expect(document.paths['/api/v1/tables/items/records'].post.security).toEqual([{ bearer: [] }]);
+    expect(spec.paths['/api/v1/tables/items/records'].post.security).toEqual([{ bearer: [] }]);
     const docs = await fetch(`${base}/docs`);
     expect(docs.status).toBe(200);
     expect(await docs.text()).not.toMatch(/<script[^>]+src="https?:/);
