@@ -53,6 +53,13 @@ export function classifySqliteError(error: unknown, table?: string): SluiceError
       cause: error,
     });
   }
+  if (code === 'SQLITE_TOOBIG' || /too many SQL variables|Expression tree is too large|too many terms in compound SELECT/.test(message)) {
+    return new SluiceError(
+      'VALIDATION',
+      `The request${where} is too large for SQLite: ${message}. Nothing was done; split it (fewer values per call, a flatter filter, smaller values).`,
+      { table, cause: error },
+    );
+  }
   if (code === 'SQLITE_READONLY' || code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_IOERR') || code === 'SQLITE_FULL') {
     return new SluiceError(
       'UNAVAILABLE',

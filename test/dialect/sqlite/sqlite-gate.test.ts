@@ -94,3 +94,15 @@ describe('the checkpoint watchdog', () => {
     await db.close();
   });
 });
+
+describe('a request too large for SQLite', () => {
+  it('fails alone with VALIDATION, not as an unavailable database', async () => {
+    const db = await open({ url: ':memory:', tables: [items] });
+    await db.migrate();
+    const terms = Array.from({ length: 40_000 }, (_, i) => ({ id: i }));
+    await expect(db.table(items).find({ where: { $or: terms } as never })).rejects.toMatchObject({ code: 'VALIDATION' });
+    await expect(db.table(items).deleteWhere({ $or: terms } as never)).rejects.toThrow(/too large for SQLite.*split it/);
+    await expect(db.table(items).insert({ id: 1, name: 'still fine' })).resolves.toMatchObject({ id: 1 });
+    await db.close();
+  });
+});
