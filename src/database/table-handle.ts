@@ -133,7 +133,7 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
     return this.#submit('insert', WRITE_OPTION_NAMES, () => this.#codec.encodeInsert(row), options) as Promise<RowType<T>>;
   }
 
-  /** Inserts, or replaces every non-key column of the row with the same key. */
+  /** Inserts, or replaces the non-key columns of the row with the same key; a leased row keeps its lease. Resolves with the row as stored. */
   upsert(row: InsertType<T>, options?: WriteOptions): Promise<RowType<T>> {
     return this.#submit('upsert', WRITE_OPTION_NAMES, () => this.#codec.encodeInsert(row, 'upsert'), options) as Promise<RowType<T>>;
   }
