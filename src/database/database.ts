@@ -57,13 +57,7 @@ export class Database {
     this.#cache = new SluiceCache({ options: options.cache, tables: options.tables, dialect, registry: this.#metrics.registry });
     // First listener: a batch's keys leave the cache before any of its promises settle.
     this.#gate.onCommit(this.#cache.onCommit);
-    this.#maintenance = new Maintenance(
-      () => this.#options.tables.map((table) => this.table(table)),
-      options.maintenance,
-      this.#metrics.registry,
-      this.#onError,
-    );
-    this.#maintenance.start();
+    // Before maintenance: it takes every table's handle, and synced ones must see the waiting room.
     const sync = options.sync;
     if (sync?.target !== undefined && options.tables.some((t) => t.sync !== undefined)) {
       const shipper = new SyncShipper({
@@ -81,6 +75,13 @@ export class Database {
       this.#syncGate = admittingGate(this.#gate, () => shipper.admission());
       shipper.start();
     }
+    this.#maintenance = new Maintenance(
+      () => this.#options.tables.map((table) => this.table(table)),
+      options.maintenance,
+      this.#metrics.registry,
+      this.#onError,
+    );
+    this.#maintenance.start();
   }
 
   /** The shipper of tables declared with `sync` (open with `sync: { target }`). */

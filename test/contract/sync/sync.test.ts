@@ -88,4 +88,24 @@ describe.skipIf(!available)('sync to PostgreSQL', () => {
     );
     expect(n).toBeGreaterThanOrEqual(100);
   });
+
+  it('past maxPending, writes to synced tables wait for the shipper (none is dropped) and go on once it ships', async () => {
+    const db = await edges.open('backpressure', {
+      tables: [syncedKv],
+      sync: { intervalMs: 3_600_000, batchSize: 100_000, maxPending: 100 },
+    });
+    await db.migrate();
+    const kv = db.table(syncedKv);
+    for (let i = 0; i < 100; i += 10) await Promise.all(Array.from({ length: 10 }, (_, j) => kv.insert({ id: 1000 + i + j, version: 1 })));
+    let resolved = 0;
+    const waiting = Array.from({ length: 20 }, (_, j) => kv.insert({ id: 2000 + j, version: 1 }).then(() => resolved++));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(resolved).toBe(0);
+    expect(db.sync.status().pending).toBe(100);
+    await db.sync.flush();
+    await Promise.all(waiting);
+    expect(resolved).toBe(20);
+    await db.sync.flush();
+    expect(db.sync.status()).toMatchObject({ pending: 0, synced: 120 });
+  });
 });
