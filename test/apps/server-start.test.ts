@@ -10,8 +10,8 @@ describe('npm start', () => {
   const dir = tempDir('sluice-start-');
   let child: ChildProcess | undefined;
   afterAll(async () => {
-    if (child && child.exitCode === null) {
-      child.kill('SIGTERM');
+    if (child && child.exitCode === null && child.signalCode === null) {
+      process.kill(-child.pid!, 'SIGTERM');
       await new Promise((r) => child!.once('exit', r));
     }
   });
@@ -47,7 +47,8 @@ describe('npm start', () => {
     expect(count).toBeGreaterThan(0);
     console.info(`npm start: dashboard answered ${answeredMs} ms after the command, build included`);
     process.kill(-child.pid!, 'SIGTERM');
-    const code = await new Promise((r) => child!.once('exit', r));
-    expect(code).toBe(0);
+    await new Promise((r) => child!.once('exit', r));
+    // npm itself dies of the signal; the server's own last line says it shut down cleanly.
+    await expect.poll(() => output, { timeout: 10_000 }).toMatch(/stopped after SIGTERM; \d+ writes committed/);
   });
 });
