@@ -424,15 +424,15 @@ export class RedisTier {
         if (!results || results.some(([error]) => error)) throw new Error('epoch bump refused');
         this.counters.epochBumps++;
         if (seq > this.#bumpedSeq) this.#bumpedSeq = seq;
-      })
-      .catch(() => {
-        // Unknown whether it ran: count a new loss so another bump (and flush) follows.
-        this.#lostSeq++;
-        if (flush) this.#flushOthers = true;
-      })
-      .finally(() => {
         this.#bumpInFlight = false;
         this.#sendBump();
+      })
+      .catch(() => {
+        // Unknown whether it ran: count a new loss so another bump (and flush) follows, from the
+        // timer: retrying here would spin on a connection whose close is not yet processed.
+        this.#bumpInFlight = false;
+        this.#lostSeq++;
+        if (flush) this.#flushOthers = true;
       });
   }
 

@@ -1,4 +1,5 @@
 import { createConnection, createServer, type Server } from 'node:net';
+import { Redis } from 'ioredis';
 import { afterAll, expect, it } from 'vitest';
 import { sharedKv } from '../../support/cached-tables.js';
 import { forEachDialect } from '../../support/databases.js';
@@ -58,6 +59,40 @@ forEachDialect('cache: Redis at open', (t) => {
       await writer.close();
     }
     console.log('first write after open', JSON.stringify({ dialect: t.dialect, stale, reads: keys * 3 }));
+    expect(stale).toBe(0);
+  });
+
+  it('a writer whose own command connection is killed tells the others once it reconnects', async () => {
+    const staleBoundMs = 200;
+    const prefix = `${keyPrefix}kill-cmd:`;
+    const cache = { redisUrl, keyPrefix: prefix, staleBoundMs };
+    const reader = await t.open({ tables: [sharedKv], name: 'kill-cmd', cache });
+    await reader.migrate();
+    const writer = await t.open({ tables: [sharedKv], name: 'kill-cmd', cache });
+    await Promise.all([redisListening(() => reader.stats()), redisListening(() => writer.stats())]);
+    const keys = 20;
+    for (let id = 0; id < keys; id++) await writer.table(sharedKv).insert({ id, version: 0, writer: 'w' });
+    await sleep(staleBoundMs);
+    const admin = new Redis(redisUrl);
+    let stale = 0;
+    try {
+      for (let round = 1; round <= 5; round++) {
+        for (let id = 0; id < keys; id++) await reader.table(sharedKv).get(id);
+        const list = (await admin.client('LIST')) as string;
+        const ids = list
+          .split('\n')
+          .filter((line) => line.includes(`name=${prefix}cmd `))
+          .map((line) => /id=(\d+)/.exec(line)?.[1] as string);
+        // Both instances' command connections: the writer's commits find theirs gone.
+        for (const id of ids) await admin.client('KILL', 'ID', id);
+        for (let id = 0; id < keys; id++) await writer.table(sharedKv).update(id, { version: round });
+        await sleep(staleBoundMs + 20);
+        for (let id = 0; id < keys; id++) if ((await reader.table(sharedKv).get(id))?.version !== round) stale++;
+      }
+    } finally {
+      admin.disconnect();
+    }
+    console.log('command connection killed', JSON.stringify({ dialect: t.dialect, stale, reads: keys * 5, l2: writer.stats().cache.l2 }));
     expect(stale).toBe(0);
   });
 
