@@ -5,11 +5,6 @@ import { RowCodec } from '../schema/row-codec.js';
 import type { ValueCodec } from '../schema/value-codec.js';
 import { syncOutboxTable } from './sync-tables.js';
 
-/** The key values the driver stores, whichever shape of the change feed is in force. */
-export function storedKeyOf(change: CommittedChange): readonly unknown[] {
-  return (change as { encodedKey?: readonly unknown[] }).encodedKey ?? change.key;
-}
-
 /** A stored key as the outbox keeps it: JSON, blobs as hex so they survive the text column. */
 export function keyJsonOf(key: readonly unknown[]): string {
   let plain = true;
@@ -36,7 +31,7 @@ export function outboxCapture(tables: readonly AnyTableDef[], codec: ValueCodec,
     for (const change of changes) {
       const table = change.table;
       if (!synced.has(table)) continue;
-      const keyJson = keyJsonOf(storedKeyOf(change));
+      const keyJson = keyJsonOf(change.encodedKey);
       const id = `${table}\u0000${keyJson}`;
       seen ??= new Set();
       if (seen.has(id)) continue;
