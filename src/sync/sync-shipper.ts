@@ -336,11 +336,10 @@ export class SyncShipper implements SyncApi {
     const locked = error instanceof ShipperLockedError;
     const sluice = SluiceError.is(error) && error.code !== 'UNAVAILABLE';
     this.#metrics.failures.inc({ reason: locked ? 'locked' : sluice ? 'local' : 'target' });
-    if (!locked && !sluice) {
+    if (locked) this.#targetUp = true;
+    else if (!sluice) {
       this.#targetUp = false;
       void this.#target?.close();
-    } else {
-      this.#targetUp = locked;
     }
     for (const waiter of this.#flushWaiters.splice(0)) {
       waiter.reject(

@@ -124,4 +124,34 @@ describe.skipIf(!available)('sync: poison rows, every type, many nodes', () => {
       expect(status.pending).toBe(0);
     }
   });
+
+  it('sync: { key } upserts on another unique key; a delete still matches the primary key', async () => {
+    const byPath = defineTable('sync_by_path', {
+      columns: { id: 'integer', path: 'text', size: 'integer' },
+      primaryKey: 'id',
+      unique: ['path'],
+      sync: { key: 'path' },
+    });
+    const db = await edges.open('by-path', { tables: [byPath], sync: { intervalMs: 60_000, batchSize: 100_000 } });
+    await db.migrate();
+    const t = db.table(byPath);
+    await t.insert({ id: 1, path: '/a', size: 1 });
+    await t.insert({ id: 2, path: '/b', size: 2 });
+    await db.sync.flush();
+    await t.update(1, { size: 10 });
+    await t.delete(2);
+    await db.sync.flush();
+    const rows = await targetRows(schema, 'sync_by_path', 'id');
+    expect(rows.map((r) => [Number(r.id), r.path, Number(r.size)])).toEqual([[1, '/a', 10]]);
+    const constraint = await withPostgres(
+      async (c) =>
+        (
+          await c.query(
+            "select count(*)::int as n from pg_constraint where conname = 'sync_by_path_unique_0' and connamespace = $1::regnamespace",
+            [schema],
+          )
+        ).rows[0].n,
+    );
+    expect(constraint).toBe(1);
+  });
 });
