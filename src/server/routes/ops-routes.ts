@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { SluiceError } from '../../index.js';
 import { HttpError } from '../http-errors.js';
 import { ERROR_RESPONSES } from '../route-schemas.js';
 import type { ServerContext } from '../server-context.js';
@@ -31,7 +32,8 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ServerContext): voi
         version = await ctx.db.schemaVersion();
         for (const { def } of ctx.tables.values()) await ctx.db.table(def).find({ limit: 1, cache: false });
       } catch (error) {
-        throw new HttpError(503, 'UNAVAILABLE', `The database does not answer: ${(error as Error).message}`);
+        const reason = SluiceError.is(error, 'CONFIG') ? 'The schema is not current' : 'The database does not answer';
+        throw new HttpError(503, 'UNAVAILABLE', `${reason}: ${(error as Error).message}`);
       }
       const expected = ctx.options.schemaVersion;
       if (expected !== undefined && version < expected) {

@@ -11,6 +11,8 @@ export function registerPageRoutes(app: FastifyInstance, assets: ReadonlyMap<str
       return reply.send(asset.body);
     });
   }
+  // Browsers ask for it on every dashboard load; an empty answer keeps it out of the error counts.
+  app.get('/favicon.ico', { schema: { hide: true } }, (_request, reply) => reply.code(204).send());
   app.get('/openapi.json', { schema: { tags: ['operations'], summary: 'This document' } }, (_request, reply) =>
     reply.type('application/json; charset=utf-8').send(openapi.toJSON()),
   );
