@@ -165,6 +165,17 @@ export class SyncTarget {
    * ship the rest as a fresh batch.
    */
   async apply(batch: ShipBatch): Promise<ApplyResult> {
+    try {
+      return await this.#apply(batch, false);
+    } catch (error) {
+      // The fast path runs without savepoints (a subtransaction per batch costs every row); a
+      // refusal aborted it whole, so the batch runs again with each part in its own savepoint.
+      if (!isRowRefusal(error)) throw error;
+      return this.#apply(batch, true);
+    }
+  }
+
+  async #apply(batch: ShipBatch, isolate: boolean): Promise<ApplyResult> {
     const client = this.#require();
     await client.query('begin');
     try {
@@ -193,11 +204,13 @@ export class SyncTarget {
             table,
           });
         if (entry.deletes.length > 0) {
-          await this.#bisect(client, entry.deletes, (items) => this.#delete(client, planned, items), refused);
+          if (isolate) await this.#bisect(client, entry.deletes, (items) => this.#delete(client, planned, items), refused);
+          else await this.#delete(client, planned, entry.deletes);
           deletes += entry.deletes.length;
         }
         if (entry.upserts.length > 0) {
-          await this.#bisect(client, entry.upserts, (items) => this.#upsert(client, planned, items), refused);
+          if (isolate) await this.#bisect(client, entry.upserts, (items) => this.#upsert(client, planned, items), refused);
+          else await this.#upsert(client, planned, entry.upserts);
           upserts += entry.upserts.length;
         }
       }
