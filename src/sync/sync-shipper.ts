@@ -257,8 +257,9 @@ export class SyncShipper implements SyncApi {
     await Promise.race([this.#loop, deadline]);
     this.#state = 'stopped';
     this.#wake?.();
-    await this.#loop;
+    // A batch still waiting on an unresponsive target is cut off: it stays in the outbox.
     await this.#target?.close();
+    await this.#loop;
     for (const wake of this.#admissionWaiters.splice(0)) wake();
     for (const waiter of this.#flushWaiters.splice(0)) {
       waiter.reject(

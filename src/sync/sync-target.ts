@@ -90,6 +90,8 @@ export class SyncTarget {
       connectionString: this.#options.url,
       connectionTimeoutMillis: this.#options.connectTimeoutMs,
       keepAlive: true,
+      // A target that stops answering (a dropped link, a frozen server) fails the batch, which is retried.
+      query_timeout: 60_000,
       application_name: `sluice sync ${this.#options.nodeId}`.slice(0, 63),
     });
     // A backend terminated while idle reports here; the next query fails and the shipper reconnects.
