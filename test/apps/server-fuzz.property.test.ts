@@ -123,6 +123,7 @@ const rawBody = fc.oneof(
       fc.constant('{"__proto__": {"admin": true}, "id": 3, "name": "p"}'),
       hostileText,
       fc.constant('1e999'),
+      fc.constant('{"id": 12345678901234567890, "name": "big"}'),
     )
     .map((text) => ({ text, json: true })),
   fc.string({ maxLength: 40 }).map((text) => ({ text, json: false })),
