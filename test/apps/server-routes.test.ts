@@ -147,6 +147,28 @@ forEachDialect('HTTP routes', (t) => {
     expect(counts.body).toEqual({ count: 1 });
   });
 
+  it('takes If-Match with the ETag of a GET on PATCH: applies while it matches, 412 once the row moved on', async () => {
+    await call('POST', `${T}/jobs/records`, { id: 'etag', size: 1 });
+    const read = await call('GET', `${T}/jobs/records/etag`, undefined, {});
+    const tag = read.headers.etag as string;
+    expect(tag).toMatch(/^"[A-Za-z0-9_-]+"$/);
+    const patched = await call('PATCH', `${T}/jobs/records/etag`, { size: 2 }, { ...WRITE, 'if-match': tag });
+    expect(patched).toMatchObject({ status: 200, body: { size: 2 } });
+    expect(patched.headers.etag).not.toBe(tag);
+    const stale = await call('PATCH', `${T}/jobs/records/etag`, { size: 3 }, { ...WRITE, 'if-match': tag });
+    expect(stale).toMatchObject({ status: 412, body: { error: { code: 'CONFLICT' } } });
+    expect((await call('GET', `${T}/jobs/records/etag`, undefined, {})).body.size).toBe(2);
+    const fresh = await call('PATCH', `${T}/jobs/records/etag`, { size: 4 }, { ...WRITE, 'if-match': patched.headers.etag as string });
+    expect(fresh.body.size).toBe(4);
+    expect(await call('PATCH', `${T}/jobs/records/none`, { size: 1 }, { ...WRITE, 'if-match': '*' })).toMatchObject({ status: 404 });
+    const json = await call('PATCH', `${T}/items/records/1`, { note: 'x' }, { ...WRITE, 'if-match': '"abc"' });
+    expect(json).toMatchObject({ status: 412 });
+    const tagged = (await call('GET', `${T}/items/records/1`, undefined, {})).headers.etag as string;
+    const refused = await call('PATCH', `${T}/items/records/1`, { note: 'x' }, { ...WRITE, 'if-match': tagged });
+    expect(refused).toMatchObject({ status: 400, body: { error: { code: 'VALIDATION' } } });
+    expect(refused.body.error.message).toMatch(/meta, payload column\(s\) cannot be compared/);
+  });
+
   it('creates tasks and serves their status and result', async () => {
     const created = await call('POST', '/api/v1/tasks', { type: 'ocr', input: { page: 1 } });
     expect(created.status).toBe(201);

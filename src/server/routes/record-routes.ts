@@ -6,6 +6,7 @@ import { withDeadline } from '../deadline.js';
 import { HttpError } from '../http-errors.js';
 import { decodeFilter, parseJsonParameter, parseKey, parseOrderBy } from '../request-parsing.js';
 import { ERROR_RESPONSES } from '../route-schemas.js';
+import { rowEtag, unchangedFilter } from '../row-etag.js';
 import type { ServerContext } from '../server-context.js';
 import { decodeRow, encodeRow, type TableSchemas } from '../table-schemas.js';
 
@@ -106,14 +107,21 @@ export function registerRecordRoutes(app: FastifyInstance, ctx: ServerContext, d
     `${base}/records/:key`,
     {
       config: { read: true },
-      schema: { tags, summary: `One row of ${def.name} by key`, params: keyParam, response: { 200: schemas.row, ...ERROR_RESPONSES } },
+      schema: {
+        tags,
+        summary: `One row of ${def.name} by key (its ETag goes into a PATCH's If-Match)`,
+        params: keyParam,
+        response: { 200: schemas.row, ...ERROR_RESPONSES },
+      },
     },
-    async (request) => {
+    async (request, reply) => {
       const key = parseKey(def, request.params.key);
       // A point read by primary key is bounded, so it skips the request deadline's timer.
       const row = await table().get(key);
       if (row === undefined) throw notFound(def, request.params.key);
-      return rowOut(row);
+      const out = rowOut(row);
+      reply.header('etag', rowEtag(out));
+      return out;
     },
   );
 
@@ -174,7 +182,7 @@ export function registerRecordRoutes(app: FastifyInstance, ctx: ServerContext, d
       config: { write: true },
       schema: {
         tags,
-        summary: `Update one row of ${def.name}; with where, only if the row also matches it (else 409 CONFLICT)`,
+        summary: `Update one row of ${def.name}; with where (or If-Match: its ETag), only if the row still matches (else 409, or 412 for a stale ETag)`,
         params: keyParam,
         querystring: {
           type: 'object',
@@ -185,14 +193,34 @@ export function registerRecordRoutes(app: FastifyInstance, ctx: ServerContext, d
         response: { 200: schemas.row, ...ERROR_RESPONSES },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const key = parseKey(def, request.params.key);
-      const where = decodeFilter(def, parseJsonParameter('where', request.query.where));
+      const userWhere = decodeFilter(def, parseJsonParameter('where', request.query.where));
+      const ifMatch = request.headers['if-match'];
+      let where = userWhere;
+      if (typeof ifMatch === 'string') {
+        const current = await table().get(key);
+        if (current === undefined) throw notFound(def, request.params.key);
+        if (ifMatch.trim() !== '*') {
+          const out = rowOut(current) as Record<string, unknown>;
+          if (!ifMatch.split(',').some((tag) => tag.trim() === rowEtag(out))) {
+            throw new HttpError(
+              412,
+              'CONFLICT',
+              `${def.name} ${JSON.stringify(request.params.key)} changed since that ETag was read; GET it again.`,
+            );
+          }
+          const unchanged = unchangedFilter(def, current as Record<string, unknown>);
+          where = userWhere ? { $and: [unchanged, userWhere] } : unchanged;
+        }
+      }
       const row = await table().update(key, decodeRow(def, request.body) as never, {
         ...writeOptions(request),
         ...(where ? { where: where as never } : {}),
       });
-      return rowOut(row);
+      const out = rowOut(row);
+      reply.header('etag', rowEtag(out));
+      return out;
     },
   );
 
