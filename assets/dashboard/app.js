@@ -40,11 +40,17 @@
       legend: { live: false },
       cursor: { show: false },
       series: [{}, ...labels.map((label, i) => ({ label, stroke: colors[i % colors.length], width: 1.5, points: { show: false } }))],
-      // The last five minutes, so a fresh page with two points does not stretch them over years.
-      scales: { x: { time: true, range: (_u, _min, max) => {
-        const end = Number.isFinite(max) ? max : Date.now() / 1000;
-        return [end - POINTS, end];
-      } } },
+      // Up to the last five minutes, at least one: a fresh page's few points neither stretch over years nor huddle at the edge.
+      scales: {
+        x: {
+          time: true,
+          range: (_u, min, max) => {
+            const end = Number.isFinite(max) ? max : Date.now() / 1000;
+            const start = Number.isFinite(min) ? Math.max(min, end - POINTS) : end - 60;
+            return [Math.min(start, end - 60), end];
+          },
+        },
+      },
       axes: [{ space: 60 }, { size: 50 }],
     };
     charts[id] = new uPlot(opts, [[], ...labels.map(() => [])], target);
