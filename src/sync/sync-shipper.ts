@@ -342,6 +342,13 @@ export class SyncShipper implements SyncApi {
       this.#targetUp = false;
       void this.#target?.close();
     }
+    // A connection that was fine until now may simply have died while idle (the target restarted,
+    // a proxy dropped it): one immediate attempt on a fresh connection decides before a flush() is
+    // told the target is gone.
+    if (!locked && !sluice && this.#attempt === 0) {
+      this.#attempt++;
+      return 0;
+    }
     for (const waiter of this.#flushWaiters.splice(0)) {
       waiter.reject(
         new SluiceError('UNAVAILABLE', `Sync flush stopped: ${message}. The changes stay in the outbox and ship once the target answers.`, {
