@@ -132,6 +132,8 @@ export class RedisTier {
   #downUntil = 0;
   #trusted = false;
   #trustedUntil = 0;
+  /** When, since trust was last lost, an echo first showed the server answering; undefined until then. */
+  #answeringSince: number | undefined;
   #pingSeq = 0;
   /** Keepalive sequence → when it was sent. */
   readonly #pings = new Map<number, number>();
@@ -372,6 +374,7 @@ export class RedisTier {
   #doubt(): void {
     if (!this.#trusted) return;
     this.#trusted = false;
+    this.#answeringSince = undefined;
     this.counters.resyncs++;
     if (!this.#closed) this.#events.onResync();
   }
@@ -397,6 +400,13 @@ export class RedisTier {
     const now = performance.now();
     this.counters.echoes++;
     this.#echoRttMs = now - sentAt;
+    if (!this.#trusted) {
+      // A server waking from a freeze reads its clients' buffered commands in no fixed order, so
+      // the echo of a ping that waited in its buffer can come before another client's buffered
+      // invalidations. Only a ping sent after the server was seen answering again proves those ran.
+      this.#answeringSince ??= now;
+      if (sentAt < this.#answeringSince) return;
+    }
     this.#trustedUntil = Math.max(this.#trustedUntil, sentAt + this.#trustMs);
     if (!this.#trusted && this.#subscribed && now < this.#trustedUntil) {
       this.#trusted = true;
