@@ -1,8 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import { beforeAll, expect, it } from 'vitest';
 import { foreignEnv, prepareForeignSqlite } from '../../src/cli/foreign/foreign-sqlite.js';
 import { type Database, defineTable, type SluiceError } from '../../src/index.js';
 import { forEachDialect, type TestDatabases } from '../support/databases.js';
+import { foreignPython } from '../support/foreign-python.js';
 import { withPostgres } from '../support/services.js';
 
 const media = defineTable('fenced_media', {
@@ -35,24 +35,7 @@ async function foreign(t: TestDatabases, statements: string[]): Promise<{ ok: bo
     });
   }
   const sqlite = await prepareForeignSqlite(() => {});
-  const script = `
-import json, sqlite3, sys
-db = sqlite3.connect(sys.argv[1], timeout=5, isolation_level=None)
-results = []
-for statement in json.loads(sys.argv[2]):
-    try:
-        db.execute(statement)
-        results.append({"ok": True})
-    except sqlite3.Error as error:
-        results.append({"ok": False, "error": str(error)})
-print(json.dumps(results))
-`;
-  const file = where.url.slice('sqlite:'.length);
-  const out = execFileSync(sqlite.python, ['-c', script, file, JSON.stringify(statements)], {
-    encoding: 'utf8',
-    env: foreignEnv(sqlite),
-  });
-  return JSON.parse(out);
+  return foreignPython(where.url.slice('sqlite:'.length), statements, sqlite.python, foreignEnv(sqlite));
 }
 
 async function refusal(promise: Promise<unknown>): Promise<SluiceError> {

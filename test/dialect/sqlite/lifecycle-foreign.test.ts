@@ -1,8 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { defineTable, open } from '../../../src/index.js';
 import { tempDir } from '../../support/databases.js';
+import { foreignPython } from '../../support/foreign-python.js';
 
 const media = defineTable('media', {
   columns: { path: 'text', status: 'text' },
@@ -15,22 +15,7 @@ const media = defineTable('media', {
   },
 });
 
-/** Runs a Python sqlite3 client, a writer that never passes through Sluice. */
-function python(file: string, statements: string[]): { ok: boolean; error?: string }[] {
-  const script = `
-import json, sqlite3, sys
-db = sqlite3.connect(sys.argv[1], timeout=5, isolation_level=None)
-results = []
-for statement in json.loads(sys.argv[2]):
-    try:
-        db.execute(statement)
-        results.append({"ok": True})
-    except sqlite3.Error as error:
-        results.append({"ok": False, "error": str(error)})
-print(json.dumps(results))
-`;
-  return JSON.parse(execFileSync('python3', ['-c', script, file, JSON.stringify(statements)], { encoding: 'utf8' }));
-}
+const python = (file: string, statements: string[]) => foreignPython(file, statements);
 
 it('refuses an illegal state change by a foreign Python writer and leaves the row unchanged', async () => {
   const file = join(tempDir(), 'foreign.db');
