@@ -77,3 +77,16 @@ export function crashCounts(
   }
   return { missing, older, neverSubmitted, localLost, acknowledged: log.acked.size };
 }
+
+/** The figures a crash run must end with: nothing missing, rewound, invented or left pending. */
+export function lossFigures(counts: CrashCounts, status: { pending: number }) {
+  return {
+    missing: counts.missing,
+    older: counts.older,
+    neverSubmitted: counts.neverSubmitted,
+    localLost: counts.localLost,
+    pending: status.pending,
+  };
+}
+
+export const NOTHING_LOST = { missing: 0, older: 0, neverSubmitted: 0, localLost: 0, pending: 0 } as const;
