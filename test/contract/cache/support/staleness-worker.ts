@@ -7,6 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { open } from '../../../../src/index.js';
 import { sharedKv } from '../../../support/cached-tables.js';
+import { VersionedLoad } from '../../../support/versioned-load.js';
 
 interface Config {
   url: string;
@@ -31,12 +32,7 @@ const db = await open({
   cache: { redisUrl: config.redisUrl, keyPrefix: config.keyPrefix, staleBoundMs: config.staleBoundMs },
 });
 const kv = db.table(sharedKv);
-const reads: number[] = []; // key, version, started: flat triples
-const acks: number[] = []; // key, version, acknowledged
-const version = new Map<number, number>();
-const own: number[] = [];
-for (let k = config.owner; k < config.keys; k += config.owners) own.push(k);
-let failures = 0;
+const load = new VersionedLoad(kv, { ...config, writeShare: 0.2, writer: `w${config.owner}` });
 let running = true;
 const l2Samples: { at: number; state: unknown }[] = [];
 
@@ -46,23 +42,7 @@ process.on('message', (message: { type?: string }) => {
 
 async function loop(): Promise<void> {
   while (running) {
-    try {
-      if (Math.random() < 0.2) {
-        const key = own[Math.floor(Math.random() * own.length)] as number;
-        const next = (version.get(key) ?? 0) + 1;
-        version.set(key, next);
-        await kv.update(key, { version: next, writer: `w${config.owner}` });
-        acks.push(key, next, now());
-      } else {
-        const key = Math.floor(Math.random() * config.keys);
-        const started = now();
-        const row = await kv.get(key);
-        reads.push(key, row?.version ?? -1, started);
-      }
-    } catch (error) {
-      failures++;
-      if (failures < 5) console.error(error);
-    }
+    await load.step();
     await sleep(Math.random() < 0.5 ? 0 : 1);
   }
 }
@@ -75,5 +55,5 @@ await Promise.all([loop(), loop(), loop(), loop()]);
 clearInterval(sampler);
 const stats = db.stats().cache;
 await db.close();
-writeFileSync(config.out, JSON.stringify({ reads, acks, failures, stats, l2Samples }));
+writeFileSync(config.out, JSON.stringify({ reads: load.reads, acks: load.acks, failures: load.failures, stats, l2Samples }));
 process.exit(0);
