@@ -29,6 +29,26 @@ export function listParametersOf(builder: Kysely<any>): ListParameters | undefin
   return listStrategies.get(builder);
 }
 
+/**
+ * Lists up to this long bind one placeholder per value (`col in (?, ?)`): a lifecycle's source
+ * states, a handful of ids. SQLite reads a JSON list back through json_each for every row it
+ * tests, which costs a compare-and-set update 2.7× its time; a short list costs nothing.
+ */
+export const SHORT_LIST = 8;
+
+/** Whether a list binds one placeholder per value rather than the dialect's one list parameter. */
+export function bindsEachValue(values: readonly unknown[], lists: ListParameters | undefined): boolean {
+  return lists === undefined || values.length <= SHORT_LIST;
+}
+
+/**
+ * What stands in the SQL for each value of a filter, in filterShape's order. By default a bound
+ * parameter; a multi-row update passes references to its VALUES columns instead.
+ */
+export type Operand = (value: unknown) => unknown;
+
+const asParameter: Operand = (value) => value;
+
 const FALSE = sql<SqlBool>`1 = 0`;
 const TRUE = sql<SqlBool>`1 = 1`;
 
@@ -37,8 +57,8 @@ const TRUE = sql<SqlBool>`1 = 1`;
  * rather than SQL's three-valued logic: `$ne` and `$nin` also match rows where the column is NULL,
  * and range operators never match NULL. The reference evaluator in the tests holds the same rules.
  */
-export function compileFilter(node: FilterNode, lists?: ListParameters): WhereBuilder {
-  return (eb) => toExpression(eb, node, lists);
+export function compileFilter(node: FilterNode, lists?: ListParameters, operand: Operand = asParameter): WhereBuilder {
+  return (eb) => toExpression(eb, node, lists, operand);
 }
 
 function joined(terms: readonly Expression<SqlBool>[], operator: 'and' | 'or'): Expression<SqlBool> {
@@ -49,7 +69,12 @@ function joined(terms: readonly Expression<SqlBool>[], operator: 'and' | 'or'): 
   )})`;
 }
 
-function toExpression(eb: ExpressionBuilder<any, any>, node: FilterNode, lists: ListParameters | undefined): Expression<SqlBool> {
+function toExpression(
+  eb: ExpressionBuilder<any, any>,
+  node: FilterNode,
+  lists: ListParameters | undefined,
+  operand: Operand,
+): Expression<SqlBool> {
   switch (node.op) {
     // Joined flat: the builder's own and/or nests one node per term, and a list of tens of
     // thousands of terms then overflows the stack when the statement is compiled.
@@ -57,35 +82,43 @@ function toExpression(eb: ExpressionBuilder<any, any>, node: FilterNode, lists: 
       return node.nodes.length === 0
         ? TRUE
         : joined(
-            node.nodes.map((n) => toExpression(eb, n, lists)),
+            node.nodes.map((n) => toExpression(eb, n, lists, operand)),
             'and',
           );
     case 'or':
       return node.nodes.length === 0
         ? FALSE
         : joined(
-            node.nodes.map((n) => toExpression(eb, n, lists)),
+            node.nodes.map((n) => toExpression(eb, n, lists, operand)),
             'or',
           );
     case 'null':
       return eb(node.column.sqlName, node.isNull ? 'is' : 'is not', null);
     case 'cmp': {
-      const comparison = eb(node.column.sqlName, node.cmp, node.value);
+      const comparison = eb(node.column.sqlName, node.cmp, operand(node.value));
       return node.cmp === '<>' && node.column.nullable ? eb.or([comparison, eb(node.column.sqlName, 'is', null)]) : comparison;
     }
     case 'in':
       if (node.values.length === 0) return FALSE;
-      return lists
-        ? lists.membership(eb.ref(node.column.sqlName), node.column, lists.parameter(node.column, node.values), false)
-        : eb(node.column.sqlName, 'in', node.values);
+      return membership(eb, node.column, node.values, lists, operand, false);
     case 'nin': {
       if (node.values.length === 0) return TRUE;
-      const comparison = lists
-        ? lists.membership(eb.ref(node.column.sqlName), node.column, lists.parameter(node.column, node.values), true)
-        : eb(node.column.sqlName, 'not in', node.values);
+      const comparison = membership(eb, node.column, node.values, lists, operand, true);
       return node.column.nullable ? eb.or([comparison, eb(node.column.sqlName, 'is', null)]) : comparison;
     }
     case 'like':
-      return sql<SqlBool>`${eb.ref(node.column.sqlName)} like ${node.pattern} escape '\\'`;
+      return sql<SqlBool>`${eb.ref(node.column.sqlName)} like ${operand(node.pattern)} escape '\\'`;
   }
+}
+
+function membership(
+  eb: ExpressionBuilder<any, any>,
+  column: ColumnDef,
+  values: readonly unknown[],
+  lists: ListParameters | undefined,
+  operand: Operand,
+  negate: boolean,
+): Expression<SqlBool> {
+  if (lists === undefined || bindsEachValue(values, lists)) return eb(column.sqlName, negate ? 'not in' : 'in', values.map(operand));
+  return lists.membership(eb.ref(column.sqlName), column, operand(lists.parameter(column, values)), negate);
 }

@@ -1,5 +1,5 @@
 import type { FilterNode } from './filter.js';
-import type { ListParameters } from './filter-compiler.js';
+import { bindsEachValue, type ListParameters } from './filter-compiler.js';
 
 export interface FilterShape {
   /** Equal for filters that compile to the same SQL text, whatever their values. */
@@ -30,7 +30,7 @@ function walk(node: FilterNode, params: unknown[], lists: ListParameters | undef
       return `${node.column.name}${node.cmp}?`;
     case 'in':
     case 'nin':
-      if (lists && node.values.length > 0) {
+      if (lists && !bindsEachValue(node.values, lists)) {
         params.push(lists.parameter(node.column, node.values));
         return `${node.column.name} ${node.op}[]`;
       }

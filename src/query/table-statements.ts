@@ -1,8 +1,8 @@
 import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
 import type { ColumnDef, TableDef } from '../schema/define-table.js';
 import type { FilterNode } from './filter.js';
-import { compileFilter, type ListParameters, listParametersOf } from './filter-compiler.js';
-import { filterShape } from './filter-shape.js';
+import { compileFilter, type ListParameters, listParametersOf, type Operand } from './filter-compiler.js';
+import { type FilterShape, filterShape } from './filter-shape.js';
 import type { OrderTerm } from './order.js';
 import { onConflictDoUpdate, upsertKeepsColumns, upsertUpdateColumns } from './upsert.js';
 
@@ -15,6 +15,7 @@ export class TableStatements {
   readonly #table: TableDef;
   readonly #lists: ListParameters | undefined;
   readonly #cache = new Map<string, string>();
+  readonly #shapes = new WeakMap<FilterNode, FilterShape>();
   readonly selectList: string[];
   /** The upsert returns the rows as stored (RETURNING): it keeps columns of rows that exist. */
   readonly upsertReturnsRows: boolean;
@@ -75,12 +76,58 @@ export class TableStatements {
     if (condition === undefined) {
       return { sql: this.#memo(`update:${names}`, () => build().returning(this.selectList).compile().sql), extra: [] };
     }
-    const shape = filterShape(condition, this.#lists);
+    const shape = this.shapeOf(condition);
     const sql = this.#memo(
       `update:${names}:${shape.key}`,
       () => build().where(compileFilter(condition, this.#lists)).returning(this.selectList).compile().sql,
     );
     return { sql, extra: shape.params };
+  }
+
+  /** A condition's shape and values, remembered per node: a transition reuses one node per move. */
+  shapeOf(condition: FilterNode): FilterShape {
+    let shape = this.#shapes.get(condition);
+    if (shape === undefined) {
+      shape = filterShape(condition, this.#lists);
+      this.#shapes.set(condition, shape);
+    }
+    return shape;
+  }
+
+  /**
+   * `rows` updates of one shape as one statement:
+   * `UPDATE t SET c = v.column… FROM (VALUES (…), …) AS v WHERE t.key = v.column1 AND condition`,
+   * the condition reading its values from the same VALUES row. Parameters, row after row: the
+   * key, the patch values, the condition's values (`shapeOf(condition).params`). Returns the
+   * updated rows' keys (`key`), their rows (`row`), or nothing (`none`: count the changes).
+   * SQLite ≥ 3.33 and PostgreSQL both take UPDATE … FROM; the keys of one statement must differ.
+   */
+  updateRun(columns: readonly ColumnDef[], condition: FilterNode | undefined, rows: number, returning: 'key' | 'row' | 'none'): string {
+    const shape = condition === undefined ? undefined : this.shapeOf(condition);
+    const names = columns.map((c) => c.name).join(',');
+    return this.#memo(`update-run:${names}:${shape?.key ?? ''}:${rows}:${returning}`, () => {
+      const table = this.#table.name;
+      const key = this.#table.primaryKey;
+      const width = key.length + columns.length + (shape?.params.length ?? 0);
+      const cell = (i: number) => sql.ref(`v.column${i + 1}`);
+      const placeholders = sql`(${sql.join(Array.from({ length: width }, () => null))})`;
+      const values = sql`(values ${sql.join(Array.from({ length: rows }, () => placeholders))})`;
+      let query = this.#db
+        .updateTable(table)
+        .set(Object.fromEntries(columns.map((c, i) => [c.sqlName, cell(key.length + i)])))
+        .from(values.as('v'));
+      key.forEach((column, i) => {
+        query = query.where(sql.ref(`${table}.${column.sqlName}`), '=', cell(i));
+      });
+      if (condition !== undefined) {
+        let next = key.length + columns.length;
+        const operand: Operand = () => cell(next++);
+        query = query.where(compileFilter(condition, this.#lists, operand));
+      }
+      if (returning === 'key') return query.returning(key.map((c) => `${table}.${c.sqlName}`)).compile().sql;
+      if (returning === 'row') return query.returning(this.#table.columns.map((c) => `${table}.${c.sqlName} as ${c.name}`)).compile().sql;
+      return query.compile().sql;
+    });
   }
 
   /**

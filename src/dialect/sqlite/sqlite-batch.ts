@@ -6,6 +6,7 @@ import type { JsRow, RowCodec } from '../../schema/row-codec.js';
 import { missOrConflict, recordUpdatedRows } from '../batch-results.js';
 import type { BatchResult, DialectCapabilities, ExtraWrites } from '../dialect.js';
 import { insertRunLength } from '../insert-runs.js';
+import { keyIdentity, type RunReturning, runReturning, type UpdateCommand, updateRunLength } from '../update-runs.js';
 import { resolvedRow, storedRows } from '../upsert-results.js';
 import { CommittedChange, type Outcome, type WriteOp } from '../write-op.js';
 import { classifySqliteError, sqliteTransient } from './sqlite-errors.js';
@@ -13,6 +14,10 @@ import { classifySqliteError, sqliteTransient } from './sqlite-errors.js';
 /** SQLite allows 32,766 bound values per statement; rows per multi-row insert stay under it. */
 const MAX_VARIABLES = 32_766;
 const MAX_ROWS_PER_INSERT = 64;
+/** 64 rows per UPDATE … FROM (VALUES …) measured fastest (32: 479k, 64: 525k, 128: 454k rows/s). */
+const MAX_ROWS_PER_UPDATE = 64;
+/** Settles an update that returns nothing; shared, since it carries no per-write data. */
+const APPLIED: Outcome = Object.freeze({ ok: true, value: undefined });
 
 /**
  * SQLite locks the whole file for a writer, so there are no row locks to skip; `data_version`
@@ -95,6 +100,10 @@ export class SqliteBatchRunner {
     let i = 0;
     while (i < ops.length) {
       const op = ops[i] as WriteOp;
+      if (op.command.kind === 'update') {
+        i += this.#runUpdates(ops, i, outcomes, changes);
+        continue;
+      }
       const columns = op.codec.table.columns.length;
       const run = insertRunLength(ops, i, Math.min(MAX_ROWS_PER_INSERT, Math.floor(MAX_VARIABLES / columns)));
       if (run > 1 && this.#tryInsertRun(ops, i, run, outcomes, changes)) {
@@ -135,6 +144,121 @@ export class SqliteBatchRunner {
     return true;
   }
 
+  /** A run of same-shape updates as one statement, or one by one when it cannot be; returns its length. */
+  #runUpdates(ops: readonly WriteOp[], start: number, outcomes: Outcome[], changes: CommittedChange[]): number {
+    const first = ops[start] as WriteOp;
+    const command = first.command as UpdateCommand;
+    const statements = this.statements(first.codec);
+    const width =
+      first.codec.table.primaryKey.length +
+      command.patch.columns.length +
+      (command.where === undefined ? 0 : statements.shapeOf(command.where).params.length);
+    const max = Math.min(MAX_ROWS_PER_UPDATE, Math.floor(MAX_VARIABLES / width));
+    const run = updateRunLength(ops, start, max, (where) => statements.shapeOf(where));
+    if (run > 1 && this.#tryUpdateRun(ops, start, run, outcomes, changes)) return run;
+    for (let i = start; i < start + run; i++) this.#runOne(ops[i] as WriteOp, i, outcomes, changes);
+    return run;
+  }
+
+  /**
+   * One `UPDATE … FROM (VALUES …)` for a run with distinct keys: each row meets only its own
+   * update, so the statement does what the updates one after another would. False when it
+   * failed (a constraint, an illegal move): SQLite undid the whole statement, and the updates go
+   * one by one so that only the bad one fails.
+   */
+  #tryUpdateRun(ops: readonly WriteOp[], start: number, count: number, outcomes: Outcome[], changes: CommittedChange[]): boolean {
+    const first = ops[start] as WriteOp;
+    const head = first.command as UpdateCommand;
+    const statements = this.statements(first.codec);
+    const returning = runReturning(head);
+    const sql = statements.updateRun(head.patch.columns, head.where, count, returning);
+    const params: unknown[] = [];
+    for (let i = start; i < start + count; i++) {
+      const command = (ops[i] as WriteOp).command as UpdateCommand;
+      for (const value of command.key) params.push(value);
+      for (const value of command.patch.params) params.push(value);
+      if (command.where !== undefined) for (const value of statements.shapeOf(command.where).params) params.push(value);
+    }
+    let result: unknown[] | number;
+    try {
+      const statement = this.prepare(sql);
+      if (returning === 'none') result = statement.run(params).changes;
+      else if (returning === 'key') result = statement.raw(true).all(params) as unknown[][];
+      else result = statement.all(params) as Record<string, unknown>[];
+    } catch (error) {
+      this.#rethrowIfBatchLost(error);
+      return false;
+    }
+    if (typeof result === 'number') this.#settleCounted(ops, start, count, result, outcomes, changes);
+    else this.#settleReturned(ops, start, count, returning, result, outcomes, changes);
+    return true;
+  }
+
+  /** Every key of an unconditional run exists, or the count falls short and the few absent ones are found. */
+  #settleCounted(
+    ops: readonly WriteOp[],
+    start: number,
+    count: number,
+    changed: number,
+    outcomes: Outcome[],
+    changes: CommittedChange[],
+  ): void {
+    const select = changed === count ? undefined : this.prepare(this.statements((ops[start] as WriteOp).codec).selectByKey());
+    for (let i = start; i < start + count; i++) {
+      const op = ops[i] as WriteOp;
+      const key = (op.command as UpdateCommand).key;
+      if (select !== undefined && select.get(key) === undefined) {
+        outcomes[i] = { ok: false, error: missOrConflict(op, key, false) };
+        continue;
+      }
+      outcomes[i] = APPLIED;
+      changes.push(new CommittedChange(op.codec, 'update', key));
+    }
+  }
+
+  /**
+   * Matches returned keys (or rows) to the run's ops. SQLite returns them in VALUES order, so one
+   * pass with a cursor usually does; if it did not, a map by key does it again.
+   */
+  #settleReturned(
+    ops: readonly WriteOp[],
+    start: number,
+    count: number,
+    returning: RunReturning,
+    returned: unknown[],
+    outcomes: Outcome[],
+    changes: CommittedChange[],
+  ): void {
+    const codec = (ops[start] as WriteOp).codec;
+    const names = codec.table.primaryKey.map((column) => column.name);
+    const keyOf =
+      returning === 'key'
+        ? (item: unknown) => keyIdentity(item as unknown[])
+        : (item: unknown) => keyIdentity(names.map((name) => (item as JsRow)[name]));
+    const found = new Array<unknown>(count);
+    let cursor = 0;
+    for (let i = 0; i < count && cursor < returned.length; i++) {
+      const key = keyIdentity(((ops[start + i] as WriteOp).command as UpdateCommand).key);
+      if (keyOf(returned[cursor]) === key) found[i] = returned[cursor++];
+    }
+    if (cursor < returned.length) {
+      const byKey = new Map<unknown, unknown>();
+      for (const item of returned) byKey.set(keyOf(item), item);
+      for (let i = 0; i < count; i++) found[i] = byKey.get(keyIdentity(((ops[start + i] as WriteOp).command as UpdateCommand).key));
+    }
+    for (let i = 0; i < count; i++) {
+      const op = ops[start + i] as WriteOp;
+      const command = op.command as UpdateCommand;
+      const item = found[i];
+      if (item === undefined) {
+        outcomes[start + i] = { ok: false, error: this.#missOrConflict(op, command.key, command.where !== undefined) };
+        continue;
+      }
+      outcomes[start + i] = returning === 'row' ? { ok: true, value: op.codec.decodeRow(item as JsRow) } : APPLIED;
+      changes.push(new CommittedChange(op.codec, 'update', command.key));
+    }
+  }
+
   #runOne(op: WriteOp, index: number, outcomes: Outcome[], changes: CommittedChange[]): void {
     const table = op.codec.table.name;
     const command = op.command;
@@ -161,7 +285,7 @@ export class SqliteBatchRunner {
             outcomes[index] = { ok: false, error: this.#missOrConflict(op, command.key, command.where !== undefined) };
             return;
           }
-          outcomes[index] = { ok: true, value: op.codec.decodeRow(row) };
+          outcomes[index] = command.returning === 'none' ? APPLIED : { ok: true, value: op.codec.decodeRow(row) };
           changes.push(new CommittedChange(op.codec, 'update', command.key));
           return;
         }

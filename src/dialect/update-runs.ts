@@ -1,0 +1,72 @@
+import type { FilterShape } from '../query/filter-shape.js';
+import type { EncodedPatch } from '../schema/row-codec.js';
+import type { WriteCommand, WriteOp } from './write-op.js';
+
+export type UpdateCommand = Extract<WriteCommand, { kind: 'update' }>;
+
+/** What a multi-row update statement returns: the rows, the keys that applied, or a count. */
+export type RunReturning = 'row' | 'key' | 'none';
+
+/**
+ * A compare-and-set run must learn which keys applied, so it returns keys; an unconditional run
+ * that need not return rows only counts its changes, and looks closer only when the count is short.
+ */
+export function runReturning(command: UpdateCommand): RunReturning {
+  if (command.returning !== 'none') return 'row';
+  return command.where === undefined ? 'none' : 'key';
+}
+
+/**
+ * A key that a Map or a Set can hold and that equals the key the database hands back, or
+ * undefined when there is none: a bigint or a blob comes back in another form, so updates by such
+ * keys run one statement each.
+ */
+export function keyIdentity(key: readonly unknown[]): string | number | undefined {
+  if (key.length === 1) {
+    const value = key[0];
+    return typeof value === 'string' || typeof value === 'number' ? value : undefined;
+  }
+  for (const value of key) if (typeof value !== 'string' && typeof value !== 'number') return undefined;
+  return JSON.stringify(key);
+}
+
+function samePatch(a: EncodedPatch, b: EncodedPatch): boolean {
+  if (a.columns === b.columns) return true;
+  if (a.columns.length !== b.columns.length) return false;
+  for (let i = 0; i < a.columns.length; i++) if (a.columns[i] !== b.columns[i]) return false;
+  return true;
+}
+
+/**
+ * The length of the run of updates starting at `start` that can share one multi-row statement:
+ * same table, same patched columns, same condition shape, same `returning`, and no key twice
+ * (a key repeated ends the run, so its second update sees the first). `shapeOf` is the table's
+ * memoised condition shape; at most `max` ops.
+ */
+export function updateRunLength(
+  ops: readonly WriteOp[],
+  start: number,
+  max: number,
+  shapeOf: (condition: NonNullable<UpdateCommand['where']>) => FilterShape,
+): number {
+  const first = ops[start] as WriteOp;
+  const head = first.command as UpdateCommand;
+  const firstKey = keyIdentity(head.key);
+  if (firstKey === undefined) return 1;
+  const shape = head.where === undefined ? undefined : shapeOf(head.where).key;
+  const returning = runReturning(head);
+  const seen = new Set<string | number>([firstKey]);
+  let end = start + 1;
+  while (end < ops.length && end - start < max) {
+    const op = ops[end] as WriteOp;
+    if (op.codec !== first.codec || op.command.kind !== 'update') break;
+    const command = op.command;
+    if (runReturning(command) !== returning || !samePatch(command.patch, head.patch)) break;
+    if ((command.where === undefined ? undefined : shapeOf(command.where).key) !== shape) break;
+    const key = keyIdentity(command.key);
+    if (key === undefined || seen.has(key)) break;
+    seen.add(key);
+    end++;
+  }
+  return end - start;
+}
