@@ -9,6 +9,8 @@ export interface WriteOptions extends SubmitOptions {}
 export interface UpdateOptions<Row> extends WriteOptions {
   /** Compare-and-set: apply only if the row also matches this filter; otherwise reject with CONFLICT. */
   where?: Filter<Row>;
+  /** `none` (default): resolve with undefined once committed, reading nothing back; `row`: resolve with the updated row. */
+  returning?: 'row' | 'none';
 }
 
 export interface FindOptions<Row> {

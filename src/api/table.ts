@@ -1,4 +1,11 @@
-import type { ClaimOptions, HistoryEntry, ReapResult, TransitionOptions, TransitionResult } from '../lifecycle/lifecycle-ops.js';
+import type {
+  ClaimOptions,
+  HistoryEntry,
+  ReapResult,
+  TransitionApplied,
+  TransitionOptions,
+  TransitionResult,
+} from '../lifecycle/lifecycle-ops.js';
 import type { Filter } from '../query/filter.js';
 import type { AnyTableDef, InsertType, KeyType, PatchType, RowType, StateType } from '../schema/define-table.js';
 import type {
@@ -24,8 +31,10 @@ export interface Table<T extends AnyTableDef> {
   insert(row: InsertType<T>, options?: WriteOptions): Promise<RowType<T>>;
   /** Inserts, or replaces every non-key column of the row with the same key but its lease (a leased lifecycle's), which stays with the claim. */
   upsert(row: InsertType<T>, options?: WriteOptions): Promise<RowType<T>>;
-  /** Resolves with the updated row; NOT_FOUND when no row has the key, CONFLICT when `where` fails. */
-  update(key: KeyType<T>, patch: PatchType<T>, options?: UpdateOptions<RowType<T>>): Promise<RowType<T>>;
+  /** Resolves once committed; NOT_FOUND when no row has the key, CONFLICT when `where` fails. */
+  update(key: KeyType<T>, patch: PatchType<T>, options?: UpdateOptions<RowType<T>> & { returning?: 'none' }): Promise<void>;
+  /** `returning: 'row'`: resolves with the updated row. */
+  update(key: KeyType<T>, patch: PatchType<T>, options: UpdateOptions<RowType<T>> & { returning: 'row' }): Promise<RowType<T>>;
   /** Resolves with true when a row was deleted, false when there was none. */
   delete(key: KeyType<T>, options?: WriteOptions): Promise<boolean>;
   /** Deletes every row matching `where`, a bounded batch per transaction; resolves with how many went. */
@@ -44,12 +53,18 @@ export interface Table<T extends AnyTableDef> {
 
   /**
    * Moves a row to state `to` if its current state allows it (and is `from`, and the claim's
-   * `token` still matches, when given). `applied: false` carries the row as it is now.
+   * `token` still matches, when given). `applied: false` when another writer moved it first.
    */
   transition(
     key: KeyType<T>,
     to: StateType<T>,
-    options?: TransitionOptions<StateType<T>, PatchType<T>>,
+    options?: TransitionOptions<StateType<T>, PatchType<T>> & { returning?: 'none' },
+  ): Promise<TransitionApplied>;
+  /** `returning: 'row'`: also resolves the row, after the move or, when it did not apply, as it is now. */
+  transition(
+    key: KeyType<T>,
+    to: StateType<T>,
+    options: TransitionOptions<StateType<T>, PatchType<T>> & { returning: 'row' },
   ): Promise<TransitionResult<RowType<T>>>;
   /** Atomically takes up to `limit` rows in state `from`, moves them to `to` under a lease; `attempt` is each one's fencing token. */
   claim(options: ClaimOptions<StateType<T>, RowType<T>>): Promise<RowType<T>[]>;

@@ -11,7 +11,7 @@ import type {
 } from '../api/table-options.js';
 import { cacheKey, queryKey } from '../cache/cache-key.js';
 import type { TableCache } from '../cache/table-cache.js';
-import { checkOptionKeys } from '../core/options.js';
+import { checkOptionKeys, returningOption } from '../core/options.js';
 import { describeValue, SluiceError } from '../core/sluice-error.js';
 import type { Dialect } from '../dialect/dialect.js';
 import type { WriteCommand } from '../dialect/write-op.js';
@@ -22,6 +22,7 @@ import {
   type HistoryEntry,
   LifecycleOps,
   type ReapResult,
+  type TransitionApplied,
   type TransitionOptions,
   type TransitionResult,
 } from '../lifecycle/lifecycle-ops.js';
@@ -73,8 +74,18 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
   transition(
     key: KeyType<T>,
     to: StateType<T>,
+    options?: TransitionOptions<StateType<T>, PatchType<T>> & { returning?: 'none' },
+  ): Promise<TransitionApplied>;
+  transition(
+    key: KeyType<T>,
+    to: StateType<T>,
+    options: TransitionOptions<StateType<T>, PatchType<T>> & { returning: 'row' },
+  ): Promise<TransitionResult<RowType<T>>>;
+  transition(
+    key: KeyType<T>,
+    to: StateType<T>,
     options?: TransitionOptions<StateType<T>, PatchType<T>>,
-  ): Promise<TransitionResult<RowType<T>>> {
+  ): Promise<TransitionResult<RowType<T>> | TransitionApplied> {
     return this.#withLifecycle('transition', (ops) => ops.transition(key, to, options)) as Promise<TransitionResult<RowType<T>>>;
   }
 
@@ -138,8 +149,10 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
     return this.#submit('upsert', WRITE_OPTION_NAMES, () => this.#codec.encodeInsert(row, 'upsert'), options) as Promise<RowType<T>>;
   }
 
-  /** Resolves with the updated row; NOT_FOUND when no row has the key, CONFLICT when `where` fails. */
-  update(key: KeyType<T>, patch: PatchType<T>, options?: UpdateOptions<RowType<T>>): Promise<RowType<T>> {
+  /** Resolves once committed (with the row when `returning: 'row'`); NOT_FOUND when no row has the key, CONFLICT when `where` fails. */
+  update(key: KeyType<T>, patch: PatchType<T>, options?: UpdateOptions<RowType<T>> & { returning?: 'none' }): Promise<void>;
+  update(key: KeyType<T>, patch: PatchType<T>, options: UpdateOptions<RowType<T>> & { returning: 'row' }): Promise<RowType<T>>;
+  update(key: KeyType<T>, patch: PatchType<T>, options?: UpdateOptions<RowType<T>>): Promise<RowType<T> | void> {
     return this.#submit(
       'update',
       UPDATE_OPTION_NAMES,
@@ -148,9 +161,10 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
         key: this.#codec.encodeKey(key),
         patch: this.#codec.encodePatch(patch),
         where: options?.where === undefined ? undefined : parseFilter(this.#codec, options.where),
+        returning: returningOption('update', this.table.name, options?.returning),
       }),
       options,
-    ) as Promise<RowType<T>>;
+    ) as Promise<RowType<T> | void>;
   }
 
   /** Resolves with true when a row was deleted, false when there was none. */
@@ -354,7 +368,7 @@ function isEmptyFilter(node: FilterNode): boolean {
   return node.op === 'and' && node.nodes.every(isEmptyFilter);
 }
 
-const UPDATE_OPTION_NAMES = [...WRITE_OPTION_NAMES, 'where'];
+const UPDATE_OPTION_NAMES = [...WRITE_OPTION_NAMES, 'where', 'returning'];
 const DELETE_WHERE_OPTION_NAMES = [...WRITE_OPTION_NAMES, 'batchSize', 'all'];
 const FIND_OPTION_NAMES = ['where', 'orderBy', 'limit', 'offset', 'cache'];
 const PAGE_OPTION_NAMES = ['where', 'orderBy', 'limit', 'after'];

@@ -12,7 +12,7 @@ export type RunReturning = 'row' | 'key' | 'none';
  * that need not return rows only counts its changes, and looks closer only when the count is short.
  */
 export function runReturning(command: UpdateCommand): RunReturning {
-  if (command.returning !== 'none') return 'row';
+  if (command.returning === 'row') return 'row';
   return command.where === undefined ? 'none' : 'key';
 }
 
@@ -40,20 +40,24 @@ function samePatch(a: EncodedPatch, b: EncodedPatch): boolean {
 /**
  * The length of the run of updates starting at `start` that can share one multi-row statement:
  * same table, same patched columns, same condition shape, same `returning`, and no key twice
- * (a key repeated ends the run, so its second update sees the first). `shapeOf` is the table's
- * memoised condition shape; at most `max` ops.
+ * (a key repeated ends the run, so its second update sees the first); at most `max` ops.
+ * `shapes[i]` receives op i's condition shape (computed by `shapeOf`), so the statement's
+ * parameters are gathered without walking a condition again.
  */
 export function updateRunLength(
   ops: readonly WriteOp[],
   start: number,
   max: number,
   shapeOf: (condition: NonNullable<UpdateCommand['where']>) => FilterShape,
+  shapes: (FilterShape | undefined)[],
 ): number {
   const first = ops[start] as WriteOp;
   const head = first.command as UpdateCommand;
   const firstKey = keyIdentity(head.key);
   if (firstKey === undefined) return 1;
-  const shape = head.where === undefined ? undefined : shapeOf(head.where).key;
+  const headShape = head.where === undefined ? undefined : shapeOf(head.where);
+  shapes[start] = headShape;
+  const shape = headShape?.key;
   const returning = runReturning(head);
   const seen = new Set<string | number>([firstKey]);
   let end = start + 1;
@@ -62,10 +66,12 @@ export function updateRunLength(
     if (op.codec !== first.codec || op.command.kind !== 'update') break;
     const command = op.command;
     if (runReturning(command) !== returning || !samePatch(command.patch, head.patch)) break;
-    if ((command.where === undefined ? undefined : shapeOf(command.where).key) !== shape) break;
+    const opShape = command.where === undefined ? undefined : shapeOf(command.where);
+    if (opShape?.key !== shape) break;
     const key = keyIdentity(command.key);
     if (key === undefined || seen.has(key)) break;
     seen.add(key);
+    shapes[end] = opShape;
     end++;
   }
   return end - start;

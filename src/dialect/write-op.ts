@@ -17,7 +17,7 @@ export type WriteCommand =
       readonly patch: EncodedPatch;
       /** A compare-and-set condition: the update applies only where it holds. */
       readonly where?: FilterNode | undefined;
-      /** `row` (default): resolve with the updated row; `none`: with undefined, and read nothing back. */
+      /** `row`: resolve with the updated row; `none` (or unset): with undefined, reading nothing back. */
       readonly returning?: 'row' | 'none' | undefined;
     }
   | { readonly kind: 'delete'; readonly key: unknown[] }

@@ -15,7 +15,8 @@ export class TableStatements {
   readonly #table: TableDef;
   readonly #lists: ListParameters | undefined;
   readonly #cache = new Map<string, string>();
-  readonly #shapes = new WeakMap<FilterNode, FilterShape>();
+  #lastCondition: FilterNode | undefined;
+  #lastShape: FilterShape | undefined;
   readonly selectList: string[];
   /** The upsert returns the rows as stored (RETURNING): it keeps columns of rows that exist. */
   readonly upsertReturnsRows: boolean;
@@ -84,14 +85,17 @@ export class TableStatements {
     return { sql, extra: shape.params };
   }
 
-  /** A condition's shape and values, remembered per node: a transition reuses one node per move. */
+  /**
+   * A condition's shape and values. The last one is remembered by identity: a transition reuses
+   * one condition per move, so a run of them walks it once (a WeakMap of every condition cost
+   * more in garbage collection than the walks it saved).
+   */
   shapeOf(condition: FilterNode): FilterShape {
-    let shape = this.#shapes.get(condition);
-    if (shape === undefined) {
-      shape = filterShape(condition, this.#lists);
-      this.#shapes.set(condition, shape);
+    if (condition !== this.#lastCondition) {
+      this.#lastShape = filterShape(condition, this.#lists);
+      this.#lastCondition = condition;
     }
-    return shape;
+    return this.#lastShape as FilterShape;
   }
 
   /**

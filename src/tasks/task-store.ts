@@ -112,7 +112,7 @@ export class TaskStore {
 
   /** Starts one pending task without a lease (a single worker that needs no reaper). */
   async start(id: string): Promise<Task> {
-    const moved = await this.#tasks.transition(id, 'processing', { from: 'pending', set: { updatedAt: new Date() } });
+    const moved = await this.#tasks.transition(id, 'processing', { from: 'pending', set: { updatedAt: new Date() }, returning: 'row' });
     if (!moved.applied) throw this.#wrongState(id, 'start', moved.row.status);
     return moved.row;
   }
@@ -123,6 +123,7 @@ export class TaskStore {
     const moved = await this.#tasks.transition(id, 'completed', {
       from: 'processing',
       set: { result: result === undefined ? null : result, error: null, updatedAt: now, completedAt: now },
+      returning: 'row',
       ...(options.token === undefined ? {} : { token: options.token }),
     });
     if (!moved.applied) throw this.#wrongState(id, 'complete', moved.row.status);
@@ -134,6 +135,7 @@ export class TaskStore {
     const moved = await this.#tasks.transition(id, 'error', {
       from: 'processing',
       set: { error: message, updatedAt: new Date() },
+      returning: 'row',
       ...(options.token === undefined ? {} : { token: options.token }),
     });
     if (!moved.applied) throw this.#wrongState(id, 'fail', moved.row.status);

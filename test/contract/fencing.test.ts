@@ -69,9 +69,15 @@ forEachDialect('fencing tokens', (t) => {
     expect(upserted).toEqual(await files.get('rescan'));
     const [second] = await claimOne('rescan', 'w2');
     expect(second?.attempt).toBe(2);
-    expect(await files.transition('rescan', 'completed', { token: 1 })).toMatchObject({ applied: false, row: { leaseOwner: 'w2' } });
+    expect(await files.transition('rescan', 'completed', { token: 1, returning: 'row' })).toMatchObject({
+      applied: false,
+      row: { leaseOwner: 'w2' },
+    });
     expect(await files.renew('rescan', 1, 60_000)).toBe(false);
-    expect(await files.transition('rescan', 'completed', { token: 2 })).toMatchObject({ applied: true, row: { attempt: 2 } });
+    expect(await files.transition('rescan', 'completed', { token: 2, returning: 'row' })).toMatchObject({
+      applied: true,
+      row: { attempt: 2 },
+    });
   });
 
   it('resolves every upsert of a run with the row as stored, lease kept or new', async () => {
@@ -125,7 +131,10 @@ forEachDialect('fencing tokens', (t) => {
     await quiet.flush();
     expect(errors).toMatchObject([{ code: 'VALIDATION', column: 'attempt', value: 5 }]);
     // lastError is the worker's own note, not part of the lease.
-    expect(await files.update('forged', { lastError: 'disk full' })).toMatchObject({ lastError: 'disk full', attempt: 0 });
+    expect(await files.update('forged', { lastError: 'disk full' }, { returning: 'row' })).toMatchObject({
+      lastError: 'disk full',
+      attempt: 0,
+    });
     expect(await files.get('forged')).toMatchObject({ status: 'pending', attempt: 0, leaseOwner: null });
   });
 

@@ -79,7 +79,11 @@ forEachDialect('the write gate agrees with a model map', (t) => {
               case 'upsert':
                 return table.upsert(c.row);
               case 'update':
-                return table.update(c.k, { n: c.n }, c.ifN === undefined ? {} : { where: { n: c.ifN } });
+                return table.update(
+                  c.k,
+                  { n: c.n },
+                  c.ifN === undefined ? { returning: 'row' } : { where: { n: c.ifN }, returning: 'row' },
+                );
               default:
                 return table.delete(c.k);
             }

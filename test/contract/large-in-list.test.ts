@@ -53,7 +53,7 @@ forEachDialect('$in with 100,000 values', (t) => {
 
   it('updates by compare-and-set, claims and deletes with a 100,000-value $in', async () => {
     const table = db.table(items);
-    expect(await table.update(4, { score: 99 }, { where: { id: { $in: evenIds } } })).toMatchObject({ id: 4, score: 99 });
+    expect(await table.update(4, { score: 99 }, { where: { id: { $in: evenIds } }, returning: 'row' })).toMatchObject({ id: 4, score: 99 });
     await expect(table.update(5, { score: 99 }, { where: { id: { $in: evenIds } } })).rejects.toMatchObject({ code: 'CONFLICT' });
     const claimed = await table.claim({
       from: 'pending',

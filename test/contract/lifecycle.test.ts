@@ -81,14 +81,16 @@ forEachDialect('lifecycles', (t) => {
   it('applies an allowed transition as compare-and-set and reports one that lost the race', async () => {
     const files = db.table(media);
     await files.insert({ path: 'a', size: 1 });
-    const moved = await files.transition('a', 'downloading', { set: { size: 2 } });
+    const moved = await files.transition('a', 'downloading', { set: { size: 2 }, returning: 'row' });
     expect(moved).toMatchObject({ applied: true, row: { status: 'downloading', size: 2 } });
-    const again = await files.transition('a', 'downloading', { from: 'pending' });
+    const again = await files.transition('a', 'downloading', { from: 'pending', returning: 'row' });
     expect(again).toMatchObject({ applied: false, row: { status: 'downloading' } });
-    const done = await files.transition('a', 'completed');
-    expect(done.applied).toBe(true);
-    const late = await files.transition('a', 'failed');
+    // By default a transition reads nothing back: it says whether it applied.
+    expect(await files.transition('a', 'completed')).toEqual({ applied: true });
+    expect(await files.transition('a', 'failed')).toEqual({ applied: false });
+    const late = await files.transition('a', 'failed', { returning: 'row' });
     expect(late).toMatchObject({ applied: false, row: { status: 'completed' } });
+    await expect(files.transition('a', 'failed', { returning: 'rows' } as never)).rejects.toMatchObject({ code: 'VALIDATION' });
   });
 
   it('lets exactly one of many concurrent transitions from one state win', async () => {
@@ -163,7 +165,7 @@ forEachDialect('lifecycles', (t) => {
     expect(await files.renew('lease', 1, 60_000)).toBe(false);
     expect(await files.transition('lease', 'completed', { token: 1 })).toMatchObject({ applied: false });
     expect(await files.renew('lease', 2, 60_000)).toBe(true);
-    expect(await files.transition('lease', 'completed', { token: 2 })).toMatchObject({
+    expect(await files.transition('lease', 'completed', { token: 2, returning: 'row' })).toMatchObject({
       applied: true,
       row: { status: 'completed', leaseOwner: null },
     });

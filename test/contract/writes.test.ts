@@ -51,9 +51,13 @@ forEachDialect('writes and reads', (t) => {
     expect(await t1.get(3)).toMatchObject({ score: 2, note: 'changed' });
   });
 
-  it('updates by key and resolves with the updated row', async () => {
-    const updated = await db.table(items).update(2, { status: 'done', score: 9.25 });
+  it('updates by key and resolves with the updated row when asked, with nothing by default', async () => {
+    const updated = await db.table(items).update(2, { status: 'done', score: 9.25 }, { returning: 'row' });
     expect(updated).toMatchObject({ id: 2, status: 'done', score: 9.25, name: 'second' });
+    expect(await db.table(items).update(2, { score: 9.5 })).toBeUndefined();
+    expect(await db.table(items).get(2)).toMatchObject({ score: 9.5 });
+    await expect(db.table(items).update(2, { score: 1 }, { returning: 'all' } as never)).rejects.toMatchObject({ code: 'VALIDATION' });
+    expect(await db.table(items).get(2)).toMatchObject({ score: 9.5 });
   });
 
   it('rejects an update of an absent key with NOT_FOUND', async () => {
@@ -63,7 +67,7 @@ forEachDialect('writes and reads', (t) => {
   it('applies a compare-and-set update only while its condition holds', async () => {
     const t1 = db.table(items);
     await t1.insert({ id: 10, name: 'cas' });
-    const first = await t1.update(10, { status: 'claimed', note: 'a' }, { where: { status: 'pending' } });
+    const first = await t1.update(10, { status: 'claimed', note: 'a' }, { where: { status: 'pending' }, returning: 'row' });
     expect(first.note).toBe('a');
     await expect(t1.update(10, { status: 'claimed', note: 'b' }, { where: { status: 'pending' } })).rejects.toMatchObject({
       code: 'CONFLICT',
@@ -110,7 +114,7 @@ forEachDialect('writes and reads', (t) => {
     await r.insert({ sensor: 's1', at: 2, value: 0.7 });
     await r.upsert({ sensor: 's1', at: 1, value: 0.6 });
     expect(await r.get({ sensor: 's1', at: 1 })).toEqual({ sensor: 's1', at: 1, value: 0.6 });
-    expect(await r.update({ sensor: 's1', at: 2 }, { value: 1 })).toEqual({ sensor: 's1', at: 2, value: 1 });
+    expect(await r.update({ sensor: 's1', at: 2 }, { value: 1 }, { returning: 'row' })).toEqual({ sensor: 's1', at: 2, value: 1 });
     expect(await r.delete({ sensor: 's1', at: 2 })).toBe(true);
     await expect(r.get({ sensor: 's1' } as never)).rejects.toMatchObject({ code: 'VALIDATION' });
   });

@@ -24,7 +24,9 @@ while (idle < 3) {
   }
   idle = 0;
   const settled = await Promise.all(
-    claimed.map((job) => jobs.transition(job.id, 'done', { from: 'running', token: job.attempt, set: { doneBy: owner } })),
+    claimed.map((job) =>
+      jobs.transition(job.id, 'done', { from: 'running', token: job.attempt, set: { doneBy: owner }, returning: 'row' }),
+    ),
   );
   const lines = settled.filter((s) => s.applied).map((s) => `${s.row.id}\n`);
   appendFileSync(log, lines.join(''));

@@ -66,7 +66,12 @@ export function registerSmoke(program: Command): void {
             return `transferStatus=${row.transferStatus}`;
           });
           await run('transition', async () => {
-            const moved = await files.transition(path, 'downloading', { ...write, from: 'pending', set: { updatedAt: new Date() } });
+            const moved = await files.transition(path, 'downloading', {
+              ...write,
+              from: 'pending',
+              set: { updatedAt: new Date() },
+              returning: 'row',
+            });
             if (!moved.applied) {
               throw new SluiceError('CONFLICT', `The test row ${path} is ${moved.row.transferStatus}; another writer moved it.`);
             }

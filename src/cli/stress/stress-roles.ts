@@ -136,7 +136,7 @@ async function lapseLoop(ctx: RoleContext): Promise<void> {
 async function settle(ctx: RoleContext, path: string, token: number, status: 'completed' | 'failed', lapsed: boolean): Promise<void> {
   const result = await ctx.stats.write(
     'settle',
-    () => ctx.files.transition(path, status, { from: 'downloading', token, set: { updatedAt: new Date() } }),
+    () => ctx.files.transition(path, status, { from: 'downloading', token, set: { updatedAt: new Date() }, returning: 'row' }),
     undefined,
     (moved) => moved.applied,
   );

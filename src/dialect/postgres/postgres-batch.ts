@@ -289,7 +289,7 @@ export class PostgresBatchRunner {
           outcomes[index] = { ok: false, error: await this.#missOrConflict(conn, op, command.key, command.where !== undefined) };
           return;
         }
-        outcomes[index] = { ok: true, value: op.codec.decodeRow(row) };
+        outcomes[index] = { ok: true, value: command.returning === 'row' ? op.codec.decodeRow(row) : undefined };
         changes.push(new CommittedChange(op.codec, 'update', command.key));
         return;
       }

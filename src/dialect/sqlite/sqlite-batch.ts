@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import type { SluiceError } from '../../core/sluice-error.js';
+import type { FilterShape } from '../../query/filter-shape.js';
 import { TableStatements } from '../../query/table-statements.js';
 import type { JsRow, RowCodec } from '../../schema/row-codec.js';
 import { missOrConflict, recordUpdatedRows } from '../batch-results.js';
@@ -35,6 +36,8 @@ export class SqliteBatchRunner {
   readonly #builder: Kysely<any>;
   readonly #statements = new Map<RowCodec, TableStatements>();
   readonly #prepared = new Map<string, Database.Statement>();
+  /** Scratch for a run's condition shapes, by op index; entries are written before they are read. */
+  readonly #shapes: (FilterShape | undefined)[] = [];
   readonly #begin: Database.Statement;
   readonly #commit: Database.Statement;
   readonly #rollback: Database.Statement;
@@ -154,8 +157,9 @@ export class SqliteBatchRunner {
       command.patch.columns.length +
       (command.where === undefined ? 0 : statements.shapeOf(command.where).params.length);
     const max = Math.min(MAX_ROWS_PER_UPDATE, Math.floor(MAX_VARIABLES / width));
-    const run = updateRunLength(ops, start, max, (where) => statements.shapeOf(where));
-    if (run > 1 && this.#tryUpdateRun(ops, start, run, outcomes, changes)) return run;
+    const shapes = this.#shapes;
+    const run = updateRunLength(ops, start, max, (where) => statements.shapeOf(where), shapes);
+    if (run > 1 && this.#tryUpdateRun(ops, start, run, shapes, outcomes, changes)) return run;
     for (let i = start; i < start + run; i++) this.#runOne(ops[i] as WriteOp, i, outcomes, changes);
     return run;
   }
@@ -166,7 +170,14 @@ export class SqliteBatchRunner {
    * failed (a constraint, an illegal move): SQLite undid the whole statement, and the updates go
    * one by one so that only the bad one fails.
    */
-  #tryUpdateRun(ops: readonly WriteOp[], start: number, count: number, outcomes: Outcome[], changes: CommittedChange[]): boolean {
+  #tryUpdateRun(
+    ops: readonly WriteOp[],
+    start: number,
+    count: number,
+    shapes: readonly (FilterShape | undefined)[],
+    outcomes: Outcome[],
+    changes: CommittedChange[],
+  ): boolean {
     const first = ops[start] as WriteOp;
     const head = first.command as UpdateCommand;
     const statements = this.statements(first.codec);
@@ -177,7 +188,8 @@ export class SqliteBatchRunner {
       const command = (ops[i] as WriteOp).command as UpdateCommand;
       for (const value of command.key) params.push(value);
       for (const value of command.patch.params) params.push(value);
-      if (command.where !== undefined) for (const value of statements.shapeOf(command.where).params) params.push(value);
+      const shape = shapes[i];
+      if (shape !== undefined) for (const value of shape.params) params.push(value);
     }
     let result: unknown[] | number;
     try {
@@ -285,7 +297,7 @@ export class SqliteBatchRunner {
             outcomes[index] = { ok: false, error: this.#missOrConflict(op, command.key, command.where !== undefined) };
             return;
           }
-          outcomes[index] = command.returning === 'none' ? APPLIED : { ok: true, value: op.codec.decodeRow(row) };
+          outcomes[index] = command.returning === 'row' ? { ok: true, value: op.codec.decodeRow(row) } : APPLIED;
           changes.push(new CommittedChange(op.codec, 'update', command.key));
           return;
         }

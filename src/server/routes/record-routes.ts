@@ -217,6 +217,7 @@ export function registerRecordRoutes(app: FastifyInstance, ctx: ServerContext, d
       const row = await table().update(key, decodeRow(def, request.body) as never, {
         ...writeOptions(request),
         ...(where ? { where: where as never } : {}),
+        returning: 'row',
       });
       const out = rowOut(row);
       reply.header('etag', rowEtag(out));
@@ -280,6 +281,7 @@ export function registerRecordRoutes(app: FastifyInstance, ctx: ServerContext, d
         ...(from === undefined ? {} : { from }),
         ...(token === undefined ? {} : { token }),
         ...(set === undefined ? {} : { set: decodeRow(def, set) as never }),
+        returning: 'row',
       });
       return { applied: result.applied, row: rowOut(result.row) };
     },

@@ -137,14 +137,14 @@ describe('PostgreSQL batches', async () => {
     const t = db.table(accounts);
     const replaysBefore = db.stats().storage.replays as number;
     const ops = [
-      t.update(1300, { balance: 1 }),
+      t.update(1300, { balance: 1 }, { returning: 'row' }),
       t.update(1301, { email: 'taken@example.com' }),
-      t.update(1302, { balance: 2 }, { where: { status: 'open' } }),
+      t.update(1302, { balance: 2 }, { where: { status: 'open' }, returning: 'row' }),
       t.update(1303, { balance: 3 }, { where: { status: 'closed' } }),
       t.update(999_999, { balance: 4 }),
       t.delete(1304),
       t.delete(999_998),
-      t.update(1305, { balance: 5, status: 'closed' }),
+      t.update(1305, { balance: 5, status: 'closed' }, { returning: 'row' }),
       t.update(1306, { email: 'taken@example.com' }),
       t.delete(1307),
     ];

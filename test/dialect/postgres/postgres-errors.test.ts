@@ -157,7 +157,7 @@ describe('PostgreSQL error classification', async () => {
     });
     await expect(t.insert({ id: 11, email: 'ten@example.com', balance: 1 })).rejects.toMatchObject({ code: 'CONSTRAINT' });
     await expect(t.insert({ id: 12, email: 'nul\u0000byte', balance: 1 })).rejects.toMatchObject({ code: 'VALIDATION', table: 'accounts' });
-    await expect(t.update(10, { email: 'ten@example.com', note: 'same email is fine' })).resolves.toMatchObject({
+    await expect(t.update(10, { email: 'ten@example.com', note: 'same email is fine' }, { returning: 'row' })).resolves.toMatchObject({
       note: 'same email is fine',
     });
     expect(await t.count({ id: { $gte: 10, $lt: 20 } })).toBe(1);
@@ -186,7 +186,7 @@ describe('PostgreSQL error classification', async () => {
       const nonBlockingMs = performance.now() - started;
       await expect(t.update(20, { balance: 7 }, { timeoutMs: 300 })).rejects.toMatchObject({ code: 'BUSY' });
       expect(nonBlockingMs).toBeLessThan(1000);
-      const waiting = t.update(20, { balance: 8 }, { timeoutMs: 10_000 });
+      const waiting = t.update(20, { balance: 8 }, { timeoutMs: 10_000, returning: 'row' });
       await new Promise((resolve) => setTimeout(resolve, 200));
       await holder.query('commit');
       await expect(waiting).resolves.toMatchObject({ balance: 8 });
