@@ -6,6 +6,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as http from './http.bench.js';
+import * as peers from './peers.bench.js';
 import * as postgresClaims from './postgres-claims.bench.js';
 import * as postgresInsert from './postgres-insert.bench.js';
 import * as sqliteGet from './sqlite-get.bench.js';
@@ -50,6 +51,7 @@ const scenarios: { id: string; run: () => Promise<ScenarioResult> }[] = [
   { id: 'postgres-claims', run: () => postgresClaims.run(budget) },
   { id: 'sync', run: () => sync.run(budget) },
   { id: 'http', run: () => http.run(budget) },
+  { id: 'peers', run: () => peers.run(budget) },
 ];
 
 const only = values.only?.split(',');

@@ -36,13 +36,18 @@ export interface RawOptions {
 /** A raw better-sqlite3 connection with the settings Sluice applies to its writer. */
 export function openRaw(file: string, options: RawOptions = {}): Database.Database {
   const db = new Database(file, { timeout: options.busyTimeoutMs ?? 5000 });
+  applyWriterPragmas(db, options);
+  return db;
+}
+
+/** openRaw's settings on a connection someone else opened (an ORM's `prepareDatabase` hook). */
+export function applyWriterPragmas(db: Database.Database, options: RawOptions = {}): void {
   db.pragma('journal_mode = wal');
   db.pragma(`synchronous = ${options.durability === 'power-loss' ? 'FULL' : 'NORMAL'}`);
   db.pragma('foreign_keys = ON');
   db.pragma(`cache_size = -${options.cacheKiB ?? SLUICE_CACHE_KIB}`);
   db.pragma('temp_store = MEMORY');
   if (options.walAutocheckpoint !== undefined) db.pragma(`wal_autocheckpoint = ${options.walAutocheckpoint}`);
-  return db;
 }
 
 /** Fills the table quickly (raw, large transactions) with rows keyed by `path(i)`. */
