@@ -1,4 +1,5 @@
 import type { FilterShape } from '../query/filter-shape.js';
+import type { ColumnDef, TableDef } from '../schema/define-table.js';
 import type { EncodedPatch } from '../schema/row-codec.js';
 import type { WriteCommand, WriteOp } from './write-op.js';
 
@@ -31,16 +32,39 @@ export function keyIdentity(key: readonly unknown[]): string | number | undefine
 }
 
 function samePatch(a: EncodedPatch, b: EncodedPatch): boolean {
+  if (a.mask !== -1) return a.mask === b.mask;
   if (a.columns === b.columns) return true;
   if (a.columns.length !== b.columns.length) return false;
   for (let i = 0; i < a.columns.length; i++) if (a.columns[i] !== b.columns[i]) return false;
   return true;
 }
 
+const uniqueColumns = new WeakMap<TableDef, ReadonlySet<ColumnDef>>();
+
+/**
+ * Whether a patch writes a column of a declared UNIQUE constraint. One statement checks each row
+ * as it reaches it, so within a run an update taking a value that a later update frees would
+ * succeed, where one after another it fails with CONSTRAINT (the model test found it): such
+ * updates run one statement each.
+ */
+function writesUnique(table: TableDef, patch: EncodedPatch): boolean {
+  if (table.unique.length === 0) return false;
+  let columns = uniqueColumns.get(table);
+  if (columns === undefined) {
+    columns = new Set(table.unique.flat());
+    uniqueColumns.set(table, columns);
+  }
+  for (const column of patch.columns) if (columns.has(column)) return true;
+  return false;
+}
+
 /**
  * The length of the run of updates starting at `start` that can share one multi-row statement:
  * same table, same patched columns, same condition shape, same `returning`, and no key twice
- * (a key repeated ends the run, so its second update sees the first); at most `max` ops.
+ * (a key repeated ends the run, so its second update sees the first); at most `max` ops. A
+ * UNIQUE index that a migration made without the table declaring it can let a run succeed
+ * where one update at a time would fail one of them: the result is still the outcome of one
+ * order of the run's writes, which were in flight together.
  * `shapes[i]` receives op i's condition shape (computed by `shapeOf`), so the statement's
  * parameters are gathered without walking a condition again.
  */
@@ -54,7 +78,7 @@ export function updateRunLength(
   const first = ops[start] as WriteOp;
   const head = first.command as UpdateCommand;
   const firstKey = keyIdentity(head.key);
-  if (firstKey === undefined) return 1;
+  if (firstKey === undefined || writesUnique(first.codec.table, head.patch)) return 1;
   const headShape = head.where === undefined ? undefined : shapeOf(head.where);
   shapes[start] = headShape;
   const shape = headShape?.key;
