@@ -125,17 +125,8 @@ const sameShapeTransitions = fc
  * updates `taker` asks for `t` (it must fail: `holder` still has it) and `holder` lets it go. Run
  * as one statement, a database that visits `holder`'s row first would let both apply.
  *
- * KNOWN DIVERGENCE, found by this test at 5ef905f (SQLite: runs of same-shape updates as one
- * `UPDATE … FROM (VALUES …)`), still there at 476f257; with the runs turned off (one statement
- * per update, as at f3982a5) the property passes. SQLite checks UNIQUE row by row as the
- * statement visits rows, in its own order, not the order the updates were submitted in. Rows k=2 {tag: 'p'} and k=7 {tag: null}; submitted together,
- * update(7, { n: 0, tag: 'p' }) then update(2, { n: 0, tag: null }): one after the other the
- * first fails with CONSTRAINT ('p' is still k=2's) and the second applies; as one statement both
- * resolve and k=7 ends with 'p', an outcome no submission order gives. The statement only
- * falls back to one update at a time when it fails, so a run in which a later update frees a
- * value an earlier one takes must not be one statement (or its result must be checked against
- * the one-by-one order). PostgreSQL also checks a non-deferrable UNIQUE row by row, in the
- * order its plan visits rows, so the same holds for a PostgreSQL run.
+ * Found by this test at 5ef905f: SQLite checks UNIQUE row by row in its own visiting order, so
+ * both applied. Updates that write a declared UNIQUE column now run one statement each.
  */
 const handOver = fc
   .record({ holder: key, taker: key, t: tag.filter((v) => v !== null), n, m: n, returning })
@@ -199,20 +190,7 @@ interface ModelRun {
   history: Map<number, [State | null, State][]>;
 }
 
-/**
- * KNOWN DIVERGENCE (PostgreSQL, lifecycle history, not the gate): the PostgreSQL trigger is
- * `before insert or update of status`, and PostgreSQL fires a row's BEFORE INSERT trigger for an
- * `INSERT … ON CONFLICT DO UPDATE` even when the row exists and the update path is taken. So an
- * upsert of an existing row appends a spurious (null → its status) entry to the history before
- * the real (old → new) one, where SQLite (AFTER INSERT, which the update path does not fire)
- * appends only the real one. Smallest counterexample: insert k=5, then upsert k=5 with the same
- * values: history(5) is [[null,"a"],[null,"a"]] on PostgreSQL, [[null,"a"]] on SQLite. Modelled
- * here so the rest of the check stays strict; set this to false once the DDL records INSERT
- * entries only for rows that were really inserted.
- */
-const POSTGRES_UPSERT_RECORDS_INSERT = true;
-
-function runModel(initial: readonly Row[], commands: readonly Command[], dialect: string): ModelRun {
+function runModel(initial: readonly Row[], commands: readonly Command[]): ModelRun {
   const rows = new Map<number, Row>(initial.map((row) => [row.k, { ...row }]));
   /** Every value each key takes during the sequence, starting from the initial one. */
   const timeline = new Map<number, (Row | undefined)[]>(initial.map((row) => [row.k, [row]]));
@@ -240,9 +218,6 @@ function runModel(initial: readonly Row[], commands: readonly Command[], dialect
         if (current && current.status !== row.status && !MOVES[current.status].includes(row.status))
           return { kind: 'error', code: 'CONSTRAINT' };
         rows.set(row.k, row);
-        if (current && c.op === 'upsert' && dialect === 'postgres' && POSTGRES_UPSERT_RECORDS_INSERT) {
-          history.set(row.k, [...(history.get(row.k) ?? []), [null, row.status]]);
-        }
         changed(c.op, row.k, row, current ? current.status : null);
         return { kind: 'ok', value: row };
       }
@@ -378,7 +353,7 @@ forEachDialect('the write gate agrees with a model map for runs of updates and t
         await Promise.all(initial.map((row) => table.insert(row)));
         const commands = sequence.filter((s): s is Command => s.op !== 'pause');
         if (commands.length === 0) return;
-        const model = runModel(initial, commands, t.dialect);
+        const model = runModel(initial, commands);
         const keys = [...new Set(commands.map((c) => (c.op === 'insert' || c.op === 'upsert' ? c.row.k : c.k)))];
         const historyBefore = new Map(await Promise.all(keys.map(async (k) => [k, (await table.history(k)).length] as const)));
         delivered.length = 0;

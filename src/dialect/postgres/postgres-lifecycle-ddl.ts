@@ -27,6 +27,7 @@ export function postgresLifecycleDdl(builder: Kysely<any>, table: TableDef, life
     lifecycle.history
       ? sql`insert into ${h} (row_key, from_state, to_state, at, actor) values (${key}, ${from}, ${newState}, ${now}, ${actor});`
       : sql``;
+  const historyFunction = `${names.function}_history`;
   const statements = [];
   if (lifecycle.history) {
     statements.push(
@@ -41,19 +42,36 @@ export function postgresLifecycleDdl(builder: Kysely<any>, table: TableDef, life
           if ${newState} not in ${stateList(lifecycle)} then
             raise exception using errcode = '23514', message = ${message};
           end if;
-          ${record(sql`null`)}
         elsif ${newState} is distinct from ${oldState} then
           if not ${allowedMoves(lifecycle, oldState, newState)} then
             raise exception using errcode = '23514', message = ${message};
           end if;
-          ${record(oldState)}
         end if;
         return new;
       end $sluice$`,
     sql`drop trigger if exists ${sql.id(names.guardUpdate)} on ${t}`,
     sql`create trigger ${sql.id(names.guardUpdate)} before insert or update of ${col} on ${t} for each row execute function ${sql.id(names.function)}()`,
     sql`drop trigger if exists ${sql.id(names.attemptGuard)} on ${t}`,
+    sql`drop trigger if exists ${sql.id(names.recordUpdate)} on ${t}`,
   );
+  if (lifecycle.history) {
+    // Recorded AFTER the row is written: an upsert that finds its row fires BEFORE INSERT
+    // triggers too, and recording there wrote a `null -> state` entry for a row that existed.
+    statements.push(
+      sql`create or replace function ${sql.id(historyFunction)}() returns trigger language plpgsql as $sluice$
+        begin
+          if tg_op = 'INSERT' then
+            ${record(sql`null`)}
+          elsif ${newState} is distinct from ${oldState} then
+            ${record(oldState)}
+          end if;
+          return null;
+        end $sluice$`,
+      sql`create trigger ${sql.id(names.recordUpdate)} after insert or update of ${col} on ${t} for each row execute function ${sql.id(historyFunction)}()`,
+    );
+  } else {
+    statements.push(sql`drop function if exists ${sql.id(historyFunction)}()`);
+  }
   if (lifecycle.leases) {
     statements.push(
       sql`create or replace function ${sql.id(names.attemptGuard)}() returns trigger language plpgsql as $sluice$
