@@ -82,7 +82,12 @@ export class WriteGate {
   #idleWaiters: (() => void)[] = [];
   #epoch = 0;
   #dropReport: { count: number; table: string } | undefined;
+  /**
+   * Unsettled writes of epochs that a flush() closed; those of the open epoch are only counted
+   * (`#pendingNow`), so the hot path bumps a number instead of a Map entry.
+   */
   readonly #pendingByEpoch = new Map<number, number>();
+  #pendingNow = 0;
   #flushWaiters: { epoch: number; resolve: () => void }[] = [];
   readonly #drainNow = () => void this.#drain();
   readonly #settled = (op: PendingWrite, outcome: Outcome, now: number) => this.#onSettled(op, outcome, now);
@@ -204,7 +209,7 @@ export class WriteGate {
     op.epoch = this.#epoch;
     // Queued first, counted second: a write that never entered the queue must not hold up flush().
     this.#queue.push(op);
-    this.#pendingByEpoch.set(op.epoch, (this.#pendingByEpoch.get(op.epoch) ?? 0) + 1);
+    this.#pendingNow++;
     this.#schedule();
   }
 
@@ -288,6 +293,10 @@ export class WriteGate {
     if (outcome.ok) this.counters.opsOk++;
     else this.counters.failed(outcome.error.code);
     this.counters.ackLatency.record(now - op.enqueuedAt);
+    if (op.epoch === this.#epoch) {
+      this.#pendingNow--;
+      return;
+    }
     const left = (this.#pendingByEpoch.get(op.epoch) ?? 1) - 1;
     if (left > 0) {
       this.#pendingByEpoch.set(op.epoch, left);
@@ -327,6 +336,10 @@ export class WriteGate {
   /** Resolves once every write submitted before the call has settled. */
   flush(): Promise<void> {
     const epoch = this.#epoch++;
+    if (this.#pendingNow > 0) {
+      this.#pendingByEpoch.set(epoch, this.#pendingNow);
+      this.#pendingNow = 0;
+    }
     for (const pending of this.#pendingByEpoch.keys()) {
       if (pending <= epoch) return new Promise((resolve) => this.#flushWaiters.push({ epoch, resolve }));
     }

