@@ -34,34 +34,49 @@ export function timestampProblem(ms: number): string | undefined {
  * with the path to the offending part.
  */
 export function jsonProblem(value: unknown): string | undefined {
-  return walk(value, '', new Set(), 0);
+  switch (typeof value) {
+    case 'boolean':
+      return undefined;
+    case 'string':
+      return textProblem(value);
+    default:
+      return walk(value, [], []);
+  }
 }
 
 const MAX_JSON_DEPTH = 200;
 
-function walk(value: unknown, path: string, seen: Set<object>, depth: number): string | undefined {
-  const at = path === '' ? '' : ` at ${path}`;
+/** `.a[3].b`: built only for a refused value, so a good one costs no strings. */
+function pathOf(path: readonly (string | number)[]): string {
+  return path.map((part) => (typeof part === 'number' ? `[${part}]` : `.${part}`)).join('');
+}
+
+/** `ancestors` holds the objects above `value` (a cycle); `path` the keys down to it. */
+function walk(value: unknown, ancestors: object[], path: (string | number)[]): string | undefined {
+  const at = () => (path.length === 0 ? '' : ` at ${pathOf(path)}`);
   switch (typeof value) {
     case 'string': {
       const text = textProblem(value);
-      return text && (path === '' ? text : `has a string${at} that ${text}`);
+      return text && (path.length === 0 ? text : `has a string${at()} that ${text}`);
     }
     case 'boolean':
       return undefined;
     case 'number':
-      if (!Number.isFinite(value)) return `holds ${String(value)}${at}, which JSON cannot represent`;
-      if (Object.is(value, -0)) return `holds -0${at}, which JSON stores as 0`;
+      if (!Number.isFinite(value)) return `holds ${String(value)}${at()}, which JSON cannot represent`;
+      if (Object.is(value, -0)) return `holds -0${at()}, which JSON stores as 0`;
       return undefined;
     case 'object': {
       if (value === null) return undefined;
-      if (depth > MAX_JSON_DEPTH) return `nests deeper than ${MAX_JSON_DEPTH} levels${at}`;
-      if (seen.has(value)) return `refers to itself${at}`;
-      seen.add(value);
+      if (ancestors.length > MAX_JSON_DEPTH) return `nests deeper than ${MAX_JSON_DEPTH} levels${at()}`;
+      if (ancestors.includes(value)) return `refers to itself${at()}`;
+      ancestors.push(value);
       try {
         if (Array.isArray(value)) {
           for (let i = 0; i < value.length; i++) {
-            if (!(i in value)) return `has a hole at ${path}[${i}], which JSON stores as null`;
-            const problem = walk(value[i], `${path}[${i}]`, seen, depth + 1);
+            if (!(i in value)) return `has a hole at ${pathOf(path)}[${i}], which JSON stores as null`;
+            path.push(i);
+            const problem = walk(value[i], ancestors, path);
+            path.pop();
             if (problem) return problem;
           }
           return undefined;
@@ -69,23 +84,26 @@ function walk(value: unknown, path: string, seen: Set<object>, depth: number): s
         const proto = Object.getPrototypeOf(value);
         if (proto !== Object.prototype && proto !== null) {
           const kind = (value as object).constructor?.name ?? 'object';
-          return `holds a ${kind}${at}, which JSON does not store as it is; convert it to plain data (an array, an object, an ISO string)`;
+          return `holds a ${kind}${at()}, which JSON does not store as it is; convert it to plain data (an array, an object, an ISO string)`;
         }
         for (const key of Object.keys(value)) {
           const child = (value as Record<string, unknown>)[key];
-          const keyPath = `${path}.${key}`;
-          if (child === undefined) return `has undefined at ${keyPath}, which JSON drops; leave the key out or use null`;
-          const keyProblem = textProblem(key);
-          if (keyProblem) return `has a key at ${keyPath} that ${keyProblem}`;
-          const problem = walk(child, keyPath, seen, depth + 1);
+          path.push(key);
+          const problem =
+            child === undefined
+              ? `has undefined at ${pathOf(path)}, which JSON drops; leave the key out or use null`
+              : textProblem(key) !== undefined
+                ? `has a key at ${pathOf(path)} that ${textProblem(key)}`
+                : walk(child, ancestors, path);
+          path.pop();
           if (problem) return problem;
         }
         return undefined;
       } finally {
-        seen.delete(value);
+        ancestors.pop();
       }
     }
     default:
-      return `holds ${typeof value === 'bigint' ? 'a BigInt' : `a ${typeof value}`}${at}, which JSON cannot store`;
+      return `holds ${typeof value === 'bigint' ? 'a BigInt' : `a ${typeof value}`}${at()}, which JSON cannot store`;
   }
 }
