@@ -31,6 +31,8 @@ export class RowCodec {
   readonly #keyIndexes: number[];
   readonly #indexByName: ReadonlyMap<string, number>;
   readonly #keyColumn: readonly boolean[];
+  /** Each column's encoder by column index: one array load on the hot path, not two lookups. */
+  readonly #encoders: readonly ((value: unknown) => unknown)[];
 
   constructor(table: TableDef, codec: ValueCodec) {
     this.table = table;
@@ -39,6 +41,7 @@ export class RowCodec {
     this.#keyIndexes = table.primaryKey.map((column) => table.columns.indexOf(column));
     this.#indexByName = new Map(table.columns.map((column, i) => [column.name, i]));
     this.#keyColumn = table.columns.map((column) => table.primaryKey.includes(column));
+    this.#encoders = table.columns.map((column) => codec.encode[column.type]);
     for (const column of table.columns) {
       const decode = codec.decode[column.type];
       if (decode) this.#decoded.push({ column, decode });
@@ -67,7 +70,7 @@ export class RowCodec {
       }
       const checked = this.#check(column, value);
       row[column.name] = checked;
-      params[i] = checked === null ? null : this.#codec.encode[column.type](checked);
+      params[i] = checked === null ? null : (this.#encoders[i] as (value: unknown) => unknown)(checked);
     }
     return { kind, row, params };
   }
@@ -104,7 +107,7 @@ export class RowCodec {
       }
       const checked = this.#check(column, value);
       columns.push(column);
-      params.push(checked === null ? null : this.#codec.encode[column.type](checked));
+      params.push(checked === null ? null : (this.#encoders[index] as (value: unknown) => unknown)(checked));
       mask |= 1 << index;
     }
     if (columns.length === 0) {
