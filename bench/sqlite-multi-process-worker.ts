@@ -1,6 +1,6 @@
 /**
  * One writer process of the multi-process scenario, started by sqlite-multi-process.bench.ts:
- *   node --import tsx bench/sqlite-multi-process-worker.ts <sluice|raw> <file> <index> <warmupS> <measureS> <inFlight> <samplesFile> [gateJson]
+ *   node --import tsx bench/sqlite-multi-process-worker.ts <sluice|raw|raw-batch> <file> <index> <warmupS> <measureS> <inFlight> <samplesFile> [gateJson]
  * Prints "ready", waits for "go" on stdin, inserts until the window ends, writes its latency
  * samples (ms, Float64) to samplesFile and prints one JSON line with its counts.
  */
@@ -112,5 +112,45 @@ async function runRaw(): Promise<WorkerReport> {
   return { index: processIndex, counted: window.counted, acked, errors, busyRetries: 0, lockWaitMaxMs: 0 };
 }
 
-const report = mode === 'sluice' ? await runSluice() : await runRaw();
+/**
+ * The floor under any write gate: nothing but BEGIN IMMEDIATE (SQLite's own busy handler, 5 s),
+ * `inFlight` inserts, COMMIT, in a loop. Every row of a transaction counts the time from asking
+ * for the lock to its COMMIT, which no acknowledgement of a row in that batch can beat.
+ */
+function runRawBatches(): Promise<WorkerReport> {
+  const db = openRaw(file as string, { busyTimeoutMs: 5000 });
+  const insert = db.prepare(RAW_INSERT_SQL);
+  const batch = Number(inFlight);
+  const transaction = db.transaction((from: number) => {
+    for (let n = from; n < from + batch; n++) insert.run(rawParams(mediaRow(sequentialPath(n), n)));
+  });
+  const body = async () => {
+    await waitForGo();
+    const window = new Window(Number(warmup), Number(measure));
+    const samples = new Samples();
+    let acked = 0;
+    let errors = 0;
+    for (let n = keyBase; window.running(); n += batch) {
+      const t0 = performance.now();
+      try {
+        transaction.immediate(n);
+        acked += batch;
+      } catch {
+        errors += batch;
+        continue;
+      }
+      const t1 = performance.now();
+      if (window.counts(t1)) {
+        window.add(batch, t1);
+        for (let i = 0; i < batch; i++) samples.add(t1 - t0);
+      }
+    }
+    db.close();
+    writeFileSync(samplesFile as string, samples.values());
+    return { index: processIndex, counted: window.counted, acked, errors, busyRetries: 0, lockWaitMaxMs: 0 };
+  };
+  return body();
+}
+
+const report = mode === 'sluice' ? await runSluice() : mode === 'raw-batch' ? await runRawBatches() : await runRaw();
 process.stdout.write(`${JSON.stringify(report)}\n`);
