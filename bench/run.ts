@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import * as durability from './durability.bench.js';
 import * as http from './http.bench.js';
 import * as peers from './peers.bench.js';
 import * as postgresClaims from './postgres-claims.bench.js';
@@ -52,6 +53,7 @@ const scenarios: { id: string; run: () => Promise<ScenarioResult> }[] = [
   { id: 'sync', run: () => sync.run(budget) },
   { id: 'http', run: () => http.run(budget) },
   { id: 'peers', run: () => peers.run(budget) },
+  { id: 'durability', run: () => durability.run(budget) },
 ];
 
 const only = values.only?.split(',');

@@ -1,6 +1,6 @@
 /**
  * One writer process of the multi-process scenario, started by sqlite-multi-process.bench.ts:
- *   node --import tsx bench/sqlite-multi-process-worker.ts <sluice|raw|raw-batch> <file> <index> <warmupS> <measureS> <inFlight> <samplesFile> [gateJson]
+ *   node --import tsx bench/sqlite-multi-process-worker.ts <sluice|raw|raw-batch> <file> <index> <warmupS> <measureS> <inFlight> <samplesFile> [gateJson] [durability]
  * Prints "ready", waits for "go" on stdin, inserts until the window ends, writes its latency
  * samples (ms, Float64) to samplesFile and prints one JSON line with its counts.
  */
@@ -23,7 +23,7 @@ export interface WorkerReport {
   readonly lockWaitMaxMs: number;
 }
 
-const [mode, file, index, warmup, measure, inFlight, samplesFile, gateJson] = process.argv.slice(2);
+const [mode, file, index, warmup, measure, inFlight, samplesFile, gateJson, durability] = process.argv.slice(2);
 const processIndex = Number(index);
 /** Each process writes its own key range, as separate ingesters would. */
 const keyBase = processIndex * 100_000_000;
@@ -41,7 +41,7 @@ async function waitForGo(): Promise<void> {
 async function runSluice(): Promise<WorkerReport> {
   const db = await openSluice(
     file as string,
-    'process-crash',
+    durability === 'power-loss' ? 'power-loss' : 'process-crash',
     undefined,
     gateJson ? (JSON.parse(gateJson) as Record<string, number>) : undefined,
   );

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { WorkerReport } from './sqlite-multi-process-worker.js';
 import { percentiles, ratio, scratchDir, settle } from './support/measure.js';
 import { type Budget, goalAtLeast, goalAtMost, type ScenarioResult } from './support/scenario-result.js';
-import { createSchema, openRaw } from './support/sqlite-files.js';
+import { createSchema, type Durability, openRaw } from './support/sqlite-files.js';
 
 export const PROCESSES = 4;
 /** Inserts each Sluice process keeps in flight (async workers awaiting one insert each). */
@@ -42,13 +42,14 @@ function startWorker(args: string[]): { child: ChildProcess; ready: Promise<void
   return { child, ready, report };
 }
 
-async function round(
+export async function round(
   mode: 'sluice' | 'raw' | 'raw-batch',
   file: string,
   sampleFile: (i: number) => string,
   budget: Budget,
   inFlight: number,
   gate: string,
+  durability: Durability = 'process-crash',
 ): Promise<RoundResult> {
   const workers = Array.from({ length: PROCESSES }, (_, i) =>
     startWorker([
@@ -59,7 +60,8 @@ async function round(
       String(budget.measureSeconds),
       String(inFlight),
       sampleFile(i),
-      gate,
+      gate || '{}',
+      durability,
     ]),
   );
   // A worker that dies or hangs must not leave the others waiting for "go" forever.

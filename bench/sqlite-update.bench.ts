@@ -1,7 +1,7 @@
 import { ratio, scratchDir, settle, Window } from './support/measure.js';
 import { mediaFiles, RAW_UPDATE_SQL, sequentialPath } from './support/media-table.js';
 import { type Budget, goalAtLeast, type ScenarioResult } from './support/scenario-result.js';
-import { createSchema, openRaw, openSluice, prefill } from './support/sqlite-files.js';
+import { createSchema, type Durability, openRaw, openSluice, prefill } from './support/sqlite-files.js';
 
 const ROWS = 100_000;
 const IN_FLIGHT = 1024;
@@ -16,8 +16,13 @@ function keyOf(n: number): string {
   return sequentialPath(n % ROWS);
 }
 
-async function sluiceUpdates(file: string, budget: Budget, returning: 'none' | 'row' = 'none'): Promise<number> {
-  const db = await openSluice(file);
+export async function sluiceUpdates(
+  file: string,
+  budget: Budget,
+  returning: 'none' | 'row' = 'none',
+  durability: Durability = 'process-crash',
+): Promise<number> {
+  const db = await openSluice(file, durability);
   const files = db.table(mediaFiles);
   const window = new Window(budget.warmupSeconds, budget.measureSeconds);
   let next = 0;
