@@ -8,7 +8,7 @@ export interface BackoffOptions {
   readonly maxMs: number;
 }
 
-export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 1, maxMs: 20 };
+export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 1, maxMs: 5 };
 
 export function delay(ms: number): Promise<void> {
   return sleep(ms);

@@ -18,8 +18,12 @@ const gateSchema = z
     deadlineMs: z.number().int().min(0).default(30_000),
     /** First lock-retry wait (jittered, doubling). Default 1 ms. */
     backoffInitialMs: z.number().min(0.1).default(1),
-    /** Longest lock-retry wait. Default 20 ms: a short cap keeps processes that lost the lock from falling behind the ones that keep winning it. */
-    backoffMaxMs: z.number().min(1).default(20),
+    /**
+     * Longest lock-retry wait. Default 5 ms: a short cap keeps processes that lost the lock from
+     * falling behind the ones that keep winning it. Against 20 ms, 4 processes on one file (A B B A):
+     * ack p99 30-47 ms vs 60-88 ms, max 69-148 ms vs 313-502 ms, no loss of throughput.
+     */
+    backoffMaxMs: z.number().min(1).default(5),
     /** Commit duration the adaptive batch size aims for. Default: the dialect's (SQLite 8 ms, PostgreSQL 30 ms). */
     targetCommitMs: z.number().min(0.5).optional(),
     /** Largest batch. Default 4,096 writes. */
