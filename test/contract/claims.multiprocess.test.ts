@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { foreignEnv, prepareForeignSqlite } from '../../src/cli/foreign/foreign-sqlite.js';
@@ -18,9 +18,12 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.e
 
 /** A foreign claimer in Python: the same claim and settle, written as plain SQL. */
 const PYTHON_CLAIMER = `
-import sqlite3, sys, time
+import os, sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1], timeout=10, isolation_level=None)
 log = open(sys.argv[2], "a")
+open(sys.argv[2] + ".ready", "w").close()
+while not os.path.exists(sys.argv[3]):
+    time.sleep(0.005)
 idle = 0
 while idle < 3:
     db.execute("begin immediate")
@@ -55,6 +58,9 @@ forEachDialect('many claimers over one table', (t) => {
     }
     const { url, schema } = t.location('claims');
     const logs: string[] = [];
+    // Every claimer starts on one signal once all are open: a Python claimer that starts in 50 ms
+    // would otherwise take most items while the Node ones are still loading.
+    const go = join(dir, 'go');
     const workers: Promise<void>[] = [];
     for (let w = 0; w < (t.dialect === 'sqlite' ? 3 : 4); w++) {
       const log = join(dir, `node-${w}.log`);
@@ -69,6 +75,7 @@ forEachDialect('many claimers over one table', (t) => {
           schema ?? '',
           `node-${w}`,
           log,
+          go,
         ]),
       );
     }
@@ -77,8 +84,14 @@ forEachDialect('many claimers over one table', (t) => {
       const log = join(dir, 'python.log');
       writeFileSync(log, '');
       logs.push(log);
-      workers.push(run(foreign.python, ['-c', PYTHON_CLAIMER, url.slice('sqlite:'.length), log], foreignEnv(foreign)));
+      workers.push(run(foreign.python, ['-c', PYTHON_CLAIMER, url.slice('sqlite:'.length), log, go], foreignEnv(foreign)));
     }
+    const failed = Promise.all(workers).then(() => new Error('a claimer exited before the start signal'));
+    while (!logs.every((log) => existsSync(`${log}.ready`))) {
+      const early = await Promise.race([failed, new Promise((r) => setTimeout(r, 20, undefined))]);
+      if (early instanceof Error) throw early;
+    }
+    writeFileSync(go, '');
     await Promise.all(workers);
 
     const acked = logs.flatMap((log) => readFileSync(log, 'utf8').split('\n').filter(Boolean).map(Number));

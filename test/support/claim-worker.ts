@@ -2,11 +2,11 @@
  * A claimer process for the multi-process claim test: claims batches, settles each item with its
  * fencing token, and appends every acknowledged settle to its log before counting it.
  */
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { open } from '../../src/index.js';
 import { claimJobs } from './claim-table.js';
 
-const [url, schema, owner, log] = process.argv.slice(2) as [string, string, string, string];
+const [url, schema, owner, log, go] = process.argv.slice(2) as [string, string, string, string, string | undefined];
 const db = await open({
   url,
   tables: [claimJobs],
@@ -14,6 +14,11 @@ const db = await open({
   maintenance: { reapIntervalMs: 0, retentionIntervalMs: 0, retentionBatchSize: 1000 },
 });
 const jobs = db.table(claimJobs);
+if (go !== undefined) {
+  // Open first, then start with the other claimers: the test compares their shares.
+  writeFileSync(`${log}.ready`, '');
+  while (!existsSync(go)) await new Promise((r) => setTimeout(r, 5));
+}
 let idle = 0;
 while (idle < 3) {
   const claimed = await jobs.claim({ from: 'pending', to: 'running', limit: 50, leaseMs: 60_000, owner });
