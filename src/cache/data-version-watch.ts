@@ -38,9 +38,11 @@ export class DataVersionWatch {
     this.#version = this.#read();
   }
 
-  /** Cheap unless the interval has passed. */
-  maybeCheck(): void {
-    if (performance.now() >= this.#due) this.check();
+  /** Cheap unless the interval has passed; returns the clock it read (performance.now()). */
+  maybeCheck(): number {
+    const now = performance.now();
+    if (now >= this.#due) this.check();
+    return now;
   }
 
   check(): void {

@@ -17,13 +17,16 @@ export interface L1Limits {
  */
 export class L1Cache<V extends object> {
   readonly #lru: LRUCache<CacheKey, Cached<V> & {}>;
+  readonly #maxBytes: number;
 
   constructor(limits: L1Limits) {
+    this.#maxBytes = limits.maxBytes;
     this.#lru = new LRUCache<CacheKey, Cached<V> & {}>({
       max: limits.maxEntries,
       maxSize: limits.maxBytes,
-      sizeCalculation: (value, key) =>
-        Math.min(limits.maxBytes, 48 + (typeof key === 'string' ? key.length * 2 : 8) + (value === ABSENT ? 8 : estimateBytes(value))),
+      sizeCalculation: (value, key) => this.#size(key, value),
+      // The clock set() callers read: an entry's start is theirs, its age the LRU's.
+      perf: performance,
       ttlAutopurge: false,
       allowStale: false,
       updateAgeOnGet: false,
@@ -34,9 +37,13 @@ export class L1Cache<V extends object> {
     return this.#lru.get(key);
   }
 
-  set(key: CacheKey, value: Cached<V>, ttlMs: number): void {
+  /**
+   * Stores `value` for `ttlMs` from `now` (performance.now(), the LRU's clock): a caller that
+   * has just read the clock passes it, which saves the LRU reading it again.
+   */
+  set(key: CacheKey, value: Cached<V>, ttlMs: number, now = performance.now()): void {
     if (ttlMs <= 0) return;
-    this.#lru.set(key, value as Cached<V> & {}, { ttl: ttlMs });
+    this.#lru.set(key, value as Cached<V> & {}, { ttl: ttlMs, start: now, size: this.#size(key, value) });
   }
 
   delete(key: CacheKey): void {
@@ -53,6 +60,10 @@ export class L1Cache<V extends object> {
 
   get bytes(): number {
     return this.#lru.calculatedSize;
+  }
+
+  #size(key: CacheKey, value: Cached<V>): number {
+    return Math.min(this.#maxBytes, 48 + (typeof key === 'string' ? key.length * 2 : 8) + (value === ABSENT ? 8 : estimateBytes(value)));
   }
 }
 

@@ -14,6 +14,11 @@ export interface Flight<V> {
 export class SingleFlight<V> {
   readonly #flights = new Map<CacheKey, Flight<V>>();
 
+  /** The load in flight for `key`, if any. */
+  get(key: CacheKey): Flight<V> | undefined {
+    return this.#flights.get(key);
+  }
+
   run(key: CacheKey, load: (flight: Flight<V>) => Promise<V>): Promise<V> {
     const existing = this.#flights.get(key);
     if (existing) return existing.promise;

@@ -16,7 +16,16 @@ export function estimateBytes(value: unknown, depth = 0): number {
       if (depth > 8) return 64;
       let bytes = 32;
       if (Array.isArray(value)) for (const item of value) bytes += 8 + estimateBytes(item, depth + 1);
-      else for (const key in value) bytes += 8 + key.length * 2 + estimateBytes((value as Record<string, unknown>)[key], depth + 1);
+      else {
+        // A row is mostly strings and numbers: those are costed here, without a call each.
+        for (const key in value) {
+          const inner = (value as Record<string, unknown>)[key];
+          bytes +=
+            8 +
+            key.length * 2 +
+            (typeof inner === 'string' ? 16 + inner.length * 2 : typeof inner === 'number' ? 8 : estimateBytes(inner, depth + 1));
+        }
+      }
       return bytes;
     }
     default:

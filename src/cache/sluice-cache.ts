@@ -80,9 +80,10 @@ export class SluiceCache implements CacheContext {
     return this.#tables.get(name);
   }
 
-  beforeRead(): void {
-    this.#watch?.maybeCheck();
+  beforeRead(): number {
+    const now = this.#watch ? this.#watch.maybeCheck() : -1;
     this.#tier?.checkTrust();
+    return now;
   }
 
   get coherent(): boolean {

@@ -7,15 +7,18 @@ import { type Flight, SingleFlight } from './single-flight.js';
 import { estimateBytes } from './size-estimate.js';
 
 type Row = Record<string, unknown>;
-/** Reads one row by its driver-encoded key. */
-export type RowLoader = (encoded: readonly unknown[]) => Promise<Row | undefined>;
+/** Reads one row by its driver-encoded key: synchronously when the driver can, else a promise. */
+export type RowLoader = (encoded: readonly unknown[]) => Row | undefined | Promise<Row | undefined>;
 
 /** What every table's cache shares with the database's cache. */
 export interface CacheContext {
   /** Bumped when every table must drop everything (a foreign commit, a missed message). */
   readonly epoch: number;
-  /** Notices commits made elsewhere; cheap except once per interval. */
-  beforeRead(): void;
+  /**
+   * Notices commits made elsewhere; cheap except once per interval. Returns the performance.now()
+   * it read to do so, or -1 when it read no clock, so a miss need not read it again.
+   */
+  beforeRead(): number;
   readonly tier: RedisTier | undefined;
   /** Other instances' and processes' commits reach us now (data_version, or a trusted channel). */
   readonly coherent: boolean;
@@ -36,13 +39,6 @@ export interface TableCacheCounters {
   invalidations: number;
   queryHits: number;
   queryMisses: number;
-}
-
-/** When a miss began, and what held then. */
-interface LoadStamp {
-  readonly epoch: number;
-  readonly startedAt: number;
-  readonly coherent: boolean;
 }
 
 interface QueryEntry {
@@ -82,16 +78,33 @@ export class TableCache {
     });
   }
 
-  /** A row by its cache key: L1, then L2, then one shared load from the database. */
+  /**
+   * A row by its cache key: L1, then L2, then one shared load from the database. A load the
+   * driver answers synchronously is stored before anyone else can ask, so it needs no flight:
+   * nothing can join it, and no commit can land between its read and its store.
+   */
   get(key: CacheKey, encoded: readonly unknown[], load: RowLoader): Row | undefined | Promise<Row | undefined> {
-    this.#context.beforeRead();
+    const checkedAt = this.#context.beforeRead();
     const cached = this.#rows.get(key);
     if (cached !== undefined) {
       this.counters.hits++;
       return cached === ABSENT ? undefined : cached;
     }
     this.counters.misses++;
-    return this.#flights.run(key, (flight) => this.#miss(key, encoded, load, flight));
+    const flying = this.#flights.get(key);
+    if (flying !== undefined) return flying.promise;
+    const tier = this.policy.l2 ? this.#context.tier : undefined;
+    if (tier) return this.#flights.run(key, (flight) => this.#sharedMiss(key, encoded, load, tier, flight));
+    const epoch = this.#context.epoch;
+    const coherent = this.#context.coherent;
+    // The clock the data_version check just read: a load counts as begun a little early, which
+    // only shortens a stale-bound TTL.
+    const startedAt = checkedAt >= 0 ? checkedAt : performance.now();
+    const loaded = load(encoded);
+    if (loaded instanceof Promise) {
+      return this.#flights.run(key, (flight) => this.#awaitLoad(key, loaded, epoch, startedAt, coherent, flight));
+    }
+    return this.#loaded(key, loaded, epoch, startedAt, coherent, false);
   }
 
   /** A find or count result by normalised query; any write to the table retires it. */
@@ -187,27 +200,32 @@ export class TableCache {
     return this.#rows.bytes + this.#queries.calculatedSize;
   }
 
-  async #miss(key: CacheKey, encoded: readonly unknown[], load: RowLoader, flight: Flight<Row | undefined>): Promise<Row | undefined> {
+  /** A miss on a table kept in Redis too: L2 first, then the database, filling both. */
+  async #sharedMiss(
+    key: CacheKey,
+    encoded: readonly unknown[],
+    load: RowLoader,
+    tier: RedisTier,
+    flight: Flight<Row | undefined>,
+  ): Promise<Row | undefined> {
     try {
       const epoch = this.#context.epoch;
-      const stamp = { epoch, startedAt: performance.now(), coherent: this.#context.coherent };
-      const tier = this.policy.l2 ? this.#context.tier : undefined;
-      let token: FillToken | undefined;
-      if (tier) {
-        const shared = await tier.read<Row>(this.table, key);
-        if (shared?.hit) {
-          const row = shared.value === ABSENT ? undefined : freezeDeep(shared.value);
-          this.#store(key, shared.value, flight, stamp);
-          return row;
-        }
-        token = shared?.token;
+      const coherent = this.#context.coherent;
+      const startedAt = performance.now();
+      const shared = await tier.read<Row>(this.table, key);
+      if (shared?.hit) {
+        const value = shared.value === ABSENT ? ABSENT : freezeDeep(shared.value);
+        this.#store(key, value, flight.stale, epoch, startedAt, coherent, performance.now());
+        return value === ABSENT ? undefined : value;
       }
-      const started = performance.now();
+      const token: FillToken | undefined = shared?.token;
+      const loadedAt = performance.now();
       const row = await load(encoded);
+      const ended = performance.now();
       this.counters.loads++;
-      this.#context.recordLoad(performance.now() - started);
+      this.#context.recordLoad(ended - loadedAt);
       const value: Cached<Row> = row === undefined ? ABSENT : freezeDeep(row);
-      if (this.#store(key, value, flight, stamp) && tier && token) {
+      if (this.#store(key, value, flight.stale, epoch, startedAt, coherent, ended) && token) {
         tier.fill(this.table, key, value, token, value === ABSENT ? this.policy.negativeTtlMs : this.policy.ttlMs);
       }
       return row;
@@ -216,13 +234,44 @@ export class TableCache {
     }
   }
 
-  #store(key: CacheKey, value: Cached<Row>, flight: Flight<Row | undefined>, stamp: LoadStamp): boolean {
-    if (flight.stale || stamp.epoch !== this.#context.epoch) {
+  /** A database load that had to wait (an asynchronous driver, or a lock): later misses join it. */
+  async #awaitLoad(
+    key: CacheKey,
+    loading: Promise<Row | undefined>,
+    epoch: number,
+    startedAt: number,
+    coherent: boolean,
+    flight: Flight<Row | undefined>,
+  ): Promise<Row | undefined> {
+    try {
+      const row = await loading;
+      return this.#loaded(key, row, epoch, startedAt, coherent, flight.stale);
+    } finally {
+      this.#flights.settle(key, flight);
+    }
+  }
+
+  /** Counts and times a load that began at `startedAt`, then stores what it read unless overtaken. */
+  #loaded(key: CacheKey, row: Row | undefined, epoch: number, startedAt: number, coherent: boolean, stale: boolean): Row | undefined {
+    const ended = performance.now();
+    this.counters.loads++;
+    this.#context.recordLoad(ended - startedAt);
+    if (row === undefined) {
+      this.#store(key, ABSENT, stale, epoch, startedAt, coherent, ended);
+      return undefined;
+    }
+    this.#store(key, freezeDeep(row), stale, epoch, startedAt, coherent, ended);
+    return row;
+  }
+
+  /** Stores a loaded value unless a commit or a flush overtook its load; `now` is when it was read. */
+  #store(key: CacheKey, value: Cached<Row>, stale: boolean, epoch: number, startedAt: number, coherent: boolean, now: number): boolean {
+    if (stale || epoch !== this.#context.epoch) {
       this.counters.staleDrops++;
       return false;
     }
     const ttl = value === ABSENT ? this.policy.negativeTtlMs : this.policy.ttlMs;
-    this.#rows.set(key, value, this.#context.ttlCap(ttl, stamp.startedAt, stamp.coherent));
+    this.#rows.set(key, value, this.#context.ttlCap(ttl, startedAt, coherent), now);
     return true;
   }
 

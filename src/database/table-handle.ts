@@ -10,7 +10,7 @@ import type {
   WriteOptions,
 } from '../api/table-options.js';
 import { cacheKey, queryKey } from '../cache/cache-key.js';
-import type { TableCache } from '../cache/table-cache.js';
+import type { RowLoader, TableCache } from '../cache/table-cache.js';
 import { checkOptionKeys, returningOption } from '../core/options.js';
 import { describeValue, SluiceError } from '../core/sluice-error.js';
 import type { Dialect } from '../dialect/dialect.js';
@@ -45,7 +45,8 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
   readonly #isOpen: () => boolean;
   readonly #onError: (error: unknown) => void;
   readonly #cache: TableCache | undefined;
-  readonly #loadRow = (encoded: readonly unknown[]) => this.#dialect.getByKey(this.#codec, encoded);
+  /** A point read by encoded key: synchronous where the dialect reads synchronously (SQLite). */
+  readonly #loadRow: RowLoader;
   readonly #lifecycle: LifecycleOps | undefined;
 
   constructor(table: T, dialect: Dialect, gate: WriteGate, isOpen: () => boolean, onError: (error: unknown) => void, cache?: TableCache) {
@@ -57,6 +58,9 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
     this.#isOpen = isOpen;
     this.#onError = onError;
     this.#cache = cache;
+    const codec = this.#codec;
+    const readByKey = dialect.readByKey?.bind(dialect);
+    this.#loadRow = readByKey ? (encoded) => readByKey(codec, encoded) : (encoded) => dialect.getByKey(codec, encoded);
     this.#lifecycle =
       table.lifecycle &&
       new LifecycleOps(this.#codec, table.lifecycle, gate, (key) =>
@@ -219,12 +223,21 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
     this.#gate.enqueue(this.#codec, built, options, this.#onError);
   }
 
-  /** The row with this key, or undefined. Read through the cache when the table has a policy (rows come back frozen). */
-  async get(key: KeyType<T>): Promise<RowType<T> | undefined> {
-    this.#requireOpen();
-    const encoded = this.#codec.encodeKey(key);
-    if (this.#cache) return this.#cache.get(cacheKey(encoded), encoded, this.#loadRow) as RowType<T> | undefined;
-    return (await this.#dialect.getByKey(this.#codec, encoded)) as RowType<T> | undefined;
+  /**
+   * The row with this key, or undefined. Read through the cache when the table has a policy (rows
+   * come back frozen). Not an async function: a row read synchronously (an L1 hit, a SQLite read)
+   * costs one resolved promise, and a pending load's promise is handed back as it is.
+   */
+  get(key: KeyType<T>): Promise<RowType<T> | undefined> {
+    let row: JsRow | undefined | Promise<JsRow | undefined>;
+    try {
+      this.#requireOpen();
+      const encoded = this.#codec.encodeKey(key);
+      row = this.#cache ? this.#cache.get(cacheKey(encoded), encoded, this.#loadRow) : this.#loadRow(encoded);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return (row instanceof Promise ? row : Promise.resolve(row)) as Promise<RowType<T> | undefined>;
   }
 
   async find(options: FindOptions<RowType<T>> = {}): Promise<RowType<T>[]> {

@@ -62,6 +62,12 @@ export interface Dialect {
   /** Runs one batch in one transaction. Throws TransientError when the batch may be retried. */
   executeBatch(ops: readonly WriteOp[], extra: ExtraWrites | undefined): Promise<BatchResult>;
   getByKey(codec: RowCodec, key: readonly unknown[]): Promise<JsRow | undefined>;
+  /**
+   * getByKey for a driver that reads synchronously: the row itself, or a promise only when the
+   * read had to wait (a lock). Lets a point read skip promise layers; absent where every read is
+   * asynchronous (PostgreSQL).
+   */
+  readByKey?(codec: RowCodec, key: readonly unknown[]): JsRow | undefined | Promise<JsRow | undefined>;
   selectAll(sql: string, params: readonly unknown[]): Promise<JsRow[]>;
   migrate(tables: readonly AnyTableDef[], codeVersion: number, migrations: readonly Migration[]): Promise<MigrationReport>;
   schemaVersion(): Promise<number>;

