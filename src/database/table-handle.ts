@@ -17,15 +17,7 @@ import type { Dialect } from '../dialect/dialect.js';
 import type { WriteCommand } from '../dialect/write-op.js';
 import { WRITE_OPTION_NAMES, type WriteGate } from '../gate/write-gate.js';
 import { checkCallerWrite } from '../lifecycle/caller-writes.js';
-import {
-  type ClaimOptions,
-  type HistoryEntry,
-  LifecycleOps,
-  type ReapResult,
-  type TransitionApplied,
-  type TransitionOptions,
-  type TransitionResult,
-} from '../lifecycle/lifecycle-ops.js';
+import { type ClaimOptions, type HistoryEntry, LifecycleOps, type ReapResult, type TransitionOptions } from '../lifecycle/lifecycle-ops.js';
 import { cursorFilter, encodeCursor, requireNonNullOrder } from '../query/cursor.js';
 import type { Filter, FilterNode } from '../query/filter.js';
 import { compileFilter, listParametersOf } from '../query/filter-compiler.js';
@@ -75,22 +67,9 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
    * row as it is now. ILLEGAL_TRANSITION when the lifecycle has no such move; NOT_FOUND when there
    * is no row.
    */
-  transition(
-    key: KeyType<T>,
-    to: StateType<T>,
-    options?: TransitionOptions<StateType<T>, PatchType<T>> & { returning?: 'none' },
-  ): Promise<TransitionApplied>;
-  transition(
-    key: KeyType<T>,
-    to: StateType<T>,
-    options: TransitionOptions<StateType<T>, PatchType<T>> & { returning: 'row' },
-  ): Promise<TransitionResult<RowType<T>>>;
-  transition(
-    key: KeyType<T>,
-    to: StateType<T>,
-    options?: TransitionOptions<StateType<T>, PatchType<T>>,
-  ): Promise<TransitionResult<RowType<T>> | TransitionApplied> {
-    return this.#withLifecycle('transition', (ops) => ops.transition(key, to, options)) as Promise<TransitionResult<RowType<T>>>;
+  // Callers see Table<T>'s overloads (the result follows `returning`); `any` lets this one body serve both.
+  transition(key: KeyType<T>, to: StateType<T>, options?: TransitionOptions<StateType<T>, PatchType<T>>): Promise<any> {
+    return this.#withLifecycle('transition', (ops) => ops.transition(key, to, options));
   }
 
   /** Atomically takes up to `limit` rows in state `from`, moves them to `to` under a lease, and returns them; `attempt` is each one's fencing token. */
@@ -154,9 +133,7 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
   }
 
   /** Resolves once committed (with the row when `returning: 'row'`); NOT_FOUND when no row has the key, CONFLICT when `where` fails. */
-  update(key: KeyType<T>, patch: PatchType<T>, options?: UpdateOptions<RowType<T>> & { returning?: 'none' }): Promise<void>;
-  update(key: KeyType<T>, patch: PatchType<T>, options: UpdateOptions<RowType<T>> & { returning: 'row' }): Promise<RowType<T>>;
-  update(key: KeyType<T>, patch: PatchType<T>, options?: UpdateOptions<RowType<T>>): Promise<RowType<T> | void> {
+  update(key: KeyType<T>, patch: PatchType<T>, options?: UpdateOptions<RowType<T>>): Promise<any> {
     return this.#submit(
       'update',
       UPDATE_OPTION_NAMES,
@@ -168,7 +145,7 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
         returning: returningOption('update', this.table.name, options?.returning),
       }),
       options,
-    ) as Promise<RowType<T> | void>;
+    );
   }
 
   /** Resolves with true when a row was deleted, false when there was none. */
