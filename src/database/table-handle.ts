@@ -63,11 +63,11 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
 
   /**
    * Moves a row to state `to` if its current state allows it (and is `from`, and the claim's
-   * `token` still matches, when given). Resolves `{ applied, row }`; `applied: false` carries the
-   * row as it is now. ILLEGAL_TRANSITION when the lifecycle has no such move; NOT_FOUND when there
-   * is no row.
+   * `token` still matches, when given). Resolves `{ applied }`, plus the row with `returning: 'row'`
+   * (as it is now when the move did not apply). ILLEGAL_TRANSITION when the lifecycle has no such
+   * move; NOT_FOUND when there is no row. Callers see Table<T>'s overloads, whose result follows
+   * `returning`; `any` lets this one body serve both.
    */
-  // Callers see Table<T>'s overloads (the result follows `returning`); `any` lets this one body serve both.
   transition(key: KeyType<T>, to: StateType<T>, options?: TransitionOptions<StateType<T>, PatchType<T>>): Promise<any> {
     return this.#withLifecycle('transition', (ops) => ops.transition(key, to, options));
   }
