@@ -1,6 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import { type UpsertClause, upsertKeepsColumns, upsertUpdateColumns } from '../../query/upsert.js';
 import type { TableDef } from '../../schema/define-table.js';
+import { ArrayLiterals } from './postgres-array-literals.js';
 import { POSTGRES_ARRAY_TYPES } from './postgres-builder.js';
 
 /** The upsert seam, re-exported where the PostgreSQL dialect's callers have always found it. */
@@ -20,7 +21,7 @@ export class UnnestStatements {
   readonly upsertName: string | undefined;
   /** The upsert returns the rows as stored (RETURNING): it keeps columns of rows that exist. */
   readonly upsertReturnsRows: boolean;
-  readonly #width: number;
+  readonly #literals: ArrayLiterals;
 
   constructor(builder: Kysely<any>, table: TableDef, upsertClause: UpsertClause, names: (sql: string) => string | undefined) {
     const base = builder
@@ -33,16 +34,11 @@ export class UnnestStatements {
     this.upsert = (this.upsertReturnsRows ? upsert.returning(table.columns.map((c) => `${c.sqlName} as ${c.name}`)) : upsert).compile().sql;
     this.insertName = names(this.insert);
     this.upsertName = names(this.upsert);
-    this.#width = table.columns.length;
+    this.#literals = new ArrayLiterals(table.columns.map((c) => c.type));
   }
 
-  /** Turns rows of parameters (column order) into one array per column. */
-  columnArrays(rows: readonly (readonly unknown[])[]): unknown[][] {
-    const arrays = Array.from({ length: this.#width }, () => new Array<unknown>(rows.length));
-    for (let r = 0; r < rows.length; r++) {
-      const row = rows[r] as readonly unknown[];
-      for (let c = 0; c < this.#width; c++) (arrays[c] as unknown[])[r] = row[c];
-    }
-    return arrays;
+  /** Turns rows of encoded parameters (column order) into the statement's parameters: one array literal per column. */
+  columnArrays(rows: readonly (readonly unknown[])[]): string[] {
+    return this.#literals.columns(rows);
   }
 }
