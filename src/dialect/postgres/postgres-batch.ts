@@ -16,7 +16,7 @@ import {
   newCommitMarker,
   sweepMarkersSql,
 } from './postgres-commit.js';
-import type { PgConnection, WriterSlot } from './postgres-connection.js';
+import type { PgConnection, PgResult, WriterSlot } from './postgres-connection.js';
 import { classifyPostgresError, isConnectionLoss, postgresTransient } from './postgres-errors.js';
 import { UnnestStatements, type UpsertClause } from './postgres-statements.js';
 
@@ -28,6 +28,9 @@ const MAX_LOCK_WAIT_MS = 2000;
 const NON_BLOCKING_LOCK_WAIT_MS = 50;
 /** How long a COMMIT whose reply was lost is looked into, at least, before it is called unknown. */
 const MIN_COMMIT_RESOLVE_MS = 5000;
+/** The savepoint around a multi-row insert, and the one around a single op that must fail alone. */
+const RUN_SAVEPOINT = 'sluice_run';
+const OP_SAVEPOINT = 'sluice_op';
 
 export interface BatchRunnerStats {
   /** Batches rolled back and run again because an op failed outside a savepoint. */
@@ -70,6 +73,12 @@ export class PostgresBatchRunner {
   readonly #unnest = new Map<RowCodec, UnnestStatements>();
   /** Markers of batches whose outcome is known, waiting to be deleted in bulk by a later batch. */
   readonly #settled: string[] = [];
+  /**
+   * A savepoint whose statement succeeded and is not released yet. Its RELEASE rides in front of
+   * the next simple statement (the next SAVEPOINT), is sent alone before any other statement, and
+   * is never sent before COMMIT, which releases it: the round trip of its own is saved.
+   */
+  #unreleased: string | undefined;
   readonly stats: BatchRunnerStats = { replays: 0, runFallbacks: 0, commitsLost: 0, commitsFoundCommitted: 0, commitsUnknown: 0 };
 
   constructor(writer: WriterSlot, builder: Kysely<any>, upsert: UpsertClause, names: (sql: string) => string | undefined) {
@@ -125,18 +134,33 @@ export class PostgresBatchRunner {
     const outcomes = new Array<Outcome>(ops.length);
     const changes: CommittedChange[] = [];
     try {
-      // One round trip opens the transaction, bounds its lock waits, writes the marker that tells,
+      // One statement opens the transaction, bounds its lock waits, writes the marker that tells,
       // after a COMMIT whose reply was lost, whether it happened, and now and then deletes the
       // markers of batches already settled (kept in the list until this transaction commits).
+      // When the batch opens with a multi-row insert (the common case), that insert's savepoint
+      // rides in the same statement and the insert goes out right behind it on the pipelined
+      // connection: opening the transaction costs no round trip of its own.
       const marker = newCommitMarker();
       const sweeping = this.#settled.length >= MARKER_SWEEP_BATCH ? this.#settled.length : 0;
       const sweep = sweeping > 0 ? `${sweepMarkersSql(this.#settled.slice(0, sweeping))}; ` : '';
-      const begun = await this.#begin(
+      const leadRun = insertRunLength(ops, 0, MAX_ROWS_PER_INSERT);
+      const lead = leadRun > 1 ? leadRun : 0;
+      this.#unreleased = undefined;
+      const opened = await this.#begin(
         conn,
-        `begin; set local lock_timeout = ${lockWaitMs(ops)}; ${insertMarkerSql(marker)}; ${sweep}select txid_current()::text as xid`,
+        `begin; set local lock_timeout = ${lockWaitMs(ops)}; ${insertMarkerSql(marker)}; ${sweep}${lead > 0 ? `savepoint ${RUN_SAVEPOINT}; ` : ''}select txid_current()::text as xid`,
+        lead > 0 ? () => this.#sendRun(conn, ops, 0, lead) : undefined,
       );
-      const xid = String(begun.rows[0]?.xid);
-      const failure = await this.#runOps(conn, ops, outcomes, changes, isolateFrom);
+      const xid = String(opened.begun.rows[0]?.xid);
+      const failure = await this.#runOps(
+        conn,
+        ops,
+        outcomes,
+        changes,
+        isolateFrom,
+        false,
+        opened.lead && { count: lead, sent: opened.lead },
+      );
       if (failure) {
         await conn.query('rollback');
         return failure;
@@ -158,15 +182,28 @@ export class PostgresBatchRunner {
     }
   }
 
-  /** Opens the transaction; a marker table dropped since open (a schema reset) is made again. */
-  async #begin(conn: PgConnection, sql: string) {
+  /**
+   * Opens the transaction and sends the batch's first statement (`sendLead`) right behind it,
+   * not waiting for BEGIN's reply. The lead's outcome counts only once BEGIN succeeded: had it
+   * failed, the lead ran in an aborted transaction. A marker table dropped since open (a schema
+   * reset) is made again, and the transaction opened again before the lead is sent.
+   */
+  async #begin(
+    conn: PgConnection,
+    sql: string,
+    sendLead: (() => Promise<PgResult>) | undefined,
+  ): Promise<{ begun: PgResult; lead: Promise<PgResult> | undefined }> {
+    const begin = conn.query(sql);
+    const lead = sendLead?.();
     try {
-      return await conn.query(sql);
+      return { begun: await begin, lead };
     } catch (error) {
+      await lead?.then(noop, noop);
       if ((error as { code?: string }).code !== '42P01' || conn.broken) throw error;
       await conn.query('rollback');
       await ensureCommitMarkers(conn);
-      return await conn.query(sql);
+      const begun = await conn.query(sql);
+      return { begun, lead: sendLead?.() };
     }
   }
 
@@ -178,8 +215,13 @@ export class PostgresBatchRunner {
     changes: CommittedChange[],
     isolateFrom: number,
     recordFailure = false,
+    lead?: { readonly count: number; readonly sent: Promise<PgResult> },
   ): Promise<Failure | undefined> {
     let i = 0;
+    if (lead) {
+      await this.#insertRun(conn, ops, 0, lead.count, outcomes, changes, lead.sent);
+      i = lead.count;
+    }
     while (i < ops.length) {
       const run = insertRunLength(ops, i, MAX_ROWS_PER_INSERT);
       if (run > 1) {
@@ -191,20 +233,45 @@ export class PostgresBatchRunner {
       if (i >= isolateFrom) {
         await this.#isolated(conn, op, i, outcomes, changes);
       } else {
+        const released = this.#sendRelease(conn);
         try {
           await this.#runOne(conn, op, i, outcomes, changes);
         } catch (error) {
           const transient = postgresTransient(error);
           if (transient) throw transient;
+          // A RELEASE that failed aborted the transaction: the batch's failure, not this op's.
+          await released;
           if (recordFailure) outcomes[i] = { ok: false, error: classifyPostgresError(error, op.codec.table.name) };
           return { index: i };
         }
+        await released;
       }
       i++;
     }
     return undefined;
   }
 
+  /**
+   * Sends a run's multi-row statement without waiting for it (a pipelined connection sends it at
+   * once). Never throws: a value that cannot be written fails the returned promise, as the
+   * statement's own failure would.
+   */
+  #sendRun(conn: PgConnection, ops: readonly WriteOp[], start: number, count: number): Promise<PgResult> {
+    try {
+      const first = ops[start] as WriteOp;
+      const unnest = this.#unnestOf(first.codec);
+      const rows: unknown[][] = [];
+      for (let i = start; i < start + count; i++) rows.push(((ops[i] as WriteOp).command as { params: unknown[] }).params);
+      const upsert = first.command.kind === 'upsert';
+      return quiet(
+        conn.query(upsert ? unnest.upsert : unnest.insert, unnest.columnArrays(rows), upsert ? unnest.upsertName : unnest.insertName),
+      );
+    } catch (error) {
+      return quiet(Promise.reject(error));
+    }
+  }
+
+  /** Runs a multi-row insert in a savepoint; `sent`: the statement already on its way, its savepoint taken. */
   async #insertRun(
     conn: PgConnection,
     ops: readonly WriteOp[],
@@ -212,30 +279,27 @@ export class PostgresBatchRunner {
     count: number,
     outcomes: Outcome[],
     changes: CommittedChange[],
+    sent?: Promise<PgResult>,
   ): Promise<void> {
     const first = ops[start] as WriteOp;
-    const unnest = this.#unnestOf(first.codec);
-    const rows: unknown[][] = [];
-    for (let i = start; i < start + count; i++) rows.push(((ops[i] as WriteOp).command as { params: unknown[] }).params);
     const upsert = first.command.kind === 'upsert';
+    const saved = sent ? undefined : this.#sendSavepoint(conn, RUN_SAVEPOINT);
     let stored: ReadonlyMap<string, JsRow> | undefined;
     try {
-      await conn.query('savepoint sluice_run');
-      const result = await conn.query(
-        upsert ? unnest.upsert : unnest.insert,
-        unnest.columnArrays(rows),
-        upsert ? unnest.upsertName : unnest.insertName,
-      );
-      if (upsert && unnest.upsertReturnsRows) stored = storedRows(first.codec, result.rows);
-      await conn.query('release savepoint sluice_run');
+      const result = await (sent ?? this.#sendRun(conn, ops, start, count));
+      if (upsert && this.#unnestOf(first.codec).upsertReturnsRows) stored = storedRows(first.codec, result.rows);
     } catch (error) {
       const transient = postgresTransient(error);
       if (transient) throw transient;
-      await conn.query('rollback to savepoint sluice_run; release savepoint sluice_run');
+      // A SAVEPOINT that failed aborted the transaction: the batch's failure, not the rows'.
+      await saved;
+      await conn.query(`rollback to savepoint ${RUN_SAVEPOINT}; release savepoint ${RUN_SAVEPOINT}`);
       this.stats.runFallbacks++;
       for (let i = start; i < start + count; i++) await this.#isolated(conn, ops[i] as WriteOp, i, outcomes, changes);
       return;
     }
+    await saved;
+    this.#unreleased = RUN_SAVEPOINT;
     for (let i = start; i < start + count; i++) {
       const op = ops[i] as WriteOp;
       const command = op.command as { params: unknown[]; row: JsRow };
@@ -246,17 +310,39 @@ export class PostgresBatchRunner {
 
   /** Runs one op inside its own savepoint, so its failure leaves the transaction usable. */
   async #isolated(conn: PgConnection, op: WriteOp, index: number, outcomes: Outcome[], changes: CommittedChange[]): Promise<void> {
-    await conn.query('savepoint sluice_op');
+    const saved = this.#sendSavepoint(conn, OP_SAVEPOINT);
     try {
       await this.#runOne(conn, op, index, outcomes, changes);
     } catch (error) {
       const transient = postgresTransient(error);
       if (transient) throw transient;
-      await conn.query('rollback to savepoint sluice_op; release savepoint sluice_op');
+      // A SAVEPOINT that failed aborted the transaction: the batch's failure, not the op's.
+      await saved;
+      await conn.query(`rollback to savepoint ${OP_SAVEPOINT}; release savepoint ${OP_SAVEPOINT}`);
       outcomes[index] = { ok: false, error: classifyPostgresError(error, op.codec.table.name) };
       return;
     }
-    await conn.query('release savepoint sluice_op');
+    await saved;
+    this.#unreleased = OP_SAVEPOINT;
+  }
+
+  /**
+   * Sends SAVEPOINT, with the RELEASE of the savepoint still open in the same statement, and does
+   * not wait: the statement it guards goes out right behind it. The caller awaits the returned
+   * promise before it reads anything into the guarded statement's outcome.
+   */
+  #sendSavepoint(conn: PgConnection, name: string): Promise<unknown> {
+    const release = this.#unreleased;
+    this.#unreleased = undefined;
+    return quiet(conn.query(release === undefined ? `savepoint ${name}` : `release savepoint ${release}; savepoint ${name}`));
+  }
+
+  /** Sends the RELEASE of the savepoint still open, if any, in front of a statement that cannot carry it. */
+  #sendRelease(conn: PgConnection): Promise<unknown> | undefined {
+    const release = this.#unreleased;
+    if (release === undefined) return undefined;
+    this.#unreleased = undefined;
+    return quiet(conn.query(`release savepoint ${release}`));
   }
 
   /** Runs one op; a database error propagates (the caller decides what it costs). */
@@ -419,6 +505,14 @@ function tooManyParameters(op: WriteOp, count: number, outcomes: Outcome[], inde
     ),
   };
   return true;
+}
+
+function noop(): void {}
+
+/** A promise whose rejection is read later (by awaiting it), marked handled so it is never reported unhandled. */
+function quiet<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(noop);
+  return promise;
 }
 
 function lockWaitMs(ops: readonly WriteOp[]): number {

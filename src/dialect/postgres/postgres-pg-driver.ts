@@ -18,6 +18,11 @@ const types = {
 function clientConfig(options: PgConnectionOptions, role: 'writer' | 'reader'): pg.ClientConfig {
   const { application_name, ...settings } = connectionSettings(options, role);
   return {
+    // The writer's queries go out as soon as they are issued, each behind the one before, instead
+    // of one round trip each: the batch runner sends a SAVEPOINT and the statement it guards, or
+    // BEGIN and a batch's first insert, together (postgres-batch.ts). The server still runs them
+    // one after another, and each gets its own result or error (a Sync follows each).
+    ...(role === 'writer' ? { pipeline: true } : {}),
     connectionString: options.url,
     types,
     // Startup options: `-c name=value` each; values here hold no spaces (the schema is a plain identifier).
@@ -61,17 +66,27 @@ export const pgDriver: PostgresDriver = {
       client.end().catch(() => {});
       throw error;
     }
+    let inFlight = 0;
     return {
       get broken() {
         return broken;
       },
       pid: (client as unknown as { processID: number }).processID,
       async query(text, params, name) {
-        return toResult(await client.query(queryConfig(text, params, name)));
+        inFlight++;
+        try {
+          return toResult(await client.query(queryConfig(text, params, name)));
+        } finally {
+          inFlight--;
+        }
       },
       async close() {
         broken = true;
-        await client.end().catch(() => {});
+        const ended = client.end().catch(() => {});
+        // A pipelining client's end() waits for the queries on the wire; a connection given up on
+        // (its state in doubt) is cut at once instead, as a client that does not pipeline does.
+        if (inFlight > 0) (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+        await ended;
       },
     };
   },

@@ -120,6 +120,21 @@ describe('PostgreSQL batches', async () => {
     expect(await markers()).toBe(0);
   });
 
+  it('makes the commit-marker table again when it was dropped, for a batch that opens with a multi-row insert and for one that does not', async () => {
+    const t = db.table(accounts);
+    const drop = () => withPostgres((c) => c.query(`drop table "${schema.name}"._sluice_commit_markers`));
+    await drop();
+    // The multi-row insert goes out right behind BEGIN, so it first runs in the aborted transaction.
+    const results = await Promise.allSettled(
+      Array.from({ length: 50 }, (_, i) => t.insert({ id: 30_000 + i, email: `d${i}@example.com`, balance: i })),
+    );
+    expect(settledCodes(results)).toEqual({ ok: 50 });
+    await drop();
+    await t.update(30_001, { balance: -1 });
+    expect(await t.count({ id: { $gte: 30_000, $lt: 30_050 } })).toBe(50);
+    expect(await t.get(30_001)).toMatchObject({ balance: -1 });
+  });
+
   it('applies a batch of upserts except the one that breaks a unique column', async () => {
     const t = db.table(accounts);
     const results = await Promise.allSettled(
