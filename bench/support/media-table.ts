@@ -1,11 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { defineTable, type InsertType } from '../../dist/index.js';
 
-/**
- * The media file record of the shared-file scenario: a file a dock downloads (DOWNLOADING → COMPLETED/FAILED) and a
- * scheduler ships on (pending → downloading → completed), with the lookups both make indexed.
- */
-export const mediaFiles = defineTable('media_files', {
+/** The media_files columns, keys and indexes, shared by every bench table of that name. */
+export const MEDIA_SHAPE = {
   columns: {
     path: 'text',
     fileName: 'text',
@@ -21,7 +18,13 @@ export const mediaFiles = defineTable('media_files', {
   },
   primaryKey: 'path',
   indexes: [['transferStatus', 'updatedAt'], ['downloadStatus']],
-});
+} as const;
+
+/**
+ * The media file record of the shared-file scenario: a file a dock downloads (DOWNLOADING → COMPLETED/FAILED) and a
+ * scheduler ships on (pending → downloading → completed), with the lookups both make indexed.
+ */
+export const mediaFiles = defineTable('media_files', MEDIA_SHAPE);
 
 export type MediaRow = InsertType<typeof mediaFiles>;
 

@@ -1,7 +1,7 @@
 import { integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 import { EntitySchema, type ValueTransformer } from 'typeorm';
 import { defineTable } from '../../dist/index.js';
-import type { MediaRecord } from './media-table.js';
+import { MEDIA_SHAPE, type MediaRecord } from './media-table.js';
 
 /**
  * The media_files table as each peer declares it. All three write into DDL Sluice created, in the
@@ -48,20 +48,6 @@ export const typeormMedia = new EntitySchema<MediaRecord>({
 
 /** media_files (media-table.ts) with transfer_status as a lifecycle, so Sluice's status change is its `transition`. */
 export const mediaLifecycle = defineTable('media_files', {
-  columns: {
-    path: 'text',
-    fileName: 'text',
-    dockSn: 'text',
-    size: 'integer',
-    fileHash: 'text',
-    downloadStatus: 'text',
-    transferStatus: 'text',
-    retries: 'integer',
-    meta: 'json?',
-    createdAt: 'timestamp',
-    updatedAt: 'timestamp',
-  },
-  primaryKey: 'path',
-  indexes: [['transferStatus', 'updatedAt'], ['downloadStatus']],
+  ...MEDIA_SHAPE,
   lifecycle: { column: 'transferStatus', initial: 'pending', transitions: { pending: ['downloading'], downloading: ['completed'] } },
 });
