@@ -1,11 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { WorkerReport } from './sqlite-multi-process-worker.js';
 import { percentiles, ratio, scratchDir, settle } from './support/measure.js';
 import { type Budget, goalAtLeast, goalAtMost, type ScenarioResult } from './support/scenario-result.js';
 import { createSchema, type Durability, openRaw } from './support/sqlite-files.js';
+import { workerRound } from './support/worker-round.js';
 
 export const PROCESSES = 4;
 /** Inserts each Sluice process keeps in flight (async workers awaiting one insert each). */
@@ -24,24 +23,6 @@ interface RoundResult {
   lost: number;
 }
 
-function startWorker(args: string[]): { child: ChildProcess; ready: Promise<void>; report: Promise<WorkerReport> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', WORKER, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  let onReady: () => void = () => {};
-  let onReport: (r: WorkerReport) => void = () => {};
-  const exited = new Promise<never>((_, reject) =>
-    child.on('exit', (code) => reject(new Error(`bench worker ${args.join(' ')} exited with ${code} before reporting`))),
-  );
-  exited.catch(() => {});
-  const ready = Promise.race([new Promise<void>((resolve) => (onReady = resolve)), exited]);
-  const report = Promise.race([new Promise<WorkerReport>((resolve) => (onReport = resolve)), exited]);
-  lines.on('line', (line) => {
-    if (line === 'ready') onReady();
-    else if (line.startsWith('{')) onReport(JSON.parse(line) as WorkerReport);
-  });
-  return { child, ready, report };
-}
-
 export async function round(
   mode: 'sluice' | 'raw' | 'raw-batch',
   file: string,
@@ -51,35 +32,18 @@ export async function round(
   gate: string,
   durability: Durability = 'process-crash',
 ): Promise<RoundResult> {
-  const workers = Array.from({ length: PROCESSES }, (_, i) =>
-    startWorker([
-      mode,
-      file,
-      String(i),
-      String(budget.warmupSeconds),
-      String(budget.measureSeconds),
-      String(inFlight),
-      sampleFile(i),
-      gate || '{}',
-      durability,
-    ]),
-  );
-  // A worker that dies or hangs must not leave the others waiting for "go" forever.
-  const limit = setTimeout(
-    () => {
-      for (const w of workers) w.child.kill('SIGKILL');
-    },
-    (budget.warmupSeconds + budget.measureSeconds + 60) * 1000,
-  );
-  let reports: WorkerReport[];
-  try {
-    await Promise.all(workers.map((w) => w.ready));
-    for (const w of workers) w.child.stdin?.end('go\n');
-    reports = await Promise.all(workers.map((w) => w.report));
-  } finally {
-    clearTimeout(limit);
-    for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGKILL');
-  }
+  const argLists = Array.from({ length: PROCESSES }, (_, i) => [
+    mode,
+    file,
+    String(i),
+    String(budget.warmupSeconds),
+    String(budget.measureSeconds),
+    String(inFlight),
+    sampleFile(i),
+    gate || '{}',
+    durability,
+  ]);
+  const reports = await workerRound<WorkerReport>(WORKER, argLists, budget);
   const all: number[] = [];
   for (let i = 0; i < PROCESSES; i++) {
     const bytes = readFileSync(sampleFile(i));
