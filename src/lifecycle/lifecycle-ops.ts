@@ -85,7 +85,7 @@ export class LifecycleOps {
   readonly #lifecycle: Lifecycle;
   readonly #gate: WriteGate;
   readonly #read: (key: unknown) => Promise<JsRow | undefined>;
-  readonly #moves = new Map<string, Move>();
+  readonly #moves = new Map<string, Map<string, Move>>();
 
   constructor(codec: RowCodec, lifecycle: Lifecycle, gate: WriteGate, read: (key: unknown) => Promise<JsRow | undefined>) {
     this.#codec = codec;
@@ -318,8 +318,9 @@ export class LifecycleOps {
    * of a transition's time.
    */
   #move(to: string, from: string | undefined): Move {
-    const id = from === undefined ? to : `${to}\u0000${from}`;
-    let move = this.#moves.get(id);
+    // By target, then by source ('' for none): no key string is built per call. Only a move
+    // that passed #sources is remembered, so bad targets from callers never fill the map.
+    let move = this.#moves.get(to)?.get(from ?? '');
     if (move === undefined) {
       const sources = this.#sources(to, from);
       const column = this.#lifecycle.column.name;
@@ -335,7 +336,12 @@ export class LifecycleOps {
         patch: this.#codec.encodePatch(assigns),
         where: parseFilter(this.#codec, { [column]: { $in: sources } }),
       };
-      this.#moves.set(id, move);
+      let bySource = this.#moves.get(to);
+      if (bySource === undefined) {
+        bySource = new Map();
+        this.#moves.set(to, bySource);
+      }
+      bySource.set(from ?? '', move);
     }
     return move;
   }

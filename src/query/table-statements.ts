@@ -68,21 +68,22 @@ export class TableStatements {
 
   /**
    * Parameters: the patch values, then the key, then `extra` (a compare-and-set condition's own
-   * values, when there is one). Returns the updated row.
+   * values, when there is one). Returns the updated row, or only its key when the caller asked
+   * for no row: the key alone still tells an update that applied from one that did not.
    */
-  update(columns: readonly ColumnDef[], condition?: FilterNode): { sql: string; extra: readonly unknown[] } {
+  update(
+    columns: readonly ColumnDef[],
+    condition: FilterNode | undefined,
+    returning: 'row' | 'key',
+  ): { sql: string; extra: readonly unknown[] } {
     const names = columns.map((c) => c.name).join(',');
-    const build = () =>
-      this.#whereKey(this.#db.updateTable(this.#table.name).set(Object.fromEntries(columns.map((c) => [c.sqlName, null]))));
-    if (condition === undefined) {
-      return { sql: this.#memo(`update:${names}`, () => build().returning(this.selectList).compile().sql), extra: [] };
-    }
-    const shape = this.shapeOf(condition);
-    const sql = this.#memo(
-      `update:${names}:${shape.key}`,
-      () => build().where(compileFilter(condition, this.#lists)).returning(this.selectList).compile().sql,
-    );
-    return { sql, extra: shape.params };
+    const shape = condition === undefined ? undefined : this.shapeOf(condition);
+    const sql = this.#memo(`update:${names}:${shape?.key ?? ''}:${returning}`, () => {
+      let query = this.#whereKey(this.#db.updateTable(this.#table.name).set(Object.fromEntries(columns.map((c) => [c.sqlName, null]))));
+      if (condition !== undefined) query = query.where(compileFilter(condition, this.#lists));
+      return query.returning(returning === 'row' ? this.selectList : this.#keyNames()).compile().sql;
+    });
+    return { sql, extra: shape?.params ?? [] };
   }
 
   /**

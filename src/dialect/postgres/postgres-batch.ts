@@ -366,7 +366,7 @@ export class PostgresBatchRunner {
       }
       case 'update': {
         const statements = this.statements(op.codec);
-        const { sql, extra } = statements.update(command.patch.columns, command.where);
+        const { sql, extra } = statements.update(command.patch.columns, command.where, command.returning === 'row' ? 'row' : 'key');
         const params = [...command.patch.params, ...command.key, ...extra];
         if (tooManyParameters(op, params.length, outcomes, index)) return;
         const result = await conn.query(sql, params, this.#names(sql));

@@ -188,7 +188,6 @@ export class SqliteBatchRunner {
     const head = first.command as UpdateCommand;
     const statements = this.statements(first.codec);
     const returning = runReturning(head);
-    const sql = statements.updateRun(head.patch.columns, head.where, count, returning);
     const params: unknown[] = [];
     for (let i = start; i < start + count; i++) {
       const command = (ops[i] as WriteOp).command as UpdateCommand;
@@ -197,17 +196,22 @@ export class SqliteBatchRunner {
       const shape = shapes[i];
       if (shape !== undefined) for (const value of shape.params) params.push(value);
     }
-    if (returning === 'key' && this.#appliedWhole(statements.updateRun(head.patch.columns, head.where, count, 'none'), params, count)) {
-      for (let i = start; i < start + count; i++) {
-        const op = ops[i] as WriteOp;
-        outcomes[i] = APPLIED;
-        changes.push(new CommittedChange(op.codec, 'update', (op.command as UpdateCommand).key));
+    if (returning === 'key') {
+      const counted = this.#countUnderSavepoint(statements.updateRun(head.patch.columns, head.where, count, 'none'), params, count);
+      // A statement that failed here would fail again returning keys: go one by one at once.
+      if (counted === undefined) return false;
+      if (counted === count) {
+        for (let i = start; i < start + count; i++) {
+          const op = ops[i] as WriteOp;
+          outcomes[i] = APPLIED;
+          changes.push(new CommittedChange(op.codec, 'update', (op.command as UpdateCommand).key));
+        }
+        return true;
       }
-      return true;
     }
     let result: unknown[] | number;
     try {
-      const statement = this.prepare(sql);
+      const statement = this.prepare(statements.updateRun(head.patch.columns, head.where, count, returning));
       if (returning === 'none') result = statement.run(params).changes;
       else if (returning === 'key') result = statement.raw(true).all(params) as unknown[][];
       else result = statement.all(params) as Record<string, unknown>[];
@@ -223,12 +227,12 @@ export class SqliteBatchRunner {
   /**
    * A compare-and-set run usually applies whole, and then counting its changes is all it takes:
    * 1.3–1.6M rows/s, against 0.8–1.0M when RETURNING lists the keys. Under a savepoint, so that
-   * a short count undoes the run and the caller runs it again returning keys. A statement that
-   * fails also comes back false, and the run goes on to the slower path, which reports it.
+   * a short count can be undone and the run go again returning keys. Returns the count (kept
+   * only when it is the whole run), or undefined when the statement failed (nothing kept).
    */
-  #appliedWhole(sql: string, params: readonly unknown[], count: number): boolean {
+  #countUnderSavepoint(sql: string, params: readonly unknown[], count: number): number | undefined {
     this.#savepoint.run();
-    let changed = -1;
+    let changed: number | undefined;
     try {
       changed = this.prepare(sql).run(params).changes;
     } catch (error) {
@@ -236,7 +240,7 @@ export class SqliteBatchRunner {
     }
     if (changed !== count) this.#rollbackToSavepoint.run();
     this.#releaseSavepoint.run();
-    return changed === count;
+    return changed;
   }
 
   /** Every key of an unconditional run exists, or the count falls short and the few absent ones are found. */
@@ -323,7 +327,7 @@ export class SqliteBatchRunner {
           return;
         }
         case 'update': {
-          const { sql, extra } = statements.update(command.patch.columns, command.where);
+          const { sql, extra } = statements.update(command.patch.columns, command.where, command.returning === 'row' ? 'row' : 'key');
           const params = command.patch.params.concat(command.key, extra as unknown[]);
           const row = this.prepare(sql).get(params) as Record<string, unknown> | undefined;
           if (row === undefined) {
