@@ -1,9 +1,9 @@
 import { sluiceInserts } from './sqlite-insert.bench.js';
 import { IN_FLIGHT_PER_PROCESS, round } from './sqlite-multi-process.bench.js';
 import { sluiceUpdates } from './sqlite-update.bench.js';
-import { ratio, scratchDir, settle } from './support/measure.js';
+import { abba, ratio, scratchDir, settle } from './support/measure.js';
 import { sequentialPath } from './support/media-table.js';
-import { type Budget, goalAtLeast, type ScenarioResult } from './support/scenario-result.js';
+import { type Budget, comparedAtLeast, type ScenarioResult } from './support/scenario-result.js';
 import { createSchema, type Durability, prefill } from './support/sqlite-files.js';
 
 const UPDATE_ROWS = 100_000;
@@ -22,21 +22,17 @@ export async function run(budget: Budget): Promise<ScenarioResult> {
     if (rows > 0) prefill(file, rows, sequentialPath);
     return file;
   };
-  // Each pair runs NORMAL, FULL, FULL, NORMAL, averaged, so load that drifts tilts neither side.
-  const abba = async (measure: (durability: Durability) => Promise<number>) => {
-    const normalA = await measure('process-crash');
-    await settle();
-    const fullA = await measure('power-loss');
-    await settle();
-    const fullB = await measure('power-loss');
-    await settle();
-    const normalB = await measure('process-crash');
-    await settle();
-    return { normal: (normalA + normalB) / 2, full: (fullA + fullB) / 2 };
+  // Each pair runs NORMAL, FULL, FULL, NORMAL.
+  const pair = async (measure: (durability: Durability) => Promise<number>) => {
+    const runs = await abba(
+      () => measure('process-crash'),
+      () => measure('power-loss'),
+    );
+    return { normal: runs.a, full: runs.b };
   };
   try {
-    const insert = await abba(async (d) => (await sluiceInserts(await fresh(), budget, d)).rowsPerSecond);
-    const update = await abba(async (d) => sluiceUpdates(await fresh(UPDATE_ROWS), budget, 'none', d));
+    const insert = await pair(async (d) => (await sluiceInserts(await fresh(), budget, d)).rowsPerSecond);
+    const update = await pair(async (d) => sluiceUpdates(await fresh(UPDATE_ROWS), budget, 'none', d));
     const multi = async (d: Durability) => {
       const file = await fresh();
       const result = await round('sluice', file, (i) => scratch.file(`mp-${files}-${i}.f64`), budget, IN_FLIGHT_PER_PROCESS, '', d);
@@ -45,10 +41,8 @@ export async function run(budget: Budget): Promise<ScenarioResult> {
     const multiNormal = await multi('process-crash');
     await settle(500);
     const multiFull = await multi('power-loss');
-    const line = (measure: string, normal: number, full: number) => {
-      const r = ratio(full, normal);
-      return { measure, unit: 'rows/s', sluice: full, raw: normal, ratio: r, goal: goalAtLeast(r, 0.95, 'FULL costs < 5 %') };
-    };
+    const line = (measure: string, normal: number, full: number) =>
+      comparedAtLeast(measure, 'rows/s', full, normal, 0.95, 'FULL costs < 5 %');
     return {
       id: 'durability',
       title: "Durability: 'power-loss' (synchronous=FULL) against 'process-crash' (NORMAL), both through Sluice",

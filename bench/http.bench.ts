@@ -9,7 +9,7 @@ import { open } from '../dist/index.js';
 import { createServer } from '../dist/server/index.js';
 import { ratio, scratchDir, settle } from './support/measure.js';
 import { mediaFiles, mediaRow, RAW_INSERT_SQL, RAW_SELECT_SQL, sequentialPath } from './support/media-table.js';
-import { type Budget, goalAtLeast, goalAtMost, type ScenarioResult } from './support/scenario-result.js';
+import { type Budget, comparedAtLeast, goalAtMost, type ScenarioResult } from './support/scenario-result.js';
 import { createSchema, openRaw, openSluice, prefill } from './support/sqlite-files.js';
 
 const run$ = promisify(execFile);
@@ -147,23 +147,9 @@ export async function run(budget: Budget): Promise<ScenarioResult> {
       id: 'http',
       title: 'HTTP API (fastify) beside a bare fastify route making the same better-sqlite3 call',
       comparisons: [
-        {
-          measure: 'GET /records/{key}, 16 connections',
-          unit: 'req/s',
-          sluice: getSluice.rps,
-          raw: getRaw.rps,
-          ratio: ratio(getSluice.rps, getRaw.rps),
-          goal: goalAtLeast(ratio(getSluice.rps, getRaw.rps), 0.7, '≥ 0.7× bare'),
-        },
+        comparedAtLeast('GET /records/{key}, 16 connections', 'req/s', getSluice.rps, getRaw.rps, 0.7, '≥ 0.7× bare'),
         { measure: 'GET /records/{key} p99', unit: 'ms', sluice: getSluice.p99, raw: getRaw.p99, ratio: ratio(getSluice.p99, getRaw.p99) },
-        {
-          measure: 'small POST (insert one row), 16 connections',
-          unit: 'req/s',
-          sluice: postSluice.rps,
-          raw: postRaw.rps,
-          ratio: ratio(postSluice.rps, postRaw.rps),
-          goal: goalAtLeast(ratio(postSluice.rps, postRaw.rps), 0.7, '≥ 0.7× bare'),
-        },
+        comparedAtLeast('small POST (insert one row), 16 connections', 'req/s', postSluice.rps, postRaw.rps, 0.7, '≥ 0.7× bare'),
         { measure: 'small POST p99', unit: 'ms', sluice: postSluice.p99, raw: postRaw.p99, ratio: ratio(postSluice.p99, postRaw.p99) },
         {
           measure: 'inserts over HTTP, 64 clients, vs the library with 64 writers',

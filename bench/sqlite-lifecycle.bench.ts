@@ -1,7 +1,7 @@
 import { open } from '../dist/index.js';
 import { CYCLE, cycleJobs, cycleStep, leasedJobs, RAW_CLAIM_SQLITE, sluiceClaimRate } from './support/jobs-table.js';
-import { ratio, scratchDir, settle, Window } from './support/measure.js';
-import { type Budget, goalAtLeast, type ScenarioResult } from './support/scenario-result.js';
+import { abba, ratio, scratchDir, settle, Window } from './support/measure.js';
+import { type Budget, comparedAtLeast, type ScenarioResult } from './support/scenario-result.js';
 import { openRaw } from './support/sqlite-files.js';
 
 const ROWS = 100_000;
@@ -113,37 +113,30 @@ export async function run(budget: Budget): Promise<ScenarioResult> {
       'raw-row',
     ].map((name) => scratch.file(`${name}.db`)) as [string, string, string, string, string, string];
     for (const file of [rawFile, sluiceFile, sluiceFileB, rawFileB, sluiceRowFile, rawRowFile]) await createAndFill(file);
-    // A B B A, averaged, so load that drifts during the run tilts neither side.
-    const rawA = rawTransitions(rawFile, budget);
-    await settle();
-    const sluiceA = await sluiceTransitions(sluiceFile, budget);
-    await settle();
-    const sluiceB = await sluiceTransitions(sluiceFileB, budget);
-    await settle();
-    const rawB = rawTransitions(rawFileB, budget);
-    await settle();
+    const transitions = await abba(
+      (run) => rawTransitions(run === 0 ? rawFile : rawFileB, budget),
+      (run) => sluiceTransitions(run === 0 ? sluiceFile : sluiceFileB, budget),
+    );
     const sluiceRow = await sluiceTransitions(sluiceRowFile, budget, 'row');
     await settle();
     const rawRow = rawTransitions(rawRowFile, budget, true);
     await settle();
-    const rawT = (rawA + rawB) / 2;
-    const sluiceT = (sluiceA + sluiceB) / 2;
+    const { a: rawT, b: sluiceT } = transitions;
     const rawC = rawClaims(rawFile, budget);
     await settle();
     const sluiceC = await sluiceClaims(sluiceFile, budget);
-    const rt = ratio(sluiceT, rawT);
     return {
       id: 'sqlite-lifecycle',
       title: 'SQLite lifecycle: compare-and-set transitions and leased claims',
       comparisons: [
-        {
-          measure: `transition(key, to, { from }) with ${IN_FLIGHT} in flight vs raw UPDATE … WHERE id = ? AND status = ?, ${RAW_ROWS_PER_TX} per transaction`,
-          unit: 'rows/s',
-          sluice: sluiceT,
-          raw: rawT,
-          ratio: rt,
-          goal: goalAtLeast(rt, 0.7, '≥ 0.7× raw'),
-        },
+        comparedAtLeast(
+          `transition(key, to, { from }) with ${IN_FLIGHT} in flight vs raw UPDATE … WHERE id = ? AND status = ?, ${RAW_ROWS_PER_TX} per transaction`,
+          'rows/s',
+          sluiceT,
+          rawT,
+          0.7,
+          '≥ 0.7× raw',
+        ),
         {
           measure: `transition(key, to, { from, returning: 'row' }) vs raw UPDATE … RETURNING *, ${RAW_ROWS_PER_TX} per transaction`,
           unit: 'rows/s',
@@ -161,7 +154,7 @@ export async function run(budget: Budget): Promise<ScenarioResult> {
       ],
       notes: [
         `Both files hold ${ROWS.toLocaleString('en')} rows per table and the lifecycle triggers Sluice installs, so the raw statements pay for the same triggers.`,
-        `Sluice checks each move against the lifecycle before queueing it; by default it resolves { applied } and reads no row back, like the raw UPDATE. Transitions: means of A B B A runs (Sluice ${Math.round(sluiceA)} and ${Math.round(sluiceB)}, raw ${Math.round(rawA)} and ${Math.round(rawB)} rows/s); the returning: 'row' pair ran once each.`,
+        `Sluice checks each move against the lifecycle before queueing it; by default it resolves { applied } and reads no row back, like the raw UPDATE. Transitions: means of A B B A runs (Sluice ${transitions.runsB.map(Math.round).join(' and ')}, raw ${transitions.runsA.map(Math.round).join(' and ')} rows/s); the returning: 'row' pair ran once each.`,
         'Claims stop when the table has no pending rows left; a run that empties it reports the rate over the measured window.',
       ],
     };

@@ -1,6 +1,6 @@
-import { ratio, scratchDir, settle, Window } from './support/measure.js';
+import { abba, ratio, scratchDir, settle, Window } from './support/measure.js';
 import { mediaFiles, RAW_UPDATE_SQL, sequentialPath } from './support/media-table.js';
-import { type Budget, goalAtLeast, type ScenarioResult } from './support/scenario-result.js';
+import { type Budget, comparedAtLeast, type ScenarioResult } from './support/scenario-result.js';
 import { createSchema, type Durability, openRaw, openSluice, prefill } from './support/sqlite-files.js';
 
 const ROWS = 100_000;
@@ -75,33 +75,26 @@ export async function run(budget: Budget): Promise<ScenarioResult> {
       string,
       string,
     ];
-    // A B B A order, averaged, so load that drifts during the run tilts neither side.
-    const rawA = rawUpdates(rawFileA, budget);
-    await settle();
-    const sluiceA = await sluiceUpdates(sluiceFileA, budget);
-    await settle();
-    const sluiceB = await sluiceUpdates(sluiceFileB, budget);
-    await settle();
-    const rawB = rawUpdates(rawFileB, budget);
-    await settle();
+    const main = await abba(
+      (run) => rawUpdates(run === 0 ? rawFileA : rawFileB, budget),
+      (run) => sluiceUpdates(run === 0 ? sluiceFileA : sluiceFileB, budget),
+    );
     const sluiceRow = await sluiceUpdates(sluiceRowFile, budget, 'row');
     await settle();
     const rawRow = rawUpdates(rawRowFile, budget, true);
-    const raw = (rawA + rawB) / 2;
-    const sluice = (sluiceA + sluiceB) / 2;
-    const r = ratio(sluice, raw);
+    const { a: raw, b: sluice } = main;
     return {
       id: 'sqlite-update',
       title: `SQLite update by key: one awaited promise per row, ${IN_FLIGHT} in flight`,
       comparisons: [
-        {
-          measure: `update(key, patch of 3 columns) vs raw prepared UPDATE, ${RAW_ROWS_PER_TX} rows per transaction`,
-          unit: 'rows/s',
+        comparedAtLeast(
+          `update(key, patch of 3 columns) vs raw prepared UPDATE, ${RAW_ROWS_PER_TX} rows per transaction`,
+          'rows/s',
           sluice,
           raw,
-          ratio: r,
-          goal: goalAtLeast(r, 0.8, '≥ 0.8× raw (same shape as insert)'),
-        },
+          0.8,
+          '≥ 0.8× raw (same shape as insert)',
+        ),
         {
           measure: `update(key, patch, { returning: 'row' }) vs raw prepared UPDATE … RETURNING *, ${RAW_ROWS_PER_TX} rows per transaction`,
           unit: 'rows/s',
@@ -112,7 +105,7 @@ export async function run(budget: Budget): Promise<ScenarioResult> {
       ],
       notes: [
         `Table of ${ROWS.toLocaleString('en')} rows; both sides update the same keys in the same order (arrival order, wrapping around). By default update() resolves with nothing, as the raw UPDATE returns nothing; runs of same-shape updates go as one UPDATE … FROM (VALUES …). The second line reads the row back on both sides (one run each, Sluice then raw).`,
-        `Means of two runs each in A B B A order (single runs — Sluice: ${Math.round(sluiceA)} and ${Math.round(sluiceB)}; raw: ${Math.round(rawA)} and ${Math.round(rawB)} rows/s).`,
+        `Means of two runs each in A B B A order (single runs — Sluice: ${main.runsB.map(Math.round).join(' and ')}; raw: ${main.runsA.map(Math.round).join(' and ')} rows/s).`,
       ],
     };
   } finally {

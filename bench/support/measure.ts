@@ -103,3 +103,28 @@ export function settle(ms = 200): Promise<void> {
 export function ratio(a: number, b: number): number {
   return b === 0 ? Number.NaN : a / b;
 }
+
+export interface AbbaResult {
+  /** Mean of the two `a` runs. */
+  readonly a: number;
+  /** Mean of the two `b` runs. */
+  readonly b: number;
+  readonly runsA: readonly [number, number];
+  readonly runsB: readonly [number, number];
+}
+
+/**
+ * Measures a, b, b, a with a pause between, and averages each pair, so load that drifts during
+ * the run tilts neither side. Each function gets which of its two runs this is (0, then 1).
+ */
+export async function abba(a: (run: 0 | 1) => number | Promise<number>, b: (run: 0 | 1) => number | Promise<number>): Promise<AbbaResult> {
+  const a0 = await a(0);
+  await settle();
+  const b0 = await b(0);
+  await settle();
+  const b1 = await b(1);
+  await settle();
+  const a1 = await a(1);
+  await settle();
+  return { a: (a0 + a1) / 2, b: (b0 + b1) / 2, runsA: [a0, a1], runsB: [b0, b1] };
+}

@@ -1,3 +1,5 @@
+import { ratio } from './measure.js';
+
 /** One line of a scenario's table: Sluice beside the raw driver, measured in the same run. */
 export interface Comparison {
   readonly measure: string;
@@ -38,4 +40,10 @@ export function goalAtLeast(value: number, min: number, text: string): Goal {
 
 export function goalAtMost(value: number, max: number, text: string): Goal {
   return { text, met: Number.isFinite(value) && value <= max };
+}
+
+/** A comparison whose goal is a floor on Sluice ÷ raw: the ratio is computed once, for both. */
+export function comparedAtLeast(measure: string, unit: string, sluice: number, raw: number, min: number, goal: string): Comparison {
+  const r = ratio(sluice, raw);
+  return { measure, unit, sluice, raw, ratio: r, goal: goalAtLeast(r, min, goal) };
 }
