@@ -15,7 +15,7 @@ import { classifySqliteError, sqliteTransient } from './sqlite-errors.js';
 /** SQLite allows 32,766 bound values per statement; rows per multi-row insert stay under it. */
 const MAX_VARIABLES = 32_766;
 const MAX_ROWS_PER_INSERT = 64;
-/** 64 rows per UPDATE … FROM (VALUES …) measured fastest (32: 479k, 64: 525k, 128: 454k rows/s). */
+/** 64 rows per UPDATE … FROM (VALUES …) measured fastest (bench/sqlite-update-shapes.ts: 32: 298–479k, 64: 369–525k, 128: 334–454k rows/s). */
 const MAX_ROWS_PER_UPDATE = 64;
 /** Settles an update that returns nothing; shared, since it carries no per-write data. */
 const APPLIED: Outcome = Object.freeze({ ok: true, value: undefined });
@@ -226,7 +226,7 @@ export class SqliteBatchRunner {
 
   /**
    * A compare-and-set run usually applies whole, and then counting its changes is all it takes:
-   * 1.3–1.6M rows/s, against 0.8–1.0M when RETURNING lists the keys. Under a savepoint, so that
+   * 1.2–1.66M rows/s, against 0.76–1.05M when RETURNING lists the keys (bench/sqlite-update-shapes.ts). Under a savepoint, so that
    * a short count can be undone and the run go again returning keys. Returns the count (kept
    * only when it is the whole run), or undefined when the statement failed (nothing kept).
    */
