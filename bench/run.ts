@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: runs every scenario, one after another, and writes BENCHMARKS.md.
- *   tsx bench/run.ts [--seconds S] [--only id,id] [--out FILE] [--table-rows N]
+ *   tsx bench/run.ts [--seconds S] [--only id,id] [--out FILE] [--table-rows N] [--gate JSON]
  * Each scenario compares Sluice with the raw driver in the same run; see BENCHMARKS.md.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -31,6 +31,8 @@ const { values } = parseArgs({
     only: { type: 'string' },
     out: { type: 'string', default: 'BENCHMARKS.md' },
     'table-rows': { type: 'string' },
+    /** open() gate options for the multi-process scenario, to compare tunings (e.g. '{"backoffMaxMs":20}'). */
+    gate: { type: 'string', default: '{}' },
   },
 });
 
@@ -45,7 +47,12 @@ const scenarios: { id: string; run: () => Promise<ScenarioResult> }[] = [
   { id: 'sqlite-scattered-keys', run: () => sqliteScatteredKeys.run(budget, tableRows) },
   {
     id: 'sqlite-multi-process',
-    run: () => sqliteMultiProcess.run({ warmupSeconds: budget.warmupSeconds, measureSeconds: budget.measureSeconds * 2 }),
+    run: () =>
+      sqliteMultiProcess.run(
+        { warmupSeconds: budget.warmupSeconds, measureSeconds: budget.measureSeconds * 2 },
+        sqliteMultiProcess.IN_FLIGHT_PER_PROCESS,
+        JSON.parse(values.gate) as Record<string, unknown>,
+      ),
   },
   { id: 'postgres-insert', run: () => postgresInsert.run(budget) },
   { id: 'sqlite-lifecycle', run: () => sqliteLifecycle.run(budget) },

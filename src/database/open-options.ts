@@ -20,7 +20,8 @@ const gateSchema = z
     backoffInitialMs: z.number().min(0.1).default(1),
     /**
      * Longest lock-retry wait. Default 5 ms: a short cap keeps processes that lost the lock from
-     * falling behind the ones that keep winning it. Against 20 ms, 4 processes on one file (A B B A):
+     * falling behind the ones that keep winning it. Against 20 ms, 4 processes on one file (A B B A,
+     * `tsx bench/run.ts --only sqlite-multi-process --gate '{"backoffMaxMs":20}'` for the old cap):
      * ack p99 30-47 ms vs 60-88 ms, max 69-148 ms vs 313-502 ms, no loss of throughput.
      */
     backoffMaxMs: z.number().min(1).default(5),
