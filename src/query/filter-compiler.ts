@@ -37,9 +37,9 @@ export function listParametersOf(builder: Kysely<any>): ListParameters | undefin
  */
 export const SHORT_LIST = 8;
 
-/** Whether a list binds one placeholder per value rather than the dialect's one list parameter. */
-export function bindsEachValue(values: readonly unknown[], lists: ListParameters | undefined): boolean {
-  return lists === undefined || values.length <= SHORT_LIST;
+/** Whether a list binds one placeholder per value even where the dialect has a list parameter. */
+export function isShortList(values: readonly unknown[]): boolean {
+  return values.length <= SHORT_LIST;
 }
 
 /**
@@ -120,6 +120,6 @@ function membership(
   operand: Operand,
   negate: boolean,
 ): Expression<SqlBool> {
-  if (lists === undefined || bindsEachValue(values, lists)) return eb(column.sqlName, negate ? 'not in' : 'in', values.map(operand));
+  if (lists === undefined || isShortList(values)) return eb(column.sqlName, negate ? 'not in' : 'in', values.map(operand));
   return lists.membership(eb.ref(column.sqlName), column, operand(lists.parameter(column, values)), negate);
 }

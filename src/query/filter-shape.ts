@@ -1,5 +1,5 @@
 import type { FilterNode } from './filter.js';
-import { bindsEachValue, type ListParameters } from './filter-compiler.js';
+import { isShortList, type ListParameters } from './filter-compiler.js';
 
 export interface FilterShape {
   /** Equal for filters that compile to the same SQL text, whatever their values. */
@@ -30,7 +30,7 @@ function walk(node: FilterNode, params: unknown[], lists: ListParameters | undef
       return `${node.column.name}${node.cmp}?`;
     case 'in':
     case 'nin':
-      if (lists && !bindsEachValue(node.values, lists)) {
+      if (lists && !isShortList(node.values)) {
         params.push(lists.parameter(node.column, node.values));
         return `${node.column.name} ${node.op}[]`;
       }
