@@ -20,7 +20,14 @@ export { Database, open } from './database/database.js';
 export type { OpenOptions } from './database/open-options.js';
 export type { MigrationReport } from './dialect/dialect.js';
 export type { CommittedChange, Lane } from './dialect/write-op.js';
-export type { ClaimOptions, HistoryEntry, ReapResult, TransitionOptions, TransitionResult } from './lifecycle/lifecycle-ops.js';
+export type {
+  ClaimOptions,
+  HistoryEntry,
+  ReapResult,
+  TransitionApplied,
+  TransitionOptions,
+  TransitionResult,
+} from './lifecycle/lifecycle-ops.js';
 export type { RetentionReport } from './maintenance/maintenance.js';
 export type { SluiceStats } from './metrics/metrics.js';
 export type { ColumnOperators, Filter } from './query/filter.js';

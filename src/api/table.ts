@@ -53,19 +53,20 @@ export interface Table<T extends AnyTableDef> {
 
   /**
    * Moves a row to state `to` if its current state allows it (and is `from`, and the claim's
-   * `token` still matches, when given). `applied: false` when another writer moved it first.
+   * `token` still matches, when given). `applied: false` when another writer moved it first;
+   * `state` is where the row is now (the target, or the state that refused the move).
    */
   transition(
     key: KeyType<T>,
     to: StateType<T>,
     options?: TransitionOptions<StateType<T>, PatchType<T>> & { returning?: 'none' },
-  ): Promise<TransitionApplied>;
+  ): Promise<TransitionApplied<StateType<T>>>;
   /** `returning: 'row'`: also resolves the row, after the move or, when it did not apply, as it is now. */
   transition(
     key: KeyType<T>,
     to: StateType<T>,
     options: TransitionOptions<StateType<T>, PatchType<T>> & { returning: 'row' },
-  ): Promise<TransitionResult<RowType<T>>>;
+  ): Promise<TransitionResult<RowType<T>, StateType<T>>>;
   /** Atomically takes up to `limit` rows in state `from`, moves them to `to` under a lease; `attempt` is each one's fencing token. */
   claim(options: ClaimOptions<StateType<T>, RowType<T>>): Promise<RowType<T>[]>;
   /** Extends the lease held under `token`; false when it already lapsed or was settled. */

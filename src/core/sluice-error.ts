@@ -22,6 +22,8 @@ export interface SluiceErrorDetails {
   column?: string;
   value?: unknown;
   cause?: unknown;
+  /** CONFLICT only: the row as the database holds it now, so the caller can decide without reading it again. */
+  current?: Readonly<Record<string, unknown>>;
 }
 
 export class SluiceError extends Error {
@@ -29,6 +31,11 @@ export class SluiceError extends Error {
   readonly table: string | undefined;
   readonly column: string | undefined;
   readonly value: unknown;
+  /**
+   * On CONFLICT (a compare-and-set that did not apply): the row as the database held it when the
+   * write was refused, read inside the same transaction. Undefined for every other code.
+   */
+  readonly current: Readonly<Record<string, unknown>> | undefined;
 
   constructor(code: ErrorCode, message: string, details: SluiceErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -37,6 +44,7 @@ export class SluiceError extends Error {
     this.table = details.table;
     this.column = details.column;
     this.value = details.value;
+    this.current = details.current;
   }
 
   static is(error: unknown, code?: ErrorCode): error is SluiceError {

@@ -12,17 +12,18 @@ export function recordUpdatedRows(op: WriteOp, rows: Record<string, unknown>[], 
 
 /**
  * Why an update by key changed no row: NOT_FOUND when the row is absent, CONFLICT when it exists
- * but no longer matches the compare-and-set condition. `exists` is looked up only for the few
- * updates that missed, never for the many that applied.
+ * but no longer matches the compare-and-set condition. `stored` (the row as the database holds it,
+ * read in the same transaction) is looked up only for the few updates that missed, never for the
+ * many that applied; a CONFLICT carries it decoded, so a caller that lost a race sees what won.
  */
-export function missOrConflict(op: WriteOp, key: readonly unknown[], exists: boolean): SluiceError {
+export function missOrConflict(op: WriteOp, key: readonly unknown[], stored: Record<string, unknown> | undefined): SluiceError {
   const table = op.codec.table.name;
   const shown = key.length === 1 ? JSON.stringify(key[0]) : JSON.stringify(key);
-  return exists
+  return stored !== undefined
     ? new SluiceError(
         'CONFLICT',
-        `The update of ${table} ${shown} did not apply: the row no longer matches its condition (another writer changed it first). Read it again and decide.`,
-        { table, value: key },
+        `The update of ${table} ${shown} did not apply: the row no longer matches its condition (another writer changed it first). Its current values are on the error's \`current\`; decide from those.`,
+        { table, value: key, current: op.codec.decodeRow(stored) },
       )
     : new SluiceError('NOT_FOUND', `${table} has no row with key ${shown}; nothing was updated.`, { table, value: key });
 }

@@ -25,12 +25,18 @@ export interface TransitionOptions<State extends string = string, Patch = JsRow>
 }
 
 /** What a transition with `returning: 'none'` resolves with. */
-export interface TransitionApplied {
+export interface TransitionApplied<State extends string = string> {
   /** False when the row was not in a state that allows the move (another writer got there first). */
   applied: boolean;
+  /**
+   * The row's state now: the target when the move applied; otherwise the state it was found in,
+   * read in the same transaction, so a lost race (`state` is where the winner put it) is told
+   * from a move this state never allows.
+   */
+  state: State;
 }
 
-export interface TransitionResult<Row> extends TransitionApplied {
+export interface TransitionResult<Row, State extends string = string> extends TransitionApplied<State> {
   /** The row after the transition, or as it is now when it did not apply. */
   row: Row;
 }
@@ -68,7 +74,8 @@ export interface ReapResult {
 }
 
 interface Move {
-  readonly sources: readonly string[];
+  /** The move's condition as a filter: the states it may start from (and, for a return, a held lease). */
+  readonly condition: JsRow;
   readonly assigns: JsRow;
   readonly patch: EncodedPatch;
   readonly where: FilterNode;
@@ -106,23 +113,24 @@ export class LifecycleOps {
     if (options.token !== undefined) {
       this.#requireLeases('settle with a token');
       this.#requireToken('transition', options.token);
-      where = parseFilter(this.#codec, { [this.#lifecycle.column.name]: { $in: move.sources }, attempt: options.token });
+      where = parseFilter(this.#codec, { $and: [move.condition, { attempt: options.token }] });
     }
     const patch = options.set === undefined ? move.patch : this.#codec.encodePatch({ ...this.#set(options.set), ...move.assigns });
     const command: WriteCommand = { kind: 'update', key: this.#codec.encodeKey(key), patch, where, returning };
     try {
       const row = await this.#gate.submit(this.#codec, command, options);
-      return returning === 'none' ? { applied: true } : { applied: true, row: row as JsRow };
+      return returning === 'none' ? { applied: true, state: to } : { applied: true, state: to, row: row as JsRow };
     } catch (error) {
       if (!SluiceError.is(error, 'CONFLICT')) throw error;
-      if (returning === 'none') return { applied: false };
-      const current = await this.#read(key);
+      // The refused write read the row in its own transaction; a read now could see a later state.
+      const current = (error.current as JsRow | undefined) ?? (await this.#read(key));
       if (!current)
         throw new SluiceError('NOT_FOUND', `${this.#table} has no row with key ${describeValue(key)}; nothing was moved.`, {
           table: this.#table,
           value: key,
         });
-      return { applied: false, row: current };
+      const state = current[this.#lifecycle.column.name] as string;
+      return returning === 'none' ? { applied: false, state } : { applied: false, state, row: current };
     }
   }
 
@@ -202,6 +210,7 @@ export class LifecycleOps {
       );
     }
     const column = this.#lifecycle.column.name;
+    // Whatever state the claim moved a row to, a lapsed lease hands it back (Lifecycle.returns).
     const expired: JsRow = { leaseOwner: { $null: false }, leaseExpiresAt: { $lt: now } };
     const result: ReapResult = { returned: 0, exhausted: 0 };
     const run = async (filter: JsRow, patch: JsRow): Promise<number> => {
@@ -226,14 +235,11 @@ export class LifecycleOps {
     const release = { leaseOwner: null, leaseExpiresAt: null };
     if (leases.exhaustedTo !== undefined) {
       result.exhausted = await run(
-        { ...expired, attempt: { $gte: leases.maxAttempts }, [column]: { $in: this.#lifecycle.previous.get(leases.exhaustedTo) ?? [] } },
+        { ...expired, attempt: { $gte: leases.maxAttempts } },
         { ...release, [column]: leases.exhaustedTo, lastError: `lease expired after ${leases.maxAttempts} attempts` },
       );
     }
-    result.returned = await run(
-      { ...expired, [column]: { $in: this.#lifecycle.previous.get(leases.expireTo) ?? [] } },
-      { ...release, [column]: leases.expireTo, lastError: 'lease expired' },
-    );
+    result.returned = await run(expired, { ...release, [column]: leases.expireTo, lastError: 'lease expired' });
     return result;
   }
 
@@ -322,20 +328,15 @@ export class LifecycleOps {
     // that passed #sources is remembered, so bad targets from callers never fill the map.
     let move = this.#moves.get(to)?.get(from ?? '');
     if (move === undefined) {
-      const sources = this.#sources(to, from);
       const column = this.#lifecycle.column.name;
+      const condition = this.#condition(to, from);
       const assigns: JsRow = { [column]: to };
       if (this.#lifecycle.leases) {
         // A move ends the claim that led to it: the lease no longer protects the row.
         assigns.leaseOwner = null;
         assigns.leaseExpiresAt = null;
       }
-      move = {
-        sources,
-        assigns,
-        patch: this.#codec.encodePatch(assigns),
-        where: parseFilter(this.#codec, { [column]: { $in: sources } }),
-      };
+      move = { condition, assigns, patch: this.#codec.encodePatch(assigns), where: parseFilter(this.#codec, condition) };
       let bySource = this.#moves.get(to);
       if (bySource === undefined) {
         bySource = new Map();
@@ -346,7 +347,27 @@ export class LifecycleOps {
     return move;
   }
 
-  /** The states a move to `to` may start from, or ILLEGAL_TRANSITION when there are none. */
+  /**
+   * The condition of a move to `to`: the row is in a state that may move there, or (a return to
+   * `expireTo`/`exhaustedTo`) it holds a lease; ILLEGAL_TRANSITION when neither can ever hold.
+   */
+  #condition(to: string, from: string | undefined): JsRow {
+    const lifecycle = this.#lifecycle;
+    const column = lifecycle.column.name;
+    const returns = lifecycle.returns.has(to) && from !== to;
+    const held = { leaseOwner: { $null: false }, [column]: from ?? { $ne: to } };
+    let declared: string[];
+    try {
+      declared = this.#sources(to, from);
+    } catch (error) {
+      if (returns && lifecycle.next.has(to) && (from === undefined || lifecycle.next.has(from))) return held;
+      throw error;
+    }
+    const plain = { [column]: { $in: declared } };
+    return returns && from === undefined ? { $or: [plain, held] } : plain;
+  }
+
+  /** The declared states a move to `to` may start from, or ILLEGAL_TRANSITION when there are none. */
   #sources(to: string, from: string | undefined): string[] {
     const lifecycle = this.#lifecycle;
     const illegal = (why: string) =>
@@ -357,6 +378,7 @@ export class LifecycleOps {
       });
     if (!lifecycle.next.has(to)) throw illegal(`${describeValue(to)} is not a state of the lifecycle.`);
     if (from !== undefined) {
+      if (!lifecycle.next.has(from)) throw illegal(`${describeValue(from)} is not a state of the lifecycle.`);
       if (!lifecycle.next.get(from)?.has(to)) throw illegal(`the lifecycle does not allow ${describeValue(from)} -> ${describeValue(to)}.`);
       return [from];
     }
@@ -393,8 +415,9 @@ const CLAIM_OPTIONS = [
 ] as const satisfies readonly (keyof ClaimOptions)[];
 
 function describeMoves(lifecycle: Lifecycle): string {
-  return [...lifecycle.next]
+  const moves = [...lifecycle.next]
     .filter(([, targets]) => targets.size > 0)
-    .map(([from, targets]) => `${from} -> ${[...targets].join('|')}`)
-    .join(', ');
+    .map(([from, targets]) => `${from} -> ${[...targets].join('|')}`);
+  if (lifecycle.returns.size > 0) moves.push(`a row holding a lease -> ${[...lifecycle.returns].join('|')}`);
+  return moves.join(', ');
 }

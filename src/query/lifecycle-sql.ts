@@ -17,11 +17,18 @@ export function lifecycleNames(table: TableDef, lifecycle: Lifecycle) {
   };
 }
 
-/** `(old = 'a' and new in ('b','c')) or …`: the allowed moves as SQL over two row references. */
+/**
+ * `(old = 'a' and new in ('b','c')) or …`: the allowed moves as SQL over two row references. With
+ * leases, `old.lease_owner is not null and new in (expireTo, exhaustedTo)` too: a claimed row may
+ * always be handed back, whatever state its claim moved it to (`Lifecycle.returns`).
+ */
 export function allowedMoves(lifecycle: Lifecycle, from: RawBuilder<unknown>, to: RawBuilder<unknown>): RawBuilder<unknown> {
   const moves = [...lifecycle.next]
     .filter(([, targets]) => targets.size > 0)
     .map(([source, targets]) => sql`(${from} = ${sql.lit(source)} and ${to} in (${sql.join([...targets].map((t) => sql.lit(t)))}))`);
+  if (lifecycle.returns.size > 0) {
+    moves.push(sql`(old.lease_owner is not null and ${to} in (${sql.join([...lifecycle.returns].map((t) => sql.lit(t)))}))`);
+  }
   return moves.length === 0 ? sql`1 = 0` : sql`(${sql.join(moves, sql` or `)})`;
 }
 
@@ -33,9 +40,9 @@ export function stateList(lifecycle: Lifecycle): RawBuilder<unknown> {
 export function illegalMessage(table: TableDef, lifecycle: Lifecycle): string {
   const moves = [...lifecycle.next]
     .filter(([, targets]) => targets.size > 0)
-    .map(([source, targets]) => `${source}->${[...targets].join('|')}`)
-    .join(', ');
-  return `sluice: illegal lifecycle transition on ${table.name}.${lifecycle.column.sqlName}; allowed: ${moves}`;
+    .map(([source, targets]) => `${source}->${[...targets].join('|')}`);
+  if (lifecycle.returns.size > 0) moves.push(`(a row holding a lease)->${[...lifecycle.returns].join('|')}`);
+  return `sluice: illegal lifecycle transition on ${table.name}.${lifecycle.column.sqlName}; allowed: ${moves.join(', ')}`;
 }
 
 /**

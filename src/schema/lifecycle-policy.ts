@@ -18,7 +18,10 @@ export interface LifecycleOptions {
   /**
    * Leased claims. Adds the columns `attempt` (the fencing token), `leaseOwner`, `leaseExpiresAt`
    * and `lastError`. An expired lease goes back to `expireTo`, or to `exhaustedTo` once
-   * `maxAttempts` (default 5) claims have been made.
+   * `maxAttempts` (default 5) claims have been made. These return moves need not be declared in
+   * `transitions`: a row that holds a lease may always go back to `expireTo` or `exhaustedTo`
+   * (the reaper, a worker releasing what it holds, a foreign writer), whatever state the claim
+   * moved it to; a row that holds no lease follows `transitions` only.
    */
   readonly leases?: { readonly expireTo: string; readonly maxAttempts?: number; readonly exhaustedTo?: string };
 }
@@ -47,6 +50,12 @@ export interface Lifecycle {
   readonly previous: ReadonlyMap<string, readonly string[]>;
   readonly history: boolean;
   readonly leases: { readonly expireTo: string; readonly maxAttempts: number; readonly exhaustedTo: string | undefined } | undefined;
+  /**
+   * The states a row holding a lease may always move to, declared or not: `expireTo` and
+   * `exhaustedTo`. Empty without leases. The lease, not the state, makes the move legal: a claim
+   * may move a row to any state, and only a claimed row may be handed back.
+   */
+  readonly returns: ReadonlySet<string>;
 }
 
 /**
@@ -111,5 +120,6 @@ export function resolveLifecycle(table: string, options: LifecycleOptions, colum
     previous,
     history: options.history === true,
     leases,
+    returns: new Set(leases === undefined ? [] : [leases.expireTo, ...(leases.exhaustedTo === undefined ? [] : [leases.exhaustedTo])]),
   });
 }

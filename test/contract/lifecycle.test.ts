@@ -1,6 +1,8 @@
+import BetterSqlite3 from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Database, defineTable, type SluiceError, type Table } from '../../src/index.js';
-import { forEachDialect } from '../support/databases.js';
+import { forEachDialect, type TestDatabases } from '../support/databases.js';
+import { withPostgres } from '../support/services.js';
 
 const media = defineTable('media', {
   columns: { path: 'text', status: 'text', size: 'integer' },
@@ -21,7 +23,7 @@ const simple = defineTable('docs', {
 });
 
 /** A lease runs out by the holder renewing it for a moment: callers cannot write lease columns. */
-async function expireLease(files: Table<typeof media>, path: string, token: number): Promise<void> {
+async function expireLease(files: Pick<Table<typeof media>, 'renew'>, path: string, token: number): Promise<void> {
   expect(await files.renew(path, token, 1)).toBe(true);
   await new Promise((resolve) => setTimeout(resolve, 5));
 }
@@ -86,10 +88,11 @@ forEachDialect('lifecycles', (t) => {
     const again = await files.transition('a', 'downloading', { from: 'pending', returning: 'row' });
     expect(again).toMatchObject({ applied: false, row: { status: 'downloading' } });
     // By default a transition reads nothing back: it says whether it applied.
-    expect(await files.transition('a', 'completed')).toEqual({ applied: true });
-    expect(await files.transition('a', 'failed')).toEqual({ applied: false });
+    expect(await files.transition('a', 'completed')).toEqual({ applied: true, state: 'completed' });
+    // A move that did not apply says where the row is, read in the refused write's own transaction.
+    expect(await files.transition('a', 'failed')).toEqual({ applied: false, state: 'completed' });
     const late = await files.transition('a', 'failed', { returning: 'row' });
-    expect(late).toMatchObject({ applied: false, row: { status: 'completed' } });
+    expect(late).toMatchObject({ applied: false, state: 'completed', row: { status: 'completed' } });
     await expect(files.transition('a', 'failed', { returning: 'rows' } as never)).rejects.toMatchObject({ code: 'VALIDATION' });
   });
 
@@ -202,5 +205,143 @@ forEachDialect('lifecycles', (t) => {
       ['downloading', 'failed'],
     ]);
     expect(history[2]?.at).toBeInstanceOf(Date);
+  });
+});
+
+/** The README's own lifecycle: no declared move leads back from `downloading` to `pending`. */
+const readmeFiles = defineTable('readme_files', {
+  columns: { path: 'text', status: 'text', size: 'integer' },
+  primaryKey: 'path',
+  lifecycle: {
+    column: 'status',
+    initial: 'pending',
+    transitions: { pending: ['downloading'], downloading: ['completed', 'failed'], failed: ['pending'] },
+    history: true,
+    leases: { expireTo: 'pending', maxAttempts: 5, exhaustedTo: 'failed' },
+  },
+});
+
+/** A foreign writer's UPDATE (raw driver, outside Sluice): resolves with the error message it met, if any. */
+async function foreignUpdate(t: TestDatabases, sql: string, params: unknown[]): Promise<string | undefined> {
+  const where = t.location();
+  try {
+    if (t.dialect === 'sqlite') {
+      const raw = new BetterSqlite3(where.url.slice('sqlite:'.length), { timeout: 5000 });
+      try {
+        raw.prepare(sql).run(...params);
+      } finally {
+        raw.close();
+      }
+    } else {
+      await withPostgres(async (client) => {
+        await client.query(`set search_path to "${where.schema}"`);
+        await client.query(
+          sql.replace(/\?/g, (_, i: number) => `$${sql.slice(0, i).split('?').length}`),
+          params,
+        );
+      });
+    }
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+forEachDialect('leases imply their return moves', (t) => {
+  let db: Database;
+  beforeAll(async () => {
+    db = await t.open({ tables: [readmeFiles], maintenance: { reapIntervalMs: 0 } });
+    await db.migrate();
+  });
+
+  it("the reaper hands a crashed worker's rows back on the README's lifecycle, which declares no downloading -> pending", async () => {
+    const files = db.table(readmeFiles);
+    const paths = Array.from({ length: 20 }, (_, i) => `crashed-${i}`);
+    await Promise.all(paths.map((path) => files.insert({ path, size: 1 })));
+    const claimed = await files.claim({
+      from: 'pending',
+      to: 'downloading',
+      limit: 20,
+      leaseMs: 60_000,
+      owner: 'crashed',
+      where: { path: { $like: 'crashed-%' } },
+    });
+    expect(claimed).toHaveLength(20);
+    // The worker dies: its leases lapse without a settle.
+    for (const row of claimed) await expireLease(files, row.path, row.attempt);
+    expect(await files.reapExpired()).toEqual({ returned: 20, exhausted: 0 });
+    const stranded = await files.count({ path: { $like: 'crashed-%' }, status: { $ne: 'pending' } });
+    expect(stranded).toBe(0);
+    expect(await files.history('crashed-0')).toMatchObject([
+      { from: null, to: 'pending' },
+      { from: 'pending', to: 'downloading', actor: 'crashed' },
+      { from: 'downloading', to: 'pending' },
+    ]);
+    // Handed back, the rows are claimable again, under a higher token.
+    const again = await files.claim({
+      from: 'pending',
+      to: 'downloading',
+      limit: 20,
+      leaseMs: 60_000,
+      owner: 'next',
+      where: { path: { $like: 'crashed-%' } },
+    });
+    expect(again.map((r) => r.attempt)).toEqual(Array(20).fill(2));
+  });
+
+  it('exhausts a row past maxAttempts to exhaustedTo, and a worker may release what it holds with its token', async () => {
+    const files = db.table(readmeFiles);
+    await files.insert({ path: 'released', size: 1 });
+    const [held] = await files.claim({
+      from: 'pending',
+      to: 'downloading',
+      limit: 1,
+      leaseMs: 60_000,
+      owner: 'w',
+      where: { path: 'released' },
+    });
+    expect(await files.transition('released', 'pending', { token: (held?.attempt ?? 0) + 1 })).toEqual({
+      applied: false,
+      state: 'downloading',
+    });
+    expect(await files.transition('released', 'pending', { token: held?.attempt })).toEqual({ applied: true, state: 'pending' });
+    expect(await files.get('released')).toMatchObject({ status: 'pending', leaseOwner: null });
+    // Not holding a lease, a row in a working state follows the declared moves only.
+    await files.insert({ path: 'unleased', size: 1 });
+    await files.transition('unleased', 'downloading');
+    expect(await files.transition('unleased', 'pending')).toEqual({ applied: false, state: 'downloading' });
+    expect(await files.transition('unleased', 'pending', { from: 'downloading' })).toEqual({ applied: false, state: 'downloading' });
+    await expect(files.transition('unleased', 'completed', { from: 'pending' })).rejects.toMatchObject({ code: 'ILLEGAL_TRANSITION' });
+
+    await files.insert({ path: 'tired', size: 1 });
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      const [row] = await files.claim({
+        from: 'pending',
+        to: 'downloading',
+        limit: 1,
+        leaseMs: 60_000,
+        owner: 'w',
+        where: { path: 'tired' },
+      });
+      await expireLease(files, 'tired', row?.attempt ?? 0);
+      await files.reapExpired();
+    }
+    expect(await files.get('tired')).toMatchObject({ status: 'failed', attempt: 5, lastError: 'lease expired after 5 attempts' });
+  });
+
+  it('the database allows the return move to any client for a row holding a lease, and refuses it otherwise', async () => {
+    const files = db.table(readmeFiles);
+    await files.insert({ path: 'foreign-held', size: 1 });
+    await files.claim({ from: 'pending', to: 'downloading', limit: 1, leaseMs: 60_000, owner: 'w', where: { path: 'foreign-held' } });
+    await files.insert({ path: 'foreign-free', size: 1 });
+    await files.transition('foreign-free', 'downloading');
+    const release = 'update readme_files set status = ?, lease_owner = null, lease_expires_at = null where path = ?';
+    expect(await foreignUpdate(t, release, ['pending', 'foreign-held'])).toBeUndefined();
+    expect(await foreignUpdate(t, release, ['pending', 'foreign-free'])).toMatch(/illegal lifecycle transition.*a row holding a lease/);
+    // A finished row never held a lease: it cannot be sent back.
+    await files.transition('foreign-free', 'completed');
+    expect(await foreignUpdate(t, release, ['pending', 'foreign-free'])).toMatch(/illegal lifecycle transition/);
+    expect(await files.get('foreign-held')).toMatchObject({ status: 'pending' });
+    expect(await files.get('foreign-free')).toMatchObject({ status: 'completed' });
   });
 });

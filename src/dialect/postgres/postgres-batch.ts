@@ -424,8 +424,9 @@ export class PostgresBatchRunner {
   }
 
   async #missOrConflict(conn: PgConnection, op: WriteOp, key: readonly unknown[], conditional: boolean): Promise<SluiceError> {
+    if (!conditional) return missOrConflict(op, key, undefined);
     const sql = this.statements(op.codec).selectByKey();
-    return missOrConflict(op, key, conditional && (await conn.query(sql, key, this.#names(sql))).rows.length > 0);
+    return missOrConflict(op, key, (await conn.query(sql, key, this.#names(sql))).rows[0]);
   }
 
   /**

@@ -257,7 +257,7 @@ export class SqliteBatchRunner {
       const op = ops[i] as WriteOp;
       const key = (op.command as UpdateCommand).key;
       if (select !== undefined && select.get(key) === undefined) {
-        outcomes[i] = { ok: false, error: missOrConflict(op, key, false) };
+        outcomes[i] = { ok: false, error: missOrConflict(op, key, undefined) };
         continue;
       }
       outcomes[i] = APPLIED;
@@ -374,7 +374,10 @@ export class SqliteBatchRunner {
   }
 
   #missOrConflict(op: WriteOp, key: readonly unknown[], conditional: boolean): SluiceError {
-    return missOrConflict(op, key, conditional && this.prepare(this.statements(op.codec).selectByKey()).get(key) !== undefined);
+    const stored = conditional
+      ? (this.prepare(this.statements(op.codec).selectByKey()).get(key) as Record<string, unknown> | undefined)
+      : undefined;
+    return missOrConflict(op, key, stored);
   }
 
   /** A lock lost mid-batch, or an error after which SQLite rolled the whole transaction back. */
