@@ -103,12 +103,27 @@ function checkLayers(files: readonly SourceFile[]): Violation[] {
       }
     }
   }
-  for (const cycle of folderCycles(edges)) violations.push({ file: cycle.join(' -> '), imports: '', why: 'a circle between folders' });
+  for (const cycle of cycles(edges)) violations.push({ file: cycle.join(' -> '), imports: '', why: 'a circle between folders' });
   return violations;
 }
 
-/** Circles in the folder graph, each as the folders along it. */
-function folderCycles(edges: ReadonlyMap<string, ReadonlySet<string>>): string[][] {
+/**
+ * Circles between files, type-only imports included: a circle inside one folder is invisible to
+ * the folder graph, yet it decides module evaluation order and keeps the files from being read
+ * (or moved) one at a time.
+ */
+function checkFileCircles(files: readonly SourceFile[]): Violation[] {
+  const edges = new Map<string, Set<string>>();
+  for (const file of files) {
+    const targets = new Set<string>();
+    for (const { target } of importsOf(file)) if (!target.startsWith('..')) targets.add(target);
+    edges.set(file.path, targets);
+  }
+  return cycles(edges).map((cycle) => ({ file: cycle.join(' -> '), imports: '', why: 'a circle between files' }));
+}
+
+/** Circles in a directed graph, each as the nodes along it. */
+function cycles(edges: ReadonlyMap<string, ReadonlySet<string>>): string[][] {
   const cycles: string[][] = [];
   const state = new Map<string, 'open' | 'done'>();
   const path: string[] = [];
@@ -150,6 +165,19 @@ describe('the layers of src/', () => {
     expect(describeViolations(checkLayers(files))).toBe('');
   });
 
+  it('has no circle between files, type-only imports included', () => {
+    expect(describeViolations(checkFileCircles(sourceFiles(src)))).toBe('');
+  });
+
+  it('catches a planted circle between two files of one folder', () => {
+    const planted = checkFileCircles([
+      { path: 'schema/a.ts', text: "import type { B } from './b.js';" },
+      { path: 'schema/b.ts', text: "import { a } from './a.js';" },
+      { path: 'schema/c.ts', text: "import { a } from './a.js';" },
+    ]);
+    expect(planted.map((v) => `${v.file} ${v.why}`)).toEqual(['schema/a.ts -> schema/b.ts -> schema/a.ts a circle between files']);
+  });
+
   it('catches a planted upward import, a sibling import, a face reaching past the entry, and a circle', () => {
     const planted = checkLayers([
       { path: 'schema/define-table.ts', text: "import type { WriteGate } from '../gate/write-gate.js';" },
@@ -169,7 +197,7 @@ describe('the layers of src/', () => {
       'cli -> database -> cli a circle between folders',
     ]);
     expect(
-      folderCycles(
+      cycles(
         new Map([
           ['a', new Set(['b'])],
           ['b', new Set(['c'])],

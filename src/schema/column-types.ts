@@ -45,3 +45,18 @@ export type SpecHasDefault<S> = S extends { default: unknown } ? true : false;
 
 export type ColumnValue<S> = ColumnValueMap[SpecType<S>] | (SpecNullable<S> extends true ? null : never);
 export type ColumnInput<S> = ColumnInputMap[SpecType<S>] | (SpecNullable<S> extends true ? null : never);
+
+/** The runtime description of one column. */
+export interface ColumnDef {
+  /** The name callers use. */
+  readonly name: string;
+  /** The name in the database: snake_case of `name`, so foreign writers need no quoting. */
+  readonly sqlName: string;
+  readonly type: ColumnType;
+  readonly nullable: boolean;
+  readonly hasDefault: boolean;
+  /** Produces the default for one insert, or undefined when there is none. */
+  readonly makeDefault: (() => unknown) | undefined;
+  /** A constant default that the DDL can carry for foreign writers. */
+  readonly constantDefault: unknown;
+}

@@ -1,6 +1,6 @@
 import { describeValue, didYouMean, SluiceError } from '../core/sluice-error.js';
 import { resolveTablePolicy, type TableCachePolicy, type TableCachePolicyInput } from './cache-policy.js';
-import { COLUMN_TYPES, type ColumnSpec, type ColumnType } from './column-types.js';
+import { COLUMN_TYPES, type ColumnDef, type ColumnSpec, type ColumnType } from './column-types.js';
 import {
   LEASE_COLUMNS,
   type LeaseColumns,
@@ -12,20 +12,7 @@ import {
 import { resolveSyncPolicy, type SyncPolicy } from './sync-policy.js';
 import type { ColumnsSpec, InsertOf, KeyOf, PatchOf, PrimaryKeySpec, RowOf } from './table-types.js';
 
-/** The runtime description of one column. */
-export interface ColumnDef {
-  /** The name callers use. */
-  readonly name: string;
-  /** The name in the database: snake_case of `name`, so foreign writers need no quoting. */
-  readonly sqlName: string;
-  readonly type: ColumnType;
-  readonly nullable: boolean;
-  readonly hasDefault: boolean;
-  /** Produces the default for one insert, or undefined when there is none. */
-  readonly makeDefault: (() => unknown) | undefined;
-  /** A constant default that the DDL can carry for foreign writers. */
-  readonly constantDefault: unknown;
-}
+export type { ColumnDef } from './column-types.js';
 
 export interface TableOptions<C extends ColumnsSpec, PK extends PrimaryKeySpec<C>> {
   columns: C;

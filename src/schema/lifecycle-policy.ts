@@ -1,6 +1,5 @@
 import { describeValue, SluiceError } from '../core/sluice-error.js';
-import type { ColumnSpec } from './column-types.js';
-import type { ColumnDef } from './define-table.js';
+import type { ColumnDef, ColumnSpec } from './column-types.js';
 
 /** The lifecycle a table declares: a state machine over one text column. */
 export interface LifecycleOptions {

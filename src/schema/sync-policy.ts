@@ -1,5 +1,5 @@
 import { describeValue, SluiceError } from '../core/sluice-error.js';
-import type { ColumnDef } from './define-table.js';
+import type { ColumnDef } from './column-types.js';
 
 /** A table's sync declaration, checked: which unique key the central copy upserts on. */
 export interface SyncPolicy {
