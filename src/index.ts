@@ -10,6 +10,7 @@ export type {
   UpdateOptions,
   WriteOptions,
 } from './api/table-options.js';
+export type { HandlerContext, RetryOptions, Worker, WorkerStats, WorkOptions } from './api/work-options.js';
 export type { CacheOptions } from './cache/cache-options.js';
 export type { CacheStats, TierStats } from './cache/cache-stats.js';
 export type { DialectName, Durability } from './core/kinds.js';

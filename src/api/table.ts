@@ -18,6 +18,7 @@ import type {
   UpdateOptions,
   WriteOptions,
 } from './table-options.js';
+import type { Worker, WorkOptions } from './work-options.js';
 
 /**
  * The typed face of one table, and the surface everything above the engine programs against
@@ -75,4 +76,10 @@ export interface Table<T extends AnyTableDef> {
   reapExpired(limit?: number): Promise<ReapResult>;
   /** The state changes of one row, oldest first (foreign writers' too). */
   history(key: KeyType<T>): Promise<HistoryEntry[]>;
+  /**
+   * Starts a worker: claims rows `from` → `to` under leases, runs `handler` on each (up to
+   * `concurrency` at once), settles to `done`, retries with backoff or settles to `failed`, and
+   * wakes on commits. `await worker.stop()` to end it; db.close() stops it too.
+   */
+  work(options: WorkOptions<RowType<T>, StateType<T>, PatchType<T>>): Worker;
 }

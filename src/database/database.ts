@@ -18,6 +18,7 @@ import { TaskStore } from '../tasks/task-store.js';
 import { tasksTable } from '../tasks/task-table.js';
 import { type OpenOptions, type ResolvedOptions, resolveOptions } from './open-options.js';
 import { TableHandle } from './table-handle.js';
+import { WorkerHub } from './worker-hub.js';
 
 /**
  * The one owner of a connection set: a dialect, its write gate, metrics and table handles.
@@ -32,11 +33,14 @@ export class Database {
   readonly #handles = new Map<AnyTableDef, TableHandle<AnyTableDef>>();
   readonly #onError: (error: unknown) => void;
   readonly #maintenance: Maintenance;
+  readonly #workers: WorkerHub;
   #tasks: TaskStore | undefined;
   readonly #sync: SyncShipper | undefined;
   /** The gate as handles of synced tables see it: a write waits while the outbox is past sync.maxPending. */
   readonly #syncGate: WriteGate | undefined;
   #closing: Promise<void> | undefined;
+  /** True while close() waits for workers: their settles and hand-backs must still reach the gate. */
+  #stoppingWorkers = false;
 
   private constructor(options: ResolvedOptions, dialect: Dialect) {
     this.#options = options;
@@ -57,6 +61,7 @@ export class Database {
     this.#cache = new SluiceCache({ options: options.cache, tables: options.tables, dialect, registry: this.#metrics.registry });
     // First listener: a batch's keys leave the cache before any of its promises settle.
     this.#gate.onCommit(this.#cache.onCommit);
+    this.#workers = new WorkerHub(this.#gate, dialect);
     // Before maintenance: it takes every table's handle, and synced ones must see the waiting room.
     const sync = options.sync;
     if (sync?.target !== undefined && options.tables.some((t) => t.sync !== undefined)) {
@@ -176,9 +181,10 @@ export class Database {
         definition,
         this.#dialect,
         definition.sync !== undefined && this.#syncGate ? this.#syncGate : this.#gate,
-        () => this.isOpen,
+        () => this.#closing === undefined || this.#stoppingWorkers,
         this.#onError,
         this.#cache.table(definition.name),
+        this.#workers,
       ) as TableHandle<AnyTableDef>;
       this.#handles.set(definition, handle);
     }
@@ -242,6 +248,13 @@ export class Database {
   /** Flushes queued writes, then closes every connection. Later calls reject with CLOSED. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      // Workers settle through the gate, so they stop (finish or hand back) while it still takes writes.
+      this.#stoppingWorkers = true;
+      try {
+        await this.#workers.stopAll();
+      } finally {
+        this.#stoppingWorkers = false;
+      }
       await this.#maintenance.stop();
       if (this.#sync) {
         // The shipper acknowledges through the gate, so it drains before the gate closes.

@@ -9,6 +9,7 @@ import type {
   UpdateOptions,
   WriteOptions,
 } from '../api/table-options.js';
+import type { Worker, WorkOptions } from '../api/work-options.js';
 import { cacheKey, queryKey } from '../cache/cache-key.js';
 import type { RowLoader, TableCache } from '../cache/table-cache.js';
 import { checkOptionKeys, returningOption } from '../core/options.js';
@@ -26,6 +27,7 @@ import { type OrderTerm, parseOrder } from '../query/order.js';
 import { TableStatements } from '../query/table-statements.js';
 import type { AnyTableDef, InsertType, KeyType, PatchType, RowType, StateType } from '../schema/define-table.js';
 import { type JsRow, RowCodec } from '../schema/row-codec.js';
+import type { WorkerHub } from './worker-hub.js';
 
 /** The typed face of one table: writes go through the gate, reads to the reader. */
 export class TableHandle<T extends AnyTableDef> implements Table<T> {
@@ -41,7 +43,18 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
   readonly #loadRow: RowLoader;
   readonly #lifecycle: LifecycleOps | undefined;
 
-  constructor(table: T, dialect: Dialect, gate: WriteGate, isOpen: () => boolean, onError: (error: unknown) => void, cache?: TableCache) {
+  readonly #workers: WorkerHub | undefined;
+
+  constructor(
+    table: T,
+    dialect: Dialect,
+    gate: WriteGate,
+    isOpen: () => boolean,
+    onError: (error: unknown) => void,
+    cache?: TableCache,
+    workers?: WorkerHub,
+  ) {
+    this.#workers = workers;
     this.table = table;
     this.#codec = new RowCodec(table, dialect.codec);
     this.#gate = gate;
@@ -98,6 +111,16 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
       at: new Date(Number(row.at)),
       actor: row.actor as string | null,
     }));
+  }
+
+  /** Starts a worker over this table (see Table.work); db.close() stops it. */
+  work(options: WorkOptions<RowType<T>, StateType<T>, PatchType<T>>): Worker {
+    this.#requireOpen();
+    if (!this.#workers)
+      throw new SluiceError('CONFIG', `work() on ${this.table.name}: this handle was made without a worker hub.`, {
+        table: this.table.name,
+      });
+    return this.#workers.start(this as unknown as Table<AnyTableDef>, options as never, this.#onError);
   }
 
   #withLifecycle<R>(what: string, fn: (ops: LifecycleOps) => Promise<R>): Promise<R> {

@@ -156,7 +156,10 @@ export class LifecycleOps {
       });
     }
     const column = this.#lifecycle.column.name;
-    const filter: JsRow = { ...(options.where as JsRow | undefined), [column]: options.from };
+    const now = Date.now();
+    // A delayed row (runAt in the future) is not due yet; the caller's where narrows further.
+    const due = { $or: [{ runAt: { $null: true } }, { runAt: { $lte: new Date(now) } }] };
+    const filter: JsRow = { $and: [{ [column]: options.from }, due, ...(options.where === undefined ? [] : [options.where])] };
     const orderBy = parseOrder(this.#codec.table, options.orderBy);
     // RETURNING follows no ORDER BY on PostgreSQL: hand the rows back in the order they were chosen.
     const rows = (await this.#gate.submit(
@@ -166,7 +169,7 @@ export class LifecycleOps {
         patch: this.#codec.encodePatch({
           [column]: options.to,
           leaseOwner: options.owner,
-          leaseExpiresAt: new Date(Date.now() + options.leaseMs),
+          leaseExpiresAt: new Date(now + options.leaseMs),
         }),
         increment: [this.#codec.table.columnsByName.get('attempt')!],
         where: parseFilter(this.#codec, filter),

@@ -15,8 +15,8 @@ export interface LifecycleOptions {
    */
   readonly history?: boolean;
   /**
-   * Leased claims. Adds the columns `attempt` (the fencing token), `leaseOwner`, `leaseExpiresAt`
-   * and `lastError`. An expired lease goes back to `expireTo`, or to `exhaustedTo` once
+   * Leased claims. Adds the columns `attempt` (the fencing token), `leaseOwner`, `leaseExpiresAt`,
+   * `lastError` and `runAt` (not claimable before). An expired lease goes back to `expireTo`, or to `exhaustedTo` once
    * `maxAttempts` (default 5) claims have been made. These return moves need not be declared in
    * `transitions`: a row that holds a lease may always go back to `expireTo` or `exhaustedTo`
    * (the reaper, a worker releasing what it holds, a foreign writer), whatever state the claim
@@ -29,12 +29,17 @@ export interface LifecycleOptions {
 export type LifecycleStates<Transitions> =
   Transitions extends Readonly<Record<infer From extends string, readonly (infer To extends string)[]>> ? From | To : string;
 
-/** The columns a table with leases gets. */
+/**
+ * The columns a table with leases gets. `runAt` delays a row: claim() passes over it until then
+ * (null: at once). Callers set it on insert or update to schedule work, and a worker's retry sets
+ * it to the backoff's end.
+ */
 export const LEASE_COLUMNS = {
   attempt: { type: 'integer', default: 0 },
   leaseOwner: 'text?',
   leaseExpiresAt: 'timestamp?',
   lastError: 'text?',
+  runAt: 'timestamp?',
 } as const satisfies Record<string, ColumnSpec>;
 export type LeaseColumns = typeof LEASE_COLUMNS;
 

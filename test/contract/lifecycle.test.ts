@@ -68,7 +68,16 @@ describe('declaring a lifecycle', () => {
   });
 
   it('adds the lease columns and defaults the state column to the initial state', () => {
-    expect(media.columns.map((c) => c.name)).toEqual(['path', 'status', 'size', 'attempt', 'leaseOwner', 'leaseExpiresAt', 'lastError']);
+    expect(media.columns.map((c) => c.name)).toEqual([
+      'path',
+      'status',
+      'size',
+      'attempt',
+      'leaseOwner',
+      'leaseExpiresAt',
+      'lastError',
+      'runAt',
+    ]);
     expect(media.columnsByName.get('status')?.constantDefault).toBe('pending');
   });
 });

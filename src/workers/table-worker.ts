@@ -1,0 +1,309 @@
+import type { Table } from '../api/table.js';
+import type { HandlerContext, Worker, WorkerStats, WorkOptions } from '../api/work-options.js';
+import { backoffMs } from '../core/backoff.js';
+import { SluiceError } from '../core/sluice-error.js';
+import type { AnyTableDef } from '../schema/define-table.js';
+import type { JsRow } from '../schema/row-codec.js';
+import { planWork, retryDelayMs, type WorkPlan } from './work-plan.js';
+
+/**
+ * Where a worker hears that rows may have become claimable: commits of its table in this process
+ * at once, and other processes' commits where the database can tell (SQLite's data_version,
+ * PostgreSQL's NOTIFY). Without a signal the worker polls every `pollMs`.
+ */
+export interface WakeSource {
+  subscribe(table: string, listener: () => void): () => void;
+}
+
+const LAST_ERROR_CHARS = 2000;
+
+/** What ended a nap: a commit signal, its timer, a finished handler, or stop(). */
+type WakeReason = 'commit' | 'timer' | 'slot' | 'stop';
+
+/** A table that a worker can drive: the public Table surface, untyped. */
+type AnyTable = Table<AnyTableDef>;
+
+interface InHand {
+  readonly row: JsRow;
+  readonly key: unknown;
+  readonly token: number;
+}
+
+/**
+ * The claim loop pg-boss and graphile-worker users expect, over the public Table API: claim a
+ * batch under leases, run up to `concurrency` handlers, settle each with its fencing token (done,
+ * retry with backoff, or failed), sleep until a commit or a due `runAt` wakes it. Settles of one
+ * batch are submitted together, so the gate commits them in one transaction.
+ */
+export class TableWorker implements Worker {
+  readonly #table: AnyTable;
+  readonly #plan: WorkPlan;
+  readonly #options: WorkOptions<JsRow, string, JsRow>;
+  readonly #onError: (error: unknown) => void;
+  readonly #unsubscribe: () => void;
+  readonly #waiting: InHand[] = [];
+  readonly #active = new Map<InHand, AbortController>();
+  readonly #settles = new Set<Promise<void>>();
+  readonly #stats: Omit<WorkerStats, 'running' | 'waiting'> = { claimed: 0, done: 0, failed: 0, retried: 0, released: 0, lost: 0 };
+  #running = true;
+  #woken = false;
+  #wake: ((why: WakeReason) => void) | undefined;
+  readonly #loop: Promise<void>;
+  #stopped: Promise<void> | undefined;
+
+  readonly #onStopped: (() => void) | undefined;
+
+  constructor(
+    table: AnyTable,
+    options: WorkOptions<JsRow, string, JsRow>,
+    wake: WakeSource,
+    onError: (error: unknown) => void,
+    onStopped?: () => void,
+  ) {
+    this.#plan = planWork(table.table, options as WorkOptions<unknown, string, unknown>);
+    this.#onStopped = onStopped;
+    this.#table = table;
+    this.#options = options;
+    this.#onError = options.onError ?? onError;
+    this.#unsubscribe = wake.subscribe(table.table.name, () => this.#signal('commit'));
+    this.#loop = this.#run();
+  }
+
+  get running(): boolean {
+    return this.#running;
+  }
+
+  stats(): WorkerStats {
+    return { ...this.#stats, running: this.#active.size, waiting: this.#waiting.length };
+  }
+
+  stop(): Promise<void> {
+    this.#stopped ??= this.#stop();
+    return this.#stopped;
+  }
+
+  async #run(): Promise<void> {
+    const plan = this.#plan;
+    let failures = 0;
+    let starved = false;
+    while (this.#running) {
+      if (!starved && this.#waiting.length < plan.concurrency) {
+        try {
+          const rows = (await this.#table.claim({
+            from: plan.from,
+            to: plan.to,
+            limit: plan.batch,
+            leaseMs: plan.leaseMs,
+            owner: plan.owner,
+            ...(this.#options.where === undefined ? {} : { where: this.#options.where }),
+            ...(this.#options.orderBy === undefined ? {} : { orderBy: this.#options.orderBy }),
+          })) as JsRow[];
+          failures = 0;
+          this.#stats.claimed += rows.length;
+          for (const row of rows) this.#waiting.push(this.#inHand(row));
+          starved = rows.length < plan.batch;
+        } catch (error) {
+          if (!this.#running) break;
+          this.#onError(error);
+          await this.#nap(backoffMs(failures++, { initialMs: 50, maxMs: plan.pollMs }), false);
+          continue;
+        }
+      }
+      this.#startHandlers();
+      if (!this.#running) break;
+      if (!starved) {
+        // Enough in hand: wait for a free handler before claiming more.
+        if (this.#waiting.length >= plan.concurrency) await this.#nap(undefined, false);
+        continue;
+      }
+      // Nothing more is due: sleep until a commit, the next delayed row or the poll; a finished
+      // handler only starts the next row in hand.
+      const why = await this.#nap(await this.#untilDue(), true);
+      if (why === 'commit' || why === 'timer') starved = false;
+    }
+  }
+
+  /** How long until the earliest delayed row in `from` is due, capped by the poll interval. */
+  async #untilDue(): Promise<number> {
+    const plan = this.#plan;
+    const now = Date.now();
+    try {
+      const where: JsRow = { $and: [{ [plan.lifecycle.column.name]: plan.from }, { runAt: { $gt: new Date(now) } }] };
+      if (this.#options.where !== undefined) (where.$and as unknown[]).push(this.#options.where);
+      const [next] = (await this.#table.find({ where, orderBy: 'runAt', limit: 1 } as never)) as JsRow[];
+      const at = (next?.runAt as Date | null | undefined)?.getTime();
+      return at === undefined ? plan.pollMs : Math.max(1, Math.min(plan.pollMs, at - now));
+    } catch (error) {
+      this.#onError(error);
+      return plan.pollMs;
+    }
+  }
+
+  /**
+   * Waits for a handler to finish, `ms` to pass, stop(), or (when `wakeable`) a commit signal. A
+   * commit that came while the loop was busy is kept, so a wakeable nap after it returns at once.
+   */
+  #nap(ms: number | undefined, wakeable: boolean): Promise<WakeReason> {
+    if (!this.#running) return Promise.resolve('stop');
+    if (wakeable && this.#woken) {
+      this.#woken = false;
+      return Promise.resolve('commit');
+    }
+    return new Promise((resolve) => {
+      const timer = ms === undefined ? undefined : setTimeout(() => done('timer'), ms);
+      const done = (why: WakeReason) => {
+        if (timer) clearTimeout(timer);
+        this.#wake = undefined;
+        resolve(why);
+      };
+      this.#wake = (why) => {
+        if (why === 'commit') {
+          if (!wakeable) return;
+          this.#woken = false;
+        }
+        done(why);
+      };
+    });
+  }
+
+  #signal(why: WakeReason): void {
+    if (why === 'commit') this.#woken = true;
+    this.#wake?.(why);
+  }
+
+  #inHand(row: JsRow): InHand {
+    const pk = this.#table.table.primaryKey;
+    const key = pk.length === 1 ? row[(pk[0] as { name: string }).name] : Object.fromEntries(pk.map((c) => [c.name, row[c.name]]));
+    return { row, key, token: row.attempt as number };
+  }
+
+  #startHandlers(): void {
+    while (this.#running && this.#active.size < this.#plan.concurrency && this.#waiting.length > 0) {
+      const item = this.#waiting.shift() as InHand;
+      const controller = new AbortController();
+      this.#active.set(item, controller);
+      this.#track(this.#handle(item, controller));
+    }
+  }
+
+  #track(settling: Promise<void>): void {
+    this.#settles.add(settling);
+    void settling.finally(() => this.#settles.delete(settling));
+  }
+
+  async #handle(item: InHand, controller: AbortController): Promise<void> {
+    const plan = this.#plan;
+    const renew = async (leaseMs = plan.leaseMs): Promise<boolean> => {
+      const held = await this.#table.renew(item.key as never, item.token, leaseMs);
+      if (!held && !controller.signal.aborted) controller.abort(leaseLost(plan, item));
+      return held;
+    };
+    const renewer = plan.autoRenew ? setInterval(() => void renew().catch(this.#onError), Math.max(1, plan.leaseMs / 3)) : undefined;
+    renewer?.unref();
+    const context: HandlerContext = { signal: controller.signal, attempt: item.token, renew };
+    try {
+      let patch: JsRow | undefined | void;
+      try {
+        patch = await this.#options.handler(item.row, context);
+      } catch (error) {
+        await this.#settleThrown(item, error);
+        return;
+      }
+      await this.#settle(item, plan.done, patch ?? undefined, 'done');
+    } catch (error) {
+      // The settle itself was refused (a bad patch, a closed database): the lease lapses and the reaper hands the row back.
+      this.#onError(error);
+    } finally {
+      if (renewer) clearInterval(renewer);
+      this.#active.delete(item);
+      this.#signal('slot');
+    }
+  }
+
+  async #settleThrown(item: InHand, error: unknown): Promise<void> {
+    const plan = this.#plan;
+    const lastError = describeError(error);
+    if (plan.retry && item.token < plan.retry.attempts) {
+      const runAt = new Date(Date.now() + retryDelayMs(plan.retry, item.token));
+      await this.#settle(item, plan.from, { lastError, runAt }, 'retried');
+    } else {
+      await this.#settle(item, plan.failed, { lastError }, 'failed');
+    }
+  }
+
+  /** One compare-and-set under the claim's token: a lapsed, re-claimed lease is refused, never settled twice. */
+  async #settle(item: InHand, to: string, set: JsRow | undefined, counted: 'done' | 'failed' | 'retried' | 'released'): Promise<void> {
+    const options: JsRow = { from: this.#plan.to, token: item.token };
+    if (set !== undefined) options.set = set;
+    try {
+      const result = await this.#table.transition(item.key as never, to as never, options as never);
+      if (result.applied) this.#stats[counted]++;
+      else this.#stats.lost++;
+    } catch (error) {
+      if (counted === 'done' && SluiceError.is(error, 'VALIDATION')) {
+        // The handler's patch was refused: the row fails with the reason rather than waiting for its lease.
+        await this.#settle(item, this.#plan.failed, { lastError: describeError(error) }, 'failed');
+        return;
+      }
+      throw error;
+    }
+  }
+
+  async #stop(): Promise<void> {
+    this.#running = false;
+    this.#wake?.('stop');
+    await this.#loop;
+    this.#unsubscribe();
+    const plan = this.#plan;
+    for (const item of this.#waiting.splice(0)) this.#track(this.#release(item));
+    if (this.#active.size > 0 && !(await this.#drained(plan.graceMs))) {
+      for (const [item, controller] of this.#active) controller.abort(stopping(plan, item));
+      if (!(await this.#drained(plan.graceMs))) {
+        // Handlers that ignore their signal: hand their rows back now; a late settle is refused by state.
+        for (const item of this.#active.keys()) this.#track(this.#release(item));
+      }
+    }
+    await Promise.allSettled([...this.#settles]);
+    this.#onStopped?.();
+  }
+
+  async #release(item: InHand): Promise<void> {
+    try {
+      await this.#settle(item, this.#plan.releaseTo, undefined, 'released');
+    } catch (error) {
+      this.#onError(error);
+    }
+  }
+
+  /** Resolves true once no handler runs, false after `ms`. */
+  async #drained(ms: number): Promise<boolean> {
+    const until = performance.now() + ms;
+    while (this.#active.size > 0) {
+      const left = until - performance.now();
+      if (left <= 0) return false;
+      await Promise.race([Promise.allSettled([...this.#settles]), new Promise((resolve) => setTimeout(resolve, left))]);
+    }
+    return true;
+  }
+}
+
+function describeError(error: unknown): string {
+  const text = error instanceof Error ? `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}` : String(error);
+  return text.length > LAST_ERROR_CHARS ? `${text.slice(0, LAST_ERROR_CHARS - 1)}…` : text;
+}
+
+function leaseLost(plan: WorkPlan, item: InHand): SluiceError {
+  return new SluiceError(
+    'CONFLICT',
+    `The lease on ${plan.table} ${JSON.stringify(item.key)} (attempt ${item.token}) was lost: it lapsed and the row was handed back. Stop working on it; its settle will be refused.`,
+    { table: plan.table, value: item.key },
+  );
+}
+
+function stopping(plan: WorkPlan, item: InHand): SluiceError {
+  return new SluiceError(
+    'CLOSED',
+    `The worker on ${plan.table} is stopping and its grace period (${plan.graceMs} ms) is over; finish ${JSON.stringify(item.key)} quickly or it is handed back.`,
+    { table: plan.table, value: item.key },
+  );
+}
