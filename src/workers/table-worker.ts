@@ -275,15 +275,21 @@ export class TableWorker implements Worker {
     }
   }
 
-  /** Resolves true once no handler runs, false after `ms`. */
+  /** Resolves true once no handler runs, false after `ms`; leaves no timer behind to hold the process open. */
   async #drained(ms: number): Promise<boolean> {
-    const until = performance.now() + ms;
-    while (this.#active.size > 0) {
-      const left = until - performance.now();
-      if (left <= 0) return false;
-      await Promise.race([Promise.allSettled([...this.#settles]), new Promise((resolve) => setTimeout(resolve, left))]);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), ms);
+    });
+    try {
+      while (this.#active.size > 0) {
+        const settled = Promise.allSettled([...this.#settles]).then(() => 'settled' as const);
+        if ((await Promise.race([settled, timeout])) === 'timeout') break;
+      }
+    } finally {
+      clearTimeout(timer);
     }
-    return true;
+    return this.#active.size === 0;
   }
 }
 
