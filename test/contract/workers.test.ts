@@ -1,4 +1,7 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterEach, beforeAll, expect, it } from 'vitest';
+import { foreignEnv, prepareForeignSqlite } from '../../src/cli/foreign/foreign-sqlite.js';
 import { type Database, defineTable, type Table, type Worker } from '../../src/index.js';
 import { forEachDialect } from '../support/databases.js';
 
@@ -155,6 +158,38 @@ forEachDialect('workers', (t) => {
       nextId = first + i;
     }
     expect(Math.max(...delays)).toBeLessThan(200);
+  });
+
+  it.runIf(t.dialect === 'sqlite')("wakes on a foreign process's insert (Python) through data_version, not at the next poll", async () => {
+    const table = db.table(jobs);
+    const [id] = ids(1) as [number];
+    let startedAt = 0;
+    work({
+      from: 'pending',
+      to: 'running',
+      done: 'done',
+      failed: 'failed',
+      pollMs: 10_000,
+      where: { id },
+      handler: async () => {
+        startedAt = Date.now();
+      },
+    });
+    await sleep(50);
+    const foreign = await prepareForeignSqlite(() => {});
+    const insert = `
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], timeout=5, isolation_level=None)
+db.execute("insert into jobs (id, payload) values (?, 'from python')", (int(sys.argv[2]),))
+print(int(time.time() * 1000))
+`;
+    const { stdout } = await promisify(execFile)(foreign.python, ['-c', insert, t.location().url.slice('sqlite:'.length), String(id)], {
+      env: foreignEnv(foreign),
+    });
+    const committedAt = Number(stdout.trim());
+    await until(() => startedAt > 0, 5000);
+    expect(startedAt - committedAt).toBeLessThan(200);
+    await until(async () => (await table.get(id))?.status === 'done');
   });
 
   it('stop() finishes running handlers, hands back what was not started, and leaves nothing claimed', async () => {
