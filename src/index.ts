@@ -13,6 +13,7 @@ export type {
 export type { HandlerContext, RetryOptions, Worker, WorkerStats, WorkOptions } from './api/work-options.js';
 export type { CacheOptions } from './cache/cache-options.js';
 export type { CacheStats, TierStats } from './cache/cache-stats.js';
+export type { DerivedCacheApi, GetOrSetOptions } from './cache/derived-cache.js';
 export type { DialectName, Durability } from './core/kinds.js';
 export type { LatencySummary } from './core/latency-window.js';
 export type { ErrorCode } from './core/sluice-error.js';

@@ -11,7 +11,7 @@ export class CacheMetrics {
   readonly #loadSeconds: Histogram;
 
   constructor(registry: Registry, read: () => CacheStats) {
-    const byTier = (name: string, help: string, pick: (s: CacheStats) => Record<'l1' | 'l2' | 'query', number>) =>
+    const byTier = (name: string, help: string, pick: (s: CacheStats) => Record<'l1' | 'l2' | 'query' | 'derived', number>) =>
       new Counter({
         name,
         help,
@@ -22,15 +22,17 @@ export class CacheMetrics {
           for (const [tier, n] of Object.entries(pick(read()))) this.inc({ tier }, n);
         },
       });
-    byTier('sluice_cache_hits_total', 'Cache hits by tier (l1, l2, query).', (s) => ({
+    byTier('sluice_cache_hits_total', 'Cache hits by tier (l1, l2, query, derived).', (s) => ({
       l1: s.l1.hits,
       l2: s.l2.hits,
       query: s.queries.hits,
+      derived: s.derived.hits,
     }));
-    byTier('sluice_cache_misses_total', 'Cache misses by tier (l1, l2, query).', (s) => ({
+    byTier('sluice_cache_misses_total', 'Cache misses by tier (l1, l2, query, derived).', (s) => ({
       l1: s.l1.misses,
       l2: s.l2.misses,
       query: s.queries.misses,
+      derived: s.derived.misses,
     }));
     const counter = (name: string, help: string, pick: (s: CacheStats) => number) =>
       new Counter({

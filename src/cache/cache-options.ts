@@ -26,6 +26,8 @@ export const cacheOptionsSchema = z
     redisMaxInFlight: z.number().int().min(1).default(256),
     /** Cached find/count results kept per table. Default 1,000. */
     queryMaxEntries: z.number().int().min(1).default(1000),
+    /** Derived values (db.cache.getOrSet) kept, least recently used first out. Default 10,000. */
+    derivedMaxEntries: z.number().int().min(1).default(10_000),
   })
   .strict();
 

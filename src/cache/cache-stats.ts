@@ -28,6 +28,15 @@ export interface CacheStats {
       lastError: string | null;
     };
   queries: TierStats;
+  /** Derived values (getOrSet): grace hits count as hits in hitRatio. */
+  derived: TierStats & {
+    entries: number;
+    graceHits: number;
+    loads: number;
+    loadFailures: number;
+    staleDrops: number;
+    invalidations: number;
+  };
   loads: { count: number; ms: LatencySummary };
   /** Loaded values not cached because a commit or flush overtook the load. */
   staleDrops: number;

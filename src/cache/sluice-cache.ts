@@ -9,6 +9,7 @@ import { CacheMetrics } from './cache-metrics.js';
 import type { ResolvedCacheOptions } from './cache-options.js';
 import { type CacheStats, tierStats } from './cache-stats.js';
 import { DataVersionWatch, dataVersionSource } from './data-version-watch.js';
+import { DerivedCache, type DerivedCacheApi, type GetOrSetOptions } from './derived-cache.js';
 import { RedisTier, type RemoteInvalidation } from './redis-tier.js';
 import { type CacheContext, TableCache } from './table-cache.js';
 
@@ -25,8 +26,9 @@ export interface SluiceCacheSetup {
  * invalidates them before a batch's promises settle, the data_version watch that notices other
  * connections' commits, and the optional Redis tier shared with other processes and instances.
  */
-export class SluiceCache implements CacheContext {
+export class SluiceCache implements CacheContext, DerivedCacheApi {
   readonly #options: ResolvedCacheOptions;
+  readonly #derived: DerivedCache;
   readonly #tables = new Map<string, TableCache>();
   readonly #watch: DataVersionWatch | undefined;
   readonly #tier: RedisTier | undefined;
@@ -44,24 +46,25 @@ export class SluiceCache implements CacheContext {
       if (policy) this.#tables.set(table.name, new TableCache(table.name, policy, this, setup.options.queryMaxEntries));
     }
     this.#anyL2 = [...this.#tables.values()].some((t) => t.policy.l2);
+    this.#derived = new DerivedCache(this, setup.options.derivedMaxEntries);
     this.#metrics = new CacheMetrics(setup.registry, () => this.stats());
-    if (this.#tables.size > 0) {
-      const source = dataVersionSource(setup.dialect);
-      if (source) this.#watch = new DataVersionWatch(source, Math.max(1, setup.options.staleBoundMs / 2), () => this.#foreignCommit());
-      if (setup.options.redisUrl) {
-        this.#tier = new RedisTier(
-          {
-            url: setup.options.redisUrl,
-            keyPrefix: setup.options.keyPrefix,
-            timeoutMs: setup.options.redisTimeoutMs,
-            retryMs: setup.options.redisRetryMs,
-            maxInFlight: setup.options.redisMaxInFlight,
-            instanceId: randomUUID(),
-            staleBoundMs: setup.options.staleBoundMs,
-          },
-          { onRemote: (list) => this.#applyRemote(list), onResync: () => this.#flush() },
-        );
-      }
+    // Derived values (getOrSet) may depend on any table, so the watch and the channel run even
+    // when no table has a row cache.
+    const source = dataVersionSource(setup.dialect);
+    if (source) this.#watch = new DataVersionWatch(source, Math.max(1, setup.options.staleBoundMs / 2), () => this.#foreignCommit());
+    if (setup.options.redisUrl) {
+      this.#tier = new RedisTier(
+        {
+          url: setup.options.redisUrl,
+          keyPrefix: setup.options.keyPrefix,
+          timeoutMs: setup.options.redisTimeoutMs,
+          retryMs: setup.options.redisRetryMs,
+          maxInFlight: setup.options.redisMaxInFlight,
+          instanceId: randomUUID(),
+          staleBoundMs: setup.options.staleBoundMs,
+        },
+        { onRemote: (list) => this.#applyRemote(list), onResync: () => this.#flush() },
+      );
     }
     // A process-private database has no other writers to hear about.
     this.#watched = this.#watch !== undefined || setup.dialect.capabilities.processPrivate;
@@ -111,20 +114,61 @@ export class SluiceCache implements CacheContext {
     this.#metrics.recordLoad(ms);
   }
 
-  /** The gate's change feed: runs after COMMIT, before the batch's promises settle. */
+  /**
+   * The gate's change feed: runs after COMMIT, before the batch's promises settle. Cached rows of
+   * the changed keys go, derived values computed from a changed table go, and other instances
+   * are told: keys of tables with a row cache, the bare name of every other table (their derived
+   * values may depend on it; the name costs bytes in the one message a batch sends, not a message).
+   */
   readonly onCommit = (changes: readonly CommittedChange[]): void => {
-    if (this.#tables.size === 0) return;
+    const tier = this.#tier;
+    if (this.#tables.size === 0 && tier === undefined && !this.#derived.active) return;
     const byTable = new Map<string, CacheKey[]>();
+    let last: string | undefined;
+    let lastKeys: CacheKey[] | undefined;
     for (const change of changes) {
-      if (!this.#tables.has(change.table)) continue;
-      const keys = byTable.get(change.table);
-      if (keys) keys.push(cacheKey(change.encodedKey));
-      else byTable.set(change.table, [cacheKey(change.encodedKey)]);
+      const table = change.table;
+      if (table !== last) {
+        last = table;
+        lastKeys = byTable.get(table);
+        if (lastKeys === undefined) {
+          lastKeys = [];
+          byTable.set(table, lastKeys);
+        }
+      }
+      if (this.#tables.has(table)) (lastKeys as CacheKey[]).push(cacheKey(change.encodedKey));
     }
-    if (byTable.size === 0) return;
-    for (const [table, keys] of byTable) this.#tables.get(table)?.invalidate(keys);
-    this.#tier?.invalidate([...byTable].map(([table, keys]) => ({ table, keys, l2: this.#tables.get(table)?.policy.l2 === true })));
+    for (const [table, keys] of byTable) {
+      if (keys.length > 0) this.#tables.get(table)?.invalidate(keys);
+      this.#derived.tableChanged(table);
+    }
+    tier?.invalidate([...byTable].map(([table, keys]) => ({ table, keys, l2: this.#tables.get(table)?.policy.l2 === true })));
   };
+
+  getOrSet<V>(key: string, loader: () => V | Promise<V>, options: GetOrSetOptions): Promise<V> {
+    return this.#derived.getOrSet(key, loader, options);
+  }
+
+  /**
+   * Drops what is cached about `table` (one row's entry when `key` is given as the table's encoded
+   * key, else every cached row and query of it) and every derived value depending on it, here
+   * and, over the Redis channel, in other instances.
+   */
+  invalidate(table: { readonly name: string } | string, key?: unknown): void {
+    const name = typeof table === 'string' ? table : table.name;
+    const rows = this.#tables.get(name);
+    const keys = key === undefined ? [] : [cacheKey(Array.isArray(key) ? key : [key])];
+    if (rows) {
+      if (key === undefined) rows.clear();
+      else rows.invalidate(keys);
+    }
+    this.#derived.tableChanged(name);
+    this.#tier?.invalidate([{ table: name, keys, l2: rows?.policy.l2 === true }]);
+  }
+
+  delete(key: string): void {
+    this.#derived.delete(key);
+  }
 
   stats(): CacheStats {
     let hits = 0;
@@ -181,6 +225,18 @@ export class SluiceCache implements CacheContext {
         echoes: t?.echoes ?? 0,
       },
       queries: tierStats(queryHits, queryMisses),
+      derived: (() => {
+        const d = this.#derived.counters;
+        return {
+          ...tierStats(d.hits + d.graceHits, d.misses),
+          entries: this.#derived.size,
+          graceHits: d.graceHits,
+          loads: d.loads,
+          loadFailures: d.loadFailures,
+          staleDrops: d.staleDrops,
+          invalidations: d.invalidations,
+        };
+      })(),
       loads: { count: load.count, ms: load },
       staleDrops,
       invalidations,
@@ -206,12 +262,21 @@ export class SluiceCache implements CacheContext {
   #flush(): void {
     this.#epoch++;
     for (const table of this.#tables.values()) table.clear();
+    this.#derived.clear();
   }
 
   #applyRemote(list: readonly RemoteInvalidation[]): void {
     for (const item of list) {
       if ('all' in item) this.#flush();
-      else this.#tables.get(item.table)?.invalidate(item.keys);
+      else {
+        const rows = this.#tables.get(item.table);
+        // A bare table name: an invalidate(table) of every row, or a commit to a table the sender does not row-cache.
+        if (rows) {
+          if (item.keys.length > 0) rows.invalidate(item.keys);
+          else rows.clear();
+        }
+        this.#derived.tableChanged(item.table);
+      }
     }
   }
 }

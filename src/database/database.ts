@@ -2,6 +2,7 @@ import type { Registry } from 'prom-client';
 import type { Table } from '../api/table.js';
 import type { FindOptions } from '../api/table-options.js';
 import type { CacheStats } from '../cache/cache-stats.js';
+import type { DerivedCacheApi } from '../cache/derived-cache.js';
 import { SluiceCache } from '../cache/sluice-cache.js';
 import type { DialectName } from '../core/kinds.js';
 import { SluiceError } from '../core/sluice-error.js';
@@ -99,6 +100,17 @@ export class Database {
       );
     }
     return this.#sync;
+  }
+
+  /**
+   * Derived values beside the rows they come from: `getOrSet(key, loader, { ttlMs, graceMs?,
+   * dependsOn? })` with one loader per key at a time, dropped when a `dependsOn` table changes
+   * (here, in other processes on the SQLite file, in other instances over Redis); and
+   * `invalidate(table, key?)`.
+   */
+  get cache(): DerivedCacheApi {
+    this.#requireOpen();
+    return this.#cache;
   }
 
   /** The task store (work items with leases, cached results and cleanup); open with `tasks: true` to have it. */
