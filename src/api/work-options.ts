@@ -64,6 +64,7 @@ export interface WorkOptions<Row, State extends string, Patch> {
    * Does the work. Resolve to settle the row to `done`; resolve with a patch to set columns in the
    * same statement (a result, say); throw to retry or fail it, the error recorded in `lastError`.
    */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a handler written `async (row) => { … }` returns Promise<void>, which must type-check.
   readonly handler: (row: Row, context: HandlerContext) => Promise<Patch | undefined | void>;
   /** The worker's own failures (a claim the database refused); default: the database's onError. */
   readonly onError?: (error: unknown) => void;

@@ -54,6 +54,7 @@ export async function runMigrations(
       for (const statement of createIndexesSql(flavor, table)) await session.exec(statement);
     }
     if (table.lifecycle) for (const statement of flavor.lifecycleDdl(table, table.lifecycle)) await session.exec(statement);
+    if (table.timestamps) for (const statement of flavor.timestampsDdl(table)) await session.exec(statement);
   }
   for (const migration of pending) {
     for (const statement of flavor.migrationSql(migration)) await session.exec(statement);

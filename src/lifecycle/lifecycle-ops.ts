@@ -115,7 +115,8 @@ export class LifecycleOps {
       this.#requireToken('transition', options.token);
       where = parseFilter(this.#codec, { $and: [move.condition, { attempt: options.token }] });
     }
-    const patch = options.set === undefined ? move.patch : this.#codec.encodePatch({ ...this.#set(options.set), ...move.assigns });
+    const patch =
+      options.set === undefined ? this.#codec.restamp(move.patch) : this.#codec.encodePatch({ ...this.#set(options.set), ...move.assigns });
     const command: WriteCommand = { kind: 'update', key: this.#codec.encodeKey(key), patch, where, returning };
     try {
       const row = await this.#gate.submit(this.#codec, command, options);

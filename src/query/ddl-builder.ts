@@ -19,6 +19,8 @@ export interface DdlFlavor {
   blobLiteral(hex: string): RawBuilder<unknown>;
   /** Triggers (and a history table) that enforce a lifecycle on every writer; run on each migrate. */
   lifecycleDdl(table: TableDef, lifecycle: Lifecycle): string[];
+  /** Triggers that keep `timestamps: true` columns for foreign writers; run on each migrate. */
+  timestampsDdl(table: TableDef): string[];
   /** The statements of a numbered migration meant for this database. */
   migrationSql(migration: Migration): readonly string[];
 }

@@ -17,7 +17,9 @@ export type UpsertClause = (insert: AnyInsert, table: TableDef, update: readonly
  * lease state, which belongs to the claim that holds the row (a rescan must not rewind its token).
  */
 export function upsertUpdateColumns(table: TableDef): readonly ColumnDef[] {
-  const kept = leaseStateColumns(table);
+  const kept: ColumnDef[] = [...leaseStateColumns(table)];
+  // A row's creation time belongs to the row, not to the upsert that replaces its values.
+  if (table.timestamps) kept.push(table.timestamps.createdAt);
   return table.columns.filter((c) => !table.primaryKey.includes(c) && !kept.includes(c));
 }
 

@@ -11,6 +11,7 @@ import {
 } from './lifecycle-policy.js';
 import { resolveSyncPolicy, type SyncPolicy } from './sync-policy.js';
 import type { ColumnsSpec, InsertOf, KeyOf, PatchOf, PrimaryKeySpec, RowOf } from './table-types.js';
+import { TIMESTAMP_COLUMNS, type TimestampColumns, type TimestampPolicy, timestampColumnDefs } from './timestamp-columns.js';
 
 export type { ColumnDef } from './column-types.js';
 
@@ -29,10 +30,19 @@ export interface TableOptions<C extends ColumnsSpec, PK extends PrimaryKeySpec<C
   lifecycle?: LifecycleOptions & { readonly column: keyof C & string };
   /** Ship every committed change to the sync target: `true` (upsert on the primary key) or `{ key }` (another unique key). */
   sync?: true | { readonly key: (keyof C & string) | readonly (keyof C & string)[] };
+  /**
+   * Keep `createdAt` and `updatedAt` (Dates): set by Sluice on insert and on every change, and by
+   * database triggers for foreign writers. Callers may pass them on insert (an import keeps its
+   * history) but never in a patch. Default false.
+   */
+  timestamps?: boolean;
 }
 
-/** The columns a definition ends up with: leased lifecycles add their lease columns. */
-export type TableColumns<C extends ColumnsSpec, O> = O extends { readonly lifecycle: { readonly leases: object } } ? C & LeaseColumns : C;
+/** The columns a definition ends up with: leased lifecycles add their lease columns, `timestamps` its two. */
+export type TableColumns<C extends ColumnsSpec, O> = (O extends { readonly lifecycle: { readonly leases: object } }
+  ? C & LeaseColumns
+  : C) &
+  (O extends { readonly timestamps: true } ? TimestampColumns : unknown);
 /** The lifecycle column may be left out of an insert: it defaults to the initial state. */
 /** The states of a table's lifecycle; `never` when it declares none. */
 export type StatesOf<O> = O extends { readonly lifecycle: { readonly transitions: infer T } } ? LifecycleStates<T> : never;
@@ -59,6 +69,8 @@ export interface TableDef<
   readonly lifecycle?: Lifecycle;
   /** The table's sync declaration, checked; undefined when it is not shipped. */
   readonly sync?: SyncPolicy;
+  /** `createdAt` / `updatedAt` when the table keeps them (`timestamps: true`). */
+  readonly timestamps?: TimestampPolicy;
   /** Type carriers only; never set at runtime. */
   readonly $row?: RowOf<C>;
   readonly $insert?: InsertOf<C, Implied>;
@@ -76,7 +88,7 @@ export type KeyType<T> = T extends { readonly $key?: infer R } ? Exclude<R, unde
 export type StateType<T> = T extends { readonly $state?: infer S extends string } ? Exclude<S, undefined> : string;
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
-const TABLE_OPTIONS = ['columns', 'primaryKey', 'unique', 'indexes', 'cache', 'lifecycle', 'retention', 'sync'];
+const TABLE_OPTIONS = ['columns', 'primaryKey', 'unique', 'indexes', 'cache', 'lifecycle', 'retention', 'sync', 'timestamps'];
 /** Set only while defineSluiceTable runs: Sluice's own tables may use the reserved prefix. */
 let allowReserved = false;
 
@@ -127,6 +139,8 @@ export function defineTable<
   }
   if (specs.length === 0) throw new SluiceError('CONFIG', `Table ${name} declares no columns.`, { table: name });
   const columns = specs.map(([columnName, spec]) => defineColumn(name, columnName, spec));
+  const timestamps = resolveTimestamps(name, options.timestamps, declared);
+  if (timestamps) columns.push(timestamps.createdAt, timestamps.updatedAt);
   const columnsByName = new Map(columns.map((c) => [c.name, c]));
   const sqlNames = new Set<string>();
   for (const column of columns) {
@@ -174,8 +188,25 @@ export function defineTable<
     ...(lifecycleOptions === undefined ? {} : { lifecycle: resolveLifecycle(name, lifecycleOptions, columnsByName) }),
     ...(options.retention === undefined ? {} : { retention: resolveRetention(name, options.retention, columnsByName) }),
     ...(options.sync === undefined ? {} : syncOf(resolveSyncPolicy(name, options.sync, primaryKey, unique, columnsByName))),
+    ...(timestamps === undefined ? {} : { timestamps }),
   };
   return Object.freeze(table) as TableDef as TableDef<Name, TableColumns<C, O>, PK, ImpliedColumns<O>, StatesOf<O>>;
+}
+
+function resolveTimestamps(table: string, option: unknown, declared: readonly [string, ColumnSpec][]): TimestampPolicy | undefined {
+  if (option === undefined || option === false) return undefined;
+  if (option !== true)
+    throw new SluiceError('CONFIG', `Table ${table}: timestamps must be true or false, got ${describeValue(option)}.`, { table });
+  for (const column of Object.keys(TIMESTAMP_COLUMNS)) {
+    if (declared.some(([n]) => n === column)) {
+      throw new SluiceError('CONFIG', `Table ${table}: column ${column} is added by timestamps: true; do not declare it yourself.`, {
+        table,
+        column,
+      });
+    }
+  }
+  const [createdAt, updatedAt] = timestampColumnDefs();
+  return Object.freeze({ createdAt, updatedAt });
 }
 
 function syncOf(policy: SyncPolicy | undefined): { sync?: SyncPolicy } {

@@ -33,6 +33,8 @@ export class RowCodec {
   readonly #keyColumn: readonly boolean[];
   /** Each column's encoder by column index: one array load on the hot path, not two lookups. */
   readonly #encoders: readonly ((value: unknown) => unknown)[];
+  /** The index of `updatedAt` in a timestamped table, which every patch sets; -1 without timestamps. */
+  readonly #updatedAt: number;
 
   constructor(table: TableDef, codec: ValueCodec) {
     this.table = table;
@@ -42,6 +44,7 @@ export class RowCodec {
     this.#indexByName = new Map(table.columns.map((column, i) => [column.name, i]));
     this.#keyColumn = table.columns.map((column) => table.primaryKey.includes(column));
     this.#encoders = table.columns.map((column) => codec.encode[column.type]);
+    this.#updatedAt = table.timestamps ? table.columns.indexOf(table.timestamps.updatedAt) : -1;
     for (const column of table.columns) {
       const decode = codec.decode[column.type];
       if (decode) this.#decoded.push({ column, decode });
@@ -80,6 +83,8 @@ export class RowCodec {
     // The patch's own names (a handful), not every column of the table, put in table order so
     // that one set of columns is one statement shape whatever order the caller wrote them in.
     const found: number[] = [];
+    const stamped = this.#updatedAt >= 0;
+    if (stamped) this.#refuseTimestamps(object);
     for (const name in object) {
       const index = this.#indexByName.get(name);
       if (index === undefined) this.#rejectUnknown(object);
@@ -92,12 +97,22 @@ export class RowCodec {
       }
       found[at] = index as number;
     }
+    if (stamped && found.length > 0) {
+      // Every change moves updatedAt, in table order like the caller's columns.
+      let at = found.length;
+      found.push(this.#updatedAt);
+      while (at > 0 && (found[at - 1] as number) > this.#updatedAt) {
+        found[at] = found[at - 1] as number;
+        at--;
+      }
+      found[at] = this.#updatedAt;
+    }
     const columns: ColumnDef[] = [];
     const params: unknown[] = [];
     let mask = 0;
     for (const index of found) {
       const column = this.table.columns[index] as ColumnDef;
-      const value = object[column.name];
+      const value = index === this.#updatedAt ? new Date() : object[column.name];
       if (this.#keyColumn[index]) {
         throw new SluiceError(
           'VALIDATION',
@@ -116,6 +131,33 @@ export class RowCodec {
       });
     }
     return { columns, params, mask: this.table.columns.length <= 30 ? mask : -1 };
+  }
+
+  /**
+   * A patch built once and used many times (a lifecycle move) with `updatedAt` set to now; the
+   * patch itself when the table keeps no timestamps.
+   */
+  restamp(patch: EncodedPatch): EncodedPatch {
+    if (this.#updatedAt < 0) return patch;
+    const at = patch.columns.indexOf(this.table.columns[this.#updatedAt] as ColumnDef);
+    if (at < 0) return patch;
+    const params = patch.params.slice();
+    params[at] = (this.#encoders[this.#updatedAt] as (value: unknown) => unknown)(new Date());
+    return { columns: patch.columns, params, mask: patch.mask };
+  }
+
+  #refuseTimestamps(object: JsRow): void {
+    const timestamps = this.table.timestamps;
+    if (!timestamps) return;
+    for (const column of [timestamps.createdAt, timestamps.updatedAt]) {
+      if (object[column.name] !== undefined) {
+        throw new SluiceError(
+          'VALIDATION',
+          `${this.table.name}.${column.name} is kept by timestamps: true, so an update may not set it; got ${describeValue(object[column.name])}. Leave it out: ${column.name === 'updatedAt' ? 'every change sets it' : 'it is set once, on insert'}.`,
+          { table: this.table.name, column: column.name, value: object[column.name] },
+        );
+      }
+    }
   }
 
   /** A single key is its value; a composite key is an object holding exactly its columns. */

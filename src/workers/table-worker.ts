@@ -202,6 +202,7 @@ export class TableWorker implements Worker {
     renewer?.unref();
     const context: HandlerContext = { signal: controller.signal, attempt: item.token, renew };
     try {
+      // biome-ignore lint/suspicious/noConfusingVoidType: what a handler resolves with (see WorkOptions.handler).
       let patch: JsRow | undefined | void;
       try {
         patch = await this.#options.handler(item.row, context);

@@ -5,6 +5,7 @@ import type { ColumnType } from '../../schema/column-types.js';
 import { migrationSql } from '../../schema/migration.js';
 import { postgresCodec } from './postgres-codec.js';
 import { postgresLifecycleDdl } from './postgres-lifecycle-ddl.js';
+import { postgresTimestampsDdl } from './postgres-timestamps-ddl.js';
 
 /** Kysely as a SQL compiler only: the dummy driver makes sure it never runs anything itself. */
 export function createPostgresBuilder(): Kysely<any> {
@@ -65,6 +66,7 @@ export function postgresDdlFlavor(builder: Kysely<any>): DdlFlavor {
     check: () => undefined,
     blobLiteral: (hex) => sql`${sql.lit(`\\x${hex}`)}::bytea`,
     lifecycleDdl: (table, lifecycle) => postgresLifecycleDdl(builder, table, lifecycle),
+    timestampsDdl: (table) => postgresTimestampsDdl(builder, table),
     migrationSql: (migration) => migrationSql(migration, 'postgres'),
   };
 }
