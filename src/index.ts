@@ -1,4 +1,7 @@
 // The package entry: everything a user of Sluice programs against, and nothing else.
+
+export type { AlertRule, AlertSeverity, MetricAlertRule, TableAlertRule } from './alerts/alert-rules.js';
+export type { AlertHistoryEntry, AlertStatus, AlertsApi } from './alerts/alerts.js';
 export type { Table } from './api/table.js';
 export type {
   CountOptions,

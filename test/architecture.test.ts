@@ -22,6 +22,7 @@ const LAYERS: Record<string, number> = {
   sync: 7,
   rollup: 7,
   workers: 7,
+  alerts: 7,
   database: 8,
   // The package entries sit above the engine and below the faces.
   '<entry>': 8.5,

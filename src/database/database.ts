@@ -1,4 +1,7 @@
 import type { Registry } from 'prom-client';
+import { alertHistoryTable } from '../alerts/alert-history-table.js';
+import { checkAlertRules } from '../alerts/alert-rules.js';
+import { Alerts, type AlertsApi } from '../alerts/alerts.js';
 import type { Table } from '../api/table.js';
 import type { FindOptions } from '../api/table-options.js';
 import type { CacheStats } from '../cache/cache-stats.js';
@@ -35,6 +38,7 @@ export class Database {
   readonly #onError: (error: unknown) => void;
   readonly #maintenance: Maintenance;
   readonly #workers: WorkerHub;
+  readonly #alerts: Alerts | undefined;
   #tasks: TaskStore | undefined;
   readonly #sync: SyncShipper | undefined;
   /** The gate as handles of synced tables see it: a write waits while the outbox is past sync.maxPending. */
@@ -88,6 +92,30 @@ export class Database {
       this.#onError,
     );
     this.#maintenance.start();
+    if (options.alerts.length > 0) {
+      this.#alerts = new Alerts({
+        rules: checkAlertRules(options.alerts, options.tables),
+        registry: this.#metrics.registry,
+        table: (definition) => this.table(definition),
+        history: this.table(alertHistoryTable),
+        intervalMs: options.alertIntervalMs,
+        webhook: options.alertWebhook,
+        onError: this.#onError,
+      });
+      this.#alerts.start();
+    }
+  }
+
+  /** The alert rules passed to open(): their state now, evaluation on demand, and their history. */
+  get alerts(): AlertsApi {
+    this.#requireOpen();
+    if (!this.#alerts) {
+      throw new SluiceError(
+        'CONFIG',
+        'No alert rules: open with alerts: [{ name, metric, value | rate } | { name, table, windowMs, countAbove }] to use db.alerts.',
+      );
+    }
+    return this.#alerts;
   }
 
   /** The shipper of tables declared with `sync` (open with `sync: { target }`). */
@@ -267,6 +295,7 @@ export class Database {
       } finally {
         this.#stoppingWorkers = false;
       }
+      await this.#alerts?.stop();
       await this.#maintenance.stop();
       if (this.#sync) {
         // The shipper acknowledges through the gate, so it drains before the gate closes.

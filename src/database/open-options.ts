@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { alertHistoryTable } from '../alerts/alert-history-table.js';
+import { type AlertRule, checkAlertRules } from '../alerts/alert-rules.js';
 import { cacheOptionsSchema } from '../cache/cache-options.js';
 import { DURABILITIES } from '../core/kinds.js';
 import { didYouMean, SluiceError } from '../core/sluice-error.js';
@@ -104,6 +106,17 @@ const optionsSchema = z
      * nothing is captured; the outbox tables exist as soon as a table declares sync.
      */
     sync: syncOptionsSchema.optional(),
+    /**
+     * Alert rules evaluated every `alertIntervalMs`: over a metric (`{ name, metric, value | rate,
+     * forMs?, severity? }`) or over table data (`{ name, table, where?, time?, windowMs,
+     * countAbove }`). Firing and resolved events go to the alert history table, the
+     * `sluice_alerts_firing` gauge and `alertWebhook`. Default: none.
+     */
+    alerts: z.array(z.custom<AlertRule>((r) => typeof r === 'object' && r !== null, 'an alert rule object')).default([]),
+    /** POSTed one JSON object per firing or resolved alert, retried with backoff; never awaited by a write. */
+    alertWebhook: z.string().url().optional(),
+    /** How often alert rules are evaluated; 0 turns the timer off (db.alerts.evaluate() still works). Default 10 s. */
+    alertIntervalMs: z.number().int().min(0).default(10_000),
     /** Receives failures nobody awaits: enqueue() writes and commit listeners. Default: stderr. */
     onError: z.custom<(error: unknown) => void>((f) => typeof f === 'function').optional(),
   })
@@ -129,6 +142,10 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   }
   const options = parsed.data;
   if (options.tasks !== false && !options.tables.includes(tasksTable)) options.tables = [...options.tables, tasksTable];
+  if (options.alerts.length > 0) {
+    checkAlertRules(options.alerts, options.tables);
+    if (!options.tables.includes(alertHistoryTable as AnyTableDef)) options.tables = [...options.tables, alertHistoryTable as AnyTableDef];
+  }
   if (options.tables.some((t) => t.sync !== undefined)) {
     for (const own of [syncNodeTable, syncOutboxTable] as AnyTableDef[])
       if (!options.tables.includes(own)) options.tables = [...options.tables, own];
