@@ -46,7 +46,7 @@ export async function importSchemaModule(module: string, namedBy: string, base =
       cause: error,
     });
   }
-  return schemaFromExports(exports, `${file} (named by ${namedBy})`, ['--schema', file]);
+  return schemaFromExports(exports, `${file}, named by ${namedBy}`, ['--schema', file]);
 }
 
 /** Checks what a schema module (or a config file's `schema` object) exports. */

@@ -86,7 +86,7 @@ describe('sluice CLI', () => {
 
   it('smoke --non-blocking reports BUSY at once while another process holds the lock; smoke waits it out', async () => {
     const file = join(dir, 'cli.db');
-    const holder = spawn(sqlite.python, [scriptFile('hold_write_lock.py'), '--db', file, '--seconds', '3', '--path', 'holder/cli'], {
+    const holder = spawn(sqlite.python, [scriptFile('hold_write_lock.py'), '--db', file, '--seconds', '8', '--path', 'holder/cli'], {
       env: foreignEnv(sqlite),
       stdio: ['ignore', 'pipe', 'inherit'],
     });
