@@ -2,6 +2,7 @@ import { execFile, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import Fastify from 'fastify';
 import { mediaFiles as cliMediaFiles } from '../dist/cli/media-files-table.js';
@@ -206,7 +207,15 @@ async function dashboardCpu(file: string, seconds: number): Promise<{ idle: numb
   }
   await db.close();
   writeFileSync(`${file}.token`, TOKEN);
-  const child = spawn(process.execPath, [CLI, 'serve', '--db', `sqlite:${file}`, '--port', '0', '--token-file', `${file}.token`], {
+  // The demo table as an application schema: --demo would also start the demo's background load.
+  const schema = `${file}.schema.mjs`;
+  const table = JSON.stringify(pathToFileURL(join(ROOT, 'dist', 'cli', 'media-files-table.js')).href);
+  writeFileSync(
+    schema,
+    `import { mediaFiles, MEDIA_FILES_SCHEMA_VERSION } from ${table};\nexport const tables = [mediaFiles];\nexport const schemaVersion = MEDIA_FILES_SCHEMA_VERSION;\n`,
+  );
+  const serveArgs = ['serve', '--db', `sqlite:${file}`, '--schema', schema, '--port', '0', '--token-file', `${file}.token`];
+  const child = spawn(process.execPath, [CLI, ...serveArgs], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   try {

@@ -4,9 +4,9 @@ import { type Progress, startProgress } from './cli-progress-bar.js';
 
 export const DEFAULT_DB_URL = 'sqlite:./data/sluice.db';
 
-/** The options every command takes. */
+/** The options every command takes; --db is resolved by ./command-target.ts (SLUICE_URL, sluice.config.mjs, default). */
 export interface CommonOptions {
-  db: string;
+  db?: string;
   json: boolean;
 }
 
@@ -30,7 +30,10 @@ export interface CommandUi {
 /** Adds --db and --json to a command. */
 export function withCommonOptions(command: Command): Command {
   return command
-    .option('--db <url>', 'database URL: sqlite:./path.db, sqlite::memory: or postgres://user@host/db', DEFAULT_DB_URL)
+    .option(
+      '--db <url>',
+      `database URL: sqlite:./path.db, sqlite::memory: or postgres://user@host/db (default: $SLUICE_URL, else \`url\` in sluice.config.mjs, else ${DEFAULT_DB_URL})`,
+    )
     .option('--json', 'print exactly one JSON object on stdout and nothing else', false);
 }
 
@@ -50,13 +53,22 @@ export function commandAction<O extends CommonOptions>(
       else process.stdout.write(`${outcome.text.trimEnd()}\n`);
       if (!outcome.ok) process.exitCode = 1;
     } catch (error) {
-      const code = SluiceError.is(error) ? error.code : 'ERROR';
+      const code = SluiceError.is(error) ? error.code : unclassified(error);
       const message = error instanceof Error ? error.message : String(error);
       if (options.json) writeJson({ command: name, ok: false, error: { code, message } });
       else process.stderr.write(`sluice ${name}: ${code}: ${message}\n`);
       process.exitCode = 1;
     }
   };
+}
+
+/**
+ * A code for an error the library let through unclassified. A driver's SQLite error is the
+ * database failing, as the library's own fallback classifies it; anything else is a bug here.
+ */
+function unclassified(error: unknown): string {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_') ? 'UNAVAILABLE' : 'ERROR';
 }
 
 function createUi(json: boolean): CommandUi {

@@ -35,6 +35,18 @@ export const mediaFiles = defineTable('media_files', {
 
 export type MediaFilesTable = typeof mediaFiles;
 
+/**
+ * The columns every version of the demo table has had (as the database spells them). A
+ * media_files table without all of them, or with a column the demo never had, is someone else's.
+ */
+export const DEMO_CORE_COLUMNS: readonly string[] = ['path', 'size', 'downloadStatus', 'transferStatus', 'updatedAt'].map(
+  (name) => mediaFiles.columnsByName.get(name)?.sqlName ?? name,
+);
+
+/** The lifecycle history table the demo's triggers write, and its columns. */
+export const DEMO_HISTORY_TABLE = `${mediaFiles.name}_history`;
+export const DEMO_HISTORY_COLUMNS: readonly string[] = ['id', 'row_key', 'from_state', 'to_state', 'at', 'actor'];
+
 /** The schema version of the built-in tables: 2 put the transfer status under a lifecycle. */
 export const MEDIA_FILES_SCHEMA_VERSION = 2;
 

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -31,15 +31,15 @@ describe('sluice CLI', () => {
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('migrate creates the built-in table once, then has nothing to do', async () => {
-    const first = await json(['migrate', '--db', db]);
+  it('migrate --demo creates the built-in table once, then has nothing to do', async () => {
+    const first = await json(['migrate', '--db', db, '--demo']);
     expect(first.code).toBe(0);
     expect(first.body).toMatchObject({
       command: 'migrate',
       ok: true,
       report: { fromVersion: 0, toVersion: 2, applied: ['create table media_files'] },
     });
-    const again = await json(['migrate', '--db', db]);
+    const again = await json(['migrate', '--db', db, '--demo']);
     expect(again.body.report).toEqual({ fromVersion: 2, toVersion: 2, applied: [] });
   }, 30_000);
 
@@ -55,14 +55,16 @@ describe('sluice CLI', () => {
     expect(migrated.body.report).toMatchObject({ toVersion: 3, applied: ['create table notes'] });
     const doctor = await json(['doctor', '--db', url, '--schema', module]);
     expect(doctor.body).toMatchObject({ ok: true, codeSchemaVersion: 3, tables: [{ name: 'notes', rows: 0 }] });
-    // The built-in schema (version 2) meets a database at version 3: doctor says so and fails.
-    const older = await json(['doctor', '--db', url]);
-    expect(older.code).toBe(1);
-    expect(older.body.problems.join(' ')).toMatch(/newer than this code/);
+    // A schema at version 2 meets a database at version 3: doctor says so and fails.
+    const older = join(dir, 'older-schema.mjs');
+    writeFileSync(older, readFileSync(module, 'utf8').replace('schemaVersion = 3', 'schemaVersion = 2'));
+    const behind = await json(['doctor', '--db', url, '--schema', older]);
+    expect(behind.code).toBe(1);
+    expect(behind.body.problems.join(' ')).toMatch(/newer than this code/);
   }, 30_000);
 
   it('doctor reports integrity, WAL, checkpoint, versions and tables', async () => {
-    const { code, body } = await json(['doctor', '--db', db]);
+    const { code, body } = await json(['doctor', '--db', db, '--demo']);
     expect(code).toBe(0);
     expect(body.diagnosis).toMatchObject({ integrity: ['ok'], journalMode: 'wal', schemaVersion: 2, checkpointComplete: true });
     expect(body.diagnosis.sqliteVersion).toMatch(/^3\./);
@@ -71,7 +73,7 @@ describe('sluice CLI', () => {
   }, 30_000);
 
   it('smoke runs the round trip and leaves nothing behind', async () => {
-    const { code, body } = await json(['smoke', '--db', db]);
+    const { code, body } = await json(['smoke', '--db', db, '--demo']);
     expect(code).toBe(0);
     expect(body.steps.map((s: { step: string; status: string }) => `${s.step}:${s.status}`)).toEqual([
       'insert:ok',
@@ -79,22 +81,22 @@ describe('sluice CLI', () => {
       'transition:ok',
       'delete:ok',
     ]);
-    expect((await json(['doctor', '--db', db])).body.tables).toEqual([{ name: 'media_files', rows: 0 }]);
+    expect((await json(['doctor', '--db', db, '--demo'])).body.tables).toEqual([{ name: 'media_files', rows: 0 }]);
   }, 30_000);
 
   it('smoke --non-blocking reports BUSY at once while another process holds the lock; smoke waits it out', async () => {
     const file = join(dir, 'cli.db');
-    const holder = spawn(sqlite.python, [scriptFile('hold_write_lock.py'), '--db', file, '--seconds', '3', '--path', 'holder/cli'], {
+    const holder = spawn(sqlite.python, [scriptFile('hold_write_lock.py'), '--db', file, '--seconds', '8', '--path', 'holder/cli'], {
       env: foreignEnv(sqlite),
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     await waitForLine(holder, 'locked');
-    const refused = await json(['smoke', '--db', db, '--non-blocking']);
+    const refused = await json(['smoke', '--db', db, '--demo', '--non-blocking']);
     expect(refused.code).toBe(1);
     expect(refused.body).toMatchObject({ ok: false, busy: true, leftBehind: false });
     expect(refused.body.steps[0]).toMatchObject({ step: 'insert', status: 'busy' });
     expect(refused.body.steps[0].ms).toBeLessThan(1000);
-    const waited = await json(['smoke', '--db', db]);
+    const waited = await json(['smoke', '--db', db, '--demo']);
     expect(waited.body.ok).toBe(true);
     await exited(holder);
   }, 30_000);
@@ -165,7 +167,7 @@ describe('sluice CLI', () => {
       await after.close();
     }
     // The built-in schema has leases and no retention: one reaper pass, nothing to hand back.
-    const builtIn = await runCli(['cleanup', '--db', db], dir);
+    const builtIn = await runCli(['cleanup', '--db', db, '--demo'], dir);
     expect(builtIn.code).toBe(0);
     expect(builtIn.stdout).toMatch(/reap\s+media_files\s+0 rows/);
   }, 60_000);
@@ -174,7 +176,7 @@ describe('sluice CLI', () => {
     const bad = await json(['doctor', '--db', 'mysql://nowhere']);
     expect(bad.code).toBe(1);
     expect(bad.body).toMatchObject({ command: 'doctor', ok: false, error: { code: 'CONFIG' } });
-    const text = await runCli(['stress', '--db', 'sqlite::memory:'], dir);
+    const text = await runCli(['stress', '--demo', '--db', 'sqlite::memory:'], dir);
     expect(text.code).toBe(1);
     expect(text.stdout).toBe('');
     expect(text.stderr).toMatch(/^sluice stress: CONFIG: .*in-memory/);

@@ -1,10 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compiledEntry, packageRoot } from '../../src/cli/package-paths.js';
+import { compiledEntry } from '../../src/cli/package-paths.js';
 import { runCli } from '../support/child-processes.js';
 
 /** Options every command shares: --schema, and looking without creating. */
@@ -46,28 +45,4 @@ describe('sluice CLI options', () => {
     const [major, minor, patch] = reported.split('.').map(Number);
     expect((major ?? 0) * 1e6 + (minor ?? 0) * 1e3 + (patch ?? 0)).toBeGreaterThanOrEqual(3_051_003);
   }, 120_000);
-
-  it('smoke and stress take --schema, so a database migrated to a newer schema version is not refused', async () => {
-    const module = join(dir, 'app-schema.mjs');
-    const entry = pathToFileURL(join(packageRoot(), 'dist', 'index.js')).href;
-    writeFileSync(
-      module,
-      `import { defineTable } from ${JSON.stringify(entry)};\nexport const tables = [defineTable('notes', { columns: { id: 'integer', body: 'text' }, primaryKey: 'id' })];\nexport const schemaVersion = 5;\n`,
-    );
-    const url = `sqlite:${join(dir, 'app.db')}`;
-    expect((await json(['migrate', '--db', url, '--schema', module])).code).toBe(0);
-    // Without the application's schema the built-in one (version 2) meets version 5 and stops.
-    const refused = await json(['smoke', '--db', url]);
-    expect(refused.code).toBe(1);
-    expect(refused.body.error.message).toMatch(/newer than this code/);
-    // stress migrates its media_files table beside the application's, at the application's version.
-    const stress = await json(['stress', '--db', url, '--schema', module, '--processes', '2', '--seconds', '1']);
-    expect(stress.code, JSON.stringify(stress.body)).toBe(0);
-    expect(stress.body.ok).toBe(true);
-    const smoke = await json(['smoke', '--db', url, '--schema', module]);
-    expect(smoke.code, JSON.stringify(smoke.body)).toBe(0);
-    expect(smoke.body.ok).toBe(true);
-    const doctor = await json(['doctor', '--db', url, '--schema', module]);
-    expect(doctor.body).toMatchObject({ ok: true, codeSchemaVersion: 5 });
-  }, 90_000);
 });

@@ -47,7 +47,7 @@ describe('sluice serve', () => {
 
   it('on SIGTERM during a write load finishes, closes the database, exits 0, and keeps every acknowledged write', async () => {
     const file = join(dir, 'shutdown.db');
-    const server = serve(['--db', `sqlite:${file}`, '--migrate', '--port', '0'], { SLUICE_API_TOKEN: TOKEN });
+    const server = serve(['--db', `sqlite:${file}`, '--demo', '--port', '0'], { SLUICE_API_TOKEN: TOKEN });
     children.push(server.child);
     const base = await server.address;
     const acknowledged: string[] = [];

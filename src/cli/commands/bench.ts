@@ -6,6 +6,7 @@ import pg from 'pg';
 import { defineTable, open, type Table } from '../../index.js';
 import { parseUrl } from '../../internal.js';
 import { type CommonOptions, commandAction, wholeNumber, withCommonOptions } from '../cli-command.js';
+import { resolveUrl } from '../command-target.js';
 
 interface BenchOptions extends CommonOptions {
   seconds: number;
@@ -63,7 +64,8 @@ export function registerBench(program: Command): void {
     .option('--seconds <s>', 'how long each measurement runs', wholeNumber(1, 600), 3)
     .action(
       commandAction('bench', async (options: BenchOptions, ui) => {
-        const target = await targetFor(options.db);
+        const url = await resolveUrl(options);
+        const target = await targetFor(url);
         const progress = ui.progress('bench', 4, 'measurements');
         try {
           const db = await open({ url: target.url, tables: [benchRows], ...target.openExtra });
@@ -82,7 +84,7 @@ export function registerBench(program: Command): void {
               const insertRatio = sluiceInsert.rowsPerSecond / rawInsert;
               const getRatio = get.sluice.p50 / get.raw.p50;
               const data = {
-                db: options.db,
+                db: url,
                 benchedOn: target.where,
                 seconds: options.seconds,
                 insert: {

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { type CommonOptions, commandAction, withCommonOptions } from '../cli-command.js';
-import { openDatabase, type SchemaOption, withSchemaOption } from '../open-database.js';
-import { loadSchema } from '../schema-loader.js';
+import { resolveTarget, schemaToWrite, type TargetOptions, withSchemaOptions } from '../command-target.js';
+import { openDatabase } from '../open-database.js';
 
-type CleanupOptions = CommonOptions & SchemaOption;
+type CleanupOptions = CommonOptions & TargetOptions;
 
 /** One line of the cleanup report: what one job did to one table. */
 interface CleanupStep {
@@ -21,11 +21,13 @@ export function registerCleanup(program: Command): void {
     .description(
       "run the maintenance jobs once: each table's retention (1,000 rows per transaction), the lease reaper, and the task store's cleanup when the schema enables tasks",
     );
-  withSchemaOption(withCommonOptions(command)).action(
+  withSchemaOptions(withCommonOptions(command)).action(
     commandAction('cleanup', async (options: CleanupOptions) => {
-      const schema = await loadSchema(options.schema);
+      const target = await resolveTarget(options);
+      // The reaper and retention write the schema's tables: the demo's only where the demo may be.
+      const schema = await schemaToWrite(target, 'cleanup');
       // The timers stay off: this command runs each job once, and alone.
-      const db = await openDatabase(options.db, schema, {
+      const db = await openDatabase(target.url, schema, {
         maintenance: { retentionIntervalMs: 0, reapIntervalMs: 0, retentionBatchSize: 1000 },
       });
       try {
@@ -57,7 +59,7 @@ export function registerCleanup(program: Command): void {
           });
         }
         const totalMs = round(steps.reduce((sum, s) => sum + s.ms, 0));
-        const lines = [`Cleanup of ${options.db} (${schema.source}):`];
+        const lines = [`Cleanup of ${target.url} (${schema.source}):`];
         if (steps.length === 0) lines.push('  nothing to do: no table declares retention or leases, and the task store is off');
         for (const s of steps) {
           lines.push(
@@ -65,7 +67,7 @@ export function registerCleanup(program: Command): void {
           );
         }
         lines.push(`  total ${totalMs.toFixed(1)} ms`);
-        return { ok: true, data: { db: options.db, schema: schema.source, steps, totalMs }, text: lines.join('\n') };
+        return { ok: true, data: { db: target.url, schema: schema.source, steps, totalMs }, text: lines.join('\n') };
       } finally {
         await db.close();
       }

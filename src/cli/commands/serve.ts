@@ -2,14 +2,13 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { SluiceError } from '../../index.js';
 import { type CommonOptions, commandAction, wholeNumber, withCommonOptions } from '../cli-command.js';
-import { openDatabase, type SchemaOption, withSchemaOption } from '../open-database.js';
-import { loadSchema } from '../schema-loader.js';
+import { resolveTarget, schemaToWrite, type TargetOptions, withSchemaOptions } from '../command-target.js';
+import { openDatabase } from '../open-database.js';
 import { DemoScenario } from '../serve-demo.js';
 
-interface ServeOptions extends CommonOptions, SchemaOption {
+interface ServeOptions extends CommonOptions, TargetOptions {
   host: string;
   port: number;
-  demo: boolean;
   migrate: boolean;
   tokenFile?: string;
   readToken?: string;
@@ -19,10 +18,12 @@ export function registerServe(program: Command): void {
   const command = program
     .command('serve')
     .description('the HTTP API, /metrics, /openapi.json and the live dashboard; SIGTERM or SIGINT stop it gracefully');
-  withSchemaOption(withCommonOptions(command))
+  withSchemaOptions(
+    withCommonOptions(command),
+    "serve Sluice's built-in demo table media_files, migrate it, and run the seed-000 scenario (ingester, scheduler claims, smoke checker) in the background; refused in a database that holds other tables",
+  )
     .option('--host <host>', 'address to listen on; a non-loopback one needs a token', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0: any free port)', wholeNumber(0, 65535), 8080)
-    .option('--demo', 'run the seed-000 scenario (ingester, scheduler claims, smoke checker) in the background', false)
     .option('--migrate', 'apply the schema before serving (always on with --demo)', false)
     .option('--token-file <file>', 'read the write token from this file (default: $SLUICE_API_TOKEN)')
     .option('--read-token <token>', 'close reads too: they need this token or the write token (default: $SLUICE_READ_TOKEN)')
@@ -37,11 +38,12 @@ export function registerServe(program: Command): void {
             { value: options.host },
           );
         }
-        const schema = await loadSchema(options.schema);
+        const target = await resolveTarget(options);
+        const schema = await schemaToWrite(target, 'serve');
         // Loaded through the package's own name: the CLI reaches the server as any user would.
         const { createServer } = await import('sluice/server');
         let report: (source: string, error: unknown) => void = () => {};
-        const db = await openDatabase(options.db, schema, {
+        const db = await openDatabase(target.url, schema, {
           onError: (error) => {
             console.error('[sluice]', error);
             report('database', error);
@@ -50,9 +52,6 @@ export function registerServe(program: Command): void {
         let demo: DemoScenario | undefined;
         try {
           if (options.demo || options.migrate) await db.migrate();
-          if (options.demo && !schema.tables.some((t) => t.name === 'media_files')) {
-            throw new SluiceError('CONFIG', '--demo runs the seed-000 scenario on media_files; use it with the built-in schema.');
-          }
           const app = createServer(db, {
             ...(token === undefined ? {} : { token }),
             ...(readToken === undefined ? {} : { readToken }),

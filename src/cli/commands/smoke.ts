@@ -2,11 +2,12 @@ import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { SluiceError } from '../../index.js';
 import { type CommonOptions, commandAction, withCommonOptions } from '../cli-command.js';
+import { resolveDemoUrl, type TargetOptions, withDemoOption } from '../command-target.js';
 import { mediaFiles } from '../media-files-table.js';
-import { openDatabase, type SchemaOption, withSchemaOption } from '../open-database.js';
-import { loadSchema, withMediaFiles } from '../schema-loader.js';
+import { openDatabase } from '../open-database.js';
+import { BUILT_IN_SCHEMA } from '../schema-loader.js';
 
-interface SmokeOptions extends CommonOptions, SchemaOption {
+interface SmokeOptions extends CommonOptions, Omit<TargetOptions, 'schema'> {
   nonBlocking: boolean;
 }
 
@@ -25,13 +26,14 @@ export function registerSmoke(program: Command): void {
   const command = program
     .command('smoke')
     .description(
-      'the diagnostic round trip on media_files at low priority: insert a test row, read it, move it along its lifecycle, delete it',
+      "the diagnostic round trip on Sluice's demo table media_files at low priority: insert a test row, read it, move it along its lifecycle, delete it (on the default demo file, or with --demo)",
     );
-  withSchemaOption(withCommonOptions(command))
+  withDemoOption(withCommonOptions(command))
     .option('--non-blocking', 'try every write once; report BUSY instead of waiting for a lock held elsewhere', false)
     .action(
       commandAction('smoke', async (options: SmokeOptions) => {
-        const db = await openDatabase(options.db, withMediaFiles(await loadSchema(options.schema)));
+        const url = await resolveDemoUrl(options, 'smoke');
+        const db = await openDatabase(url, BUILT_IN_SCHEMA);
         const files = db.table(mediaFiles);
         const path = `smoke/${hostname()}-${process.pid}-${Date.now()}`;
         const write = { priority: 'low', nonBlocking: options.nonBlocking } as const;
@@ -90,7 +92,7 @@ export function registerSmoke(program: Command): void {
           const ok = steps.every((s) => s.status === 'ok');
           const busy = steps.some((s) => s.status === 'busy');
           const total = Math.round(steps.reduce((sum, s) => sum + s.ms, 0) * 1000) / 1000;
-          const lines = [`Smoke round trip on ${options.db}${options.nonBlocking ? ' (non-blocking)' : ''}, test row ${path}:`];
+          const lines = [`Smoke round trip on ${url}${options.nonBlocking ? ' (non-blocking)' : ''}, test row ${path}:`];
           for (const s of steps)
             lines.push(`  ${s.step.padEnd(10)} ${s.status.padEnd(8)} ${s.ms.toFixed(3).padStart(9)} ms${s.detail ? `  ${s.detail}` : ''}`);
           lines.push(`  ${'total'.padEnd(10)} ${''.padEnd(8)} ${total.toFixed(3).padStart(9)} ms`);
@@ -99,7 +101,7 @@ export function registerSmoke(program: Command): void {
           lines.push(ok ? 'ok' : 'FAILED');
           return {
             ok,
-            data: { db: options.db, nonBlocking: options.nonBlocking, path, steps, totalMs: total, busy, leftBehind },
+            data: { db: url, nonBlocking: options.nonBlocking, path, steps, totalMs: total, busy, leftBehind },
             text: lines.join('\n'),
           };
         } finally {

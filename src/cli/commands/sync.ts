@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import type { Database, SyncStatus } from '../../index.js';
 import { type CommonOptions, commandAction, wholeNumber, withCommonOptions } from '../cli-command.js';
-import { openDatabase, type SchemaOption, withSchemaOption } from '../open-database.js';
-import { loadSchema } from '../schema-loader.js';
+import { resolveTarget, schemaToWrite, type TargetOptions, withSchemaOptions } from '../command-target.js';
+import { openDatabase } from '../open-database.js';
 
 type SyncCliOptions = CommonOptions &
-  SchemaOption & { target?: string; targetSchema?: string; flavor: 'postgres' | 'opengauss'; limit: number; timeoutMs: number };
+  TargetOptions & { target?: string; targetSchema?: string; flavor: 'postgres' | 'opengauss'; limit: number; timeoutMs: number };
 
 const ACTIONS = ['status', 'flush', 'retry', 'dead-letters'] as const;
 
@@ -21,7 +21,7 @@ export function registerSync(program: Command): void {
     .option('--flavor <flavor>', "'postgres' or 'opengauss'", 'postgres')
     .option('--limit <n>', 'dead letters to list', wholeNumber(1, 1_000_000), 100)
     .option('--timeout-ms <ms>', 'how long status waits to hear from the target', wholeNumber(100, 600_000), 5000);
-  withSchemaOption(withCommonOptions(command)).action((action: string, options: SyncCliOptions) =>
+  withSchemaOptions(withCommonOptions(command)).action((action: string, options: SyncCliOptions) =>
     commandAction(`sync ${action}`, async (opts: SyncCliOptions, ui) => {
       if (!(ACTIONS as readonly string[]).includes(action)) {
         return {
@@ -38,9 +38,11 @@ export function registerSync(program: Command): void {
           text: 'sync needs a target: pass --target postgres://… or set SLUICE_SYNC_TARGET.',
         };
       }
-      const schema = await loadSchema(opts.schema);
+      const where = await resolveTarget(opts);
+      // The shipper writes its outbox and node row into the file: the demo's only where the demo may be.
+      const schema = await schemaToWrite(where, `sync ${action}`);
       const targetSchema = opts.targetSchema ?? process.env.SLUICE_SYNC_SCHEMA;
-      const db = await openDatabase(opts.db, schema, {
+      const db = await openDatabase(where.url, schema, {
         // Only this command ships: no count or age trigger fires while it looks.
         sync: {
           target,
@@ -58,7 +60,7 @@ export function registerSync(program: Command): void {
         switch (action) {
           case 'status': {
             const status = db.sync.status();
-            return { ok: status.target === 'up', data: { db: opts.db, status }, text: describeStatus(opts.db, status) };
+            return { ok: status.target === 'up', data: { db: where.url, status }, text: describeStatus(where.url, status) };
           }
           case 'flush': {
             const before = db.sync.status();
@@ -74,23 +76,25 @@ export function registerSync(program: Command): void {
             const shipped = status.synced - before.synced;
             return {
               ok: status.pending === 0,
-              data: { db: opts.db, shipped, ms, status },
-              text: `Shipped ${shipped} changes in ${ms} ms.\n${describeStatus(opts.db, status)}`,
+              data: { db: where.url, shipped, ms, status },
+              text: `Shipped ${shipped} changes in ${ms} ms.\n${describeStatus(where.url, status)}`,
             };
           }
           case 'retry': {
             const moved = await db.sync.retry();
             return {
               ok: true,
-              data: { db: opts.db, retried: moved },
+              data: { db: where.url, retried: moved },
               text: `${moved} dead letters are back in the queue; they ship with the next batch (sluice sync flush).`,
             };
           }
           default: {
             const letters = await db.sync.deadLetters({ limit: opts.limit });
-            const lines = [`${letters.length} dead letters in ${opts.db}${letters.length === opts.limit ? ` (first ${opts.limit})` : ''}:`];
+            const lines = [
+              `${letters.length} dead letters in ${where.url}${letters.length === opts.limit ? ` (first ${opts.limit})` : ''}:`,
+            ];
             for (const d of letters) lines.push(`  #${d.seq} ${d.table} ${JSON.stringify(d.key)}: ${d.error}`);
-            return { ok: true, data: { db: opts.db, deadLetters: letters }, text: lines.join('\n') };
+            return { ok: true, data: { db: where.url, deadLetters: letters }, text: lines.join('\n') };
           }
         }
       } finally {

@@ -11,8 +11,6 @@ export interface WorkerConfig {
   readonly name: string;
   readonly url: string;
   readonly logFile: string;
-  /** The application's `--schema` module, opened beside media_files; default: media_files alone. */
-  readonly schemaModule?: string;
   /** Every path this run writes starts with it, and schedulers only claim paths under it. */
   readonly prefix: string;
   /** Start writing right after `ready` and never stop (crash tests kill the process); default: wait for `go`. */

@@ -7,7 +7,7 @@ import type { Progress } from '../cli-progress-bar.js';
 import { type ForeignSqlite, prepareForeignSqlite } from '../foreign/foreign-sqlite.js';
 import { type MediaFilesTable, mediaFiles } from '../media-files-table.js';
 import { openDatabase } from '../open-database.js';
-import { loadSchema, withMediaFiles } from '../schema-loader.js';
+import { BUILT_IN_SCHEMA } from '../schema-loader.js';
 import { readAckLog } from './ack-log.js';
 import { type AckVerification, verifyAcks } from './ack-verifier.js';
 import { LatencyHistogram } from './latency-histogram.js';
@@ -23,8 +23,6 @@ export interface StressOptions {
   readonly foreign: boolean;
   /** Leave the run's rows in the database instead of deleting them after the checks. */
   readonly keepRows: boolean;
-  /** The application's `--schema` module: its tables, version and migrations are opened too. */
-  readonly schemaModule?: string;
   readonly note: (text: string) => void;
   readonly progress: (label: string, total: number, unit: string) => Progress;
 }
@@ -98,7 +96,8 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
   const prefix = `${runId}/`;
   const logDir = mkdtempSync(join(tmpdir(), 'sluice-stress-'));
 
-  const schema = withMediaFiles(await loadSchema(options.schemaModule));
+  // The caller has made sure this is the demo's database: it holds no application tables.
+  const schema = BUILT_IN_SCHEMA;
   const setup = await openDatabase(options.url, schema);
   try {
     await setup.migrate();
@@ -119,7 +118,6 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
       url: options.url,
       logFile: join(logDir, `${role}-${i + 1}.log`),
       prefix,
-      ...(options.schemaModule === undefined ? {} : { schemaModule: options.schemaModule }),
     }),
   );
   if (foreign && location.kind === 'sqlite') {

@@ -1,6 +1,6 @@
 import { mediaFiles } from '../media-files-table.js';
 import { openDatabase } from '../open-database.js';
-import { loadSchema, withMediaFiles } from '../schema-loader.js';
+import { BUILT_IN_SCHEMA } from '../schema-loader.js';
 import { AckLog } from './ack-log.js';
 import type { ChildMessage, ParentMessage, WorkerConfig } from './stress-protocol.js';
 import { runRole } from './stress-roles.js';
@@ -30,7 +30,7 @@ function waitForGo(): Promise<number> {
 
 async function main(): Promise<void> {
   const log = new AckLog(config.logFile);
-  const db = await openDatabase(config.url, withMediaFiles(await loadSchema(config.schemaModule)), {
+  const db = await openDatabase(config.url, BUILT_IN_SCHEMA, {
     onError: (error) => process.stderr.write(`[${config.name}] ${String(error)}\n`),
   });
   await db.migrate();

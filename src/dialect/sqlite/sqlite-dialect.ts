@@ -216,25 +216,38 @@ export class SqliteDialect implements Dialect {
   }
 
   async diagnose(): Promise<Record<string, unknown>> {
-    const pragma = (name: string) => this.#reader.pragma(name, { simple: true });
-    const integrity = this.#reader.pragma('integrity_check') as { integrity_check: string }[];
-    const walBefore = this.#watchdog.measure();
-    const checkpointed = this.checkpoint();
-    return {
-      dialect: 'sqlite',
-      file: this.file,
-      sqliteVersion: (this.#reader.prepare('select sqlite_version() as v').get() as { v: string }).v,
-      integrity: integrity.map((r) => r.integrity_check),
-      journalMode: this.#writer.pragma('journal_mode', { simple: true }),
-      synchronous: ['OFF', 'NORMAL', 'FULL', 'EXTRA'][Number(this.#writer.pragma('synchronous', { simple: true }))],
-      pageSize: pragma('page_size'),
-      pageCount: pragma('page_count'),
-      freelistCount: pragma('freelist_count'),
-      walBytesBefore: walBefore,
-      walBytesAfter: this.#watchdog.stats.walBytes,
-      checkpointComplete: checkpointed,
-      schemaVersion: await this.schemaVersion(),
-    };
+    try {
+      const pragma = (name: string) => this.#reader.pragma(name, { simple: true });
+      const integrity = this.#reader.pragma('integrity_check') as { integrity_check: string }[];
+      const walBefore = this.#watchdog.measure();
+      const checkpointed = this.checkpoint();
+      return {
+        dialect: 'sqlite',
+        file: this.file,
+        sqliteVersion: (this.#reader.prepare('select sqlite_version() as v').get() as { v: string }).v,
+        integrity: integrity.map((r) => r.integrity_check),
+        journalMode: this.#writer.pragma('journal_mode', { simple: true }),
+        synchronous: ['OFF', 'NORMAL', 'FULL', 'EXTRA'][Number(this.#writer.pragma('synchronous', { simple: true }))],
+        pageSize: pragma('page_size'),
+        pageCount: pragma('page_count'),
+        freelistCount: pragma('freelist_count'),
+        walBytesBefore: walBefore,
+        walBytesAfter: this.#watchdog.stats.walBytes,
+        checkpointComplete: checkpointed,
+        schemaVersion: await this.schemaVersion(),
+      };
+    } catch (error) {
+      // A page damaged badly enough makes integrity_check itself throw: say what it is and what to do.
+      const code = (error as { code?: unknown }).code;
+      if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB') {
+        throw new SluiceError(
+          'UNAVAILABLE',
+          `The SQLite file ${this.file} is damaged: ${(error as Error).message} (${code}). Nothing was changed; restore it from a backup, or copy out what is readable with \`sqlite3 ${this.file} .recover\`.`,
+          { cause: error },
+        );
+      }
+      throw classifySqliteError(error);
+    }
   }
 
   async close(): Promise<void> {

@@ -40,7 +40,19 @@ describe('one SQLite file shared by processes', () => {
 
   it('3 Node writers and 1 Python writer for 15 s: no BUSY, nothing lost or processed twice, no stale settle, no illegal state', async () => {
     const run = await runCli(
-      ['stress', '--db', `sqlite:${join(dir, 'stress.db')}`, '--processes', '3', '--seconds', '15', '--foreign', '--keep-rows', '--json'],
+      [
+        'stress',
+        '--demo',
+        '--db',
+        `sqlite:${join(dir, 'stress.db')}`,
+        '--processes',
+        '3',
+        '--seconds',
+        '15',
+        '--foreign',
+        '--keep-rows',
+        '--json',
+      ],
       dir,
     );
     const lines = run.stdout.trim().split('\n');
