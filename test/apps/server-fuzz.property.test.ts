@@ -32,7 +32,7 @@ const hostileText = fc.oneof(
 const hugeNumber = fc.constantFrom(2 ** 53, -(2 ** 63), 1e308, -1e-320, 1.2345678901234567e19);
 const anyJson = fc.oneof(fc.jsonValue({ maxDepth: 4 }), hugeNumber, hostileText);
 const deep = fc.integer({ min: 30, max: 3000 }).map((n) => '['.repeat(n) + ']'.repeat(n));
-const deepFilter = fc.integer({ min: 20, max: 200 }).map((n) => '{"$or":['.repeat(n) + '{}' + ']}'.repeat(n));
+const deepFilter = fc.integer({ min: 20, max: 200 }).map((n) => `${'{"$or":['.repeat(n)}{}${']}'.repeat(n)}`);
 
 const column = fc.constantFrom('id', 'name', 'score', 'active', 'meta', 'createdAt', 'status', 'note', 'nope', '$and', 'sensor', 'value');
 const operator = fc.constantFrom('$eq', '$ne', '$in', '$nin', '$gt', '$gte', '$lt', '$lte', '$like', '$null', '$regex', '$where');

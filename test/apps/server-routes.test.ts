@@ -193,7 +193,7 @@ forEachDialect('HTTP routes', (t) => {
       ['GET', `${T}/items/records?where=${encodeURIComponent('[1]')}`, undefined, 400, 'VALIDATION', /where must be a JSON object/],
       [
         'GET',
-        `${T}/items/records?where=${encodeURIComponent('{"$or":'.repeat(40) + '{}' + '}'.repeat(40))}`,
+        `${T}/items/records?where=${encodeURIComponent(`${'{"$or":'.repeat(40)}{}${'}'.repeat(40)}`)}`,
         undefined,
         400,
         'VALIDATION',

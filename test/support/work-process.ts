@@ -18,8 +18,6 @@ const jobs = db.table(workJobs);
 writeFileSync(`${log}.ready`, '');
 while (!existsSync(go)) await new Promise((r) => setTimeout(r, 5));
 const every = Number(slowEvery);
-const t0 = performance.now();
-if (process.env.WORK_TRACE) setInterval(() => console.log(owner, Math.round(performance.now() - t0), JSON.stringify(worker.stats())), 1000).unref();
 const worker = jobs.work({
   from: 'pending',
   to: 'running',

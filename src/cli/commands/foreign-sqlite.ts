@@ -15,7 +15,7 @@ export function registerForeignSqlite(program: Command): void {
     )
     .option('--json', 'print exactly one JSON object on stdout and nothing else', false)
     .action(
-      commandAction('foreign-sqlite', async (options: Omit<CommonOptions, 'db'> & { db?: string }, ui) => {
+      commandAction('foreign-sqlite', async (_options: Omit<CommonOptions, 'db'> & { db?: string }, ui) => {
         const foreign = await prepareForeignSqlite((text) => ui.note(text));
         const ok = foreign.libraryDir !== undefined && foreign.warning === undefined;
         const lines = ok

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Database, open, type SluiceError } from '../../../src/index.js';
+import { type Database, open } from '../../../src/index.js';
 import { tempDir } from '../../support/databases.js';
 import { items } from '../../support/tables.js';
 
