@@ -176,8 +176,9 @@ export class Database {
       const found = await dialect.schemaVersion();
       if (found > options.schemaVersion) throw newerDatabaseError(found, options.schemaVersion);
     } catch (error) {
-      await dialect.close();
-      throw error;
+      await dialect.close().catch(() => {});
+      // A damaged file fails here first: the driver's error, classified, never raw.
+      throw SluiceError.is(error) ? error : dialect.classify(error);
     }
     try {
       const db = new Database(options, dialect);

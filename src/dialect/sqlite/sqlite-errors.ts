@@ -60,6 +60,13 @@ export function classifySqliteError(error: unknown, table?: string): SluiceError
       { table, cause: error },
     );
   }
+  if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') {
+    return new SluiceError(
+      'UNAVAILABLE',
+      `The SQLite file is damaged${where}: ${message} (${code}). Nothing was written; restore it from a backup, or copy out what is readable with \`sqlite3 <file> .recover\`.`,
+      { table, cause: error },
+    );
+  }
   if (code === 'SQLITE_READONLY' || code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_IOERR') || code === 'SQLITE_FULL') {
     return new SluiceError(
       'UNAVAILABLE',

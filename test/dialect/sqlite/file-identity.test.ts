@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, renameSync, unlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { open } from '../../../src/index.js';
@@ -64,5 +64,26 @@ describe('a deleted or replaced SQLite file', () => {
     }
     expect(await db.table(items).count()).toBe(150);
     await db.close();
+  });
+});
+
+describe('a file that is not a database, or is damaged', () => {
+  it('open() refuses it with UNAVAILABLE saying what is wrong, never a raw driver error', async () => {
+    const dir = tempDir();
+    const garbage = join(dir, 'garbage.db');
+    writeFileSync(garbage, Buffer.alloc(8192, 0x5a));
+    await expect(open({ url: `sqlite:${garbage}`, tables: [items] })).rejects.toMatchObject({ name: 'SluiceError', code: 'UNAVAILABLE' });
+    // A valid header over damaged pages: SQLite opens it, and the first read meets the damage.
+    const damaged = join(dir, 'damaged.db');
+    const db = await open({ url: `sqlite:${damaged}`, tables: [items] });
+    await db.migrate();
+    await db.close();
+    const bytes = readFileSync(damaged);
+    bytes.fill(0x5a, 4096);
+    writeFileSync(damaged, bytes);
+    for (const suffix of ['-wal', '-shm']) if (existsSync(damaged + suffix)) unlinkSync(damaged + suffix);
+    const reopened = open({ url: `sqlite:${damaged}`, tables: [items] });
+    await expect(reopened).rejects.toMatchObject({ name: 'SluiceError', code: 'UNAVAILABLE' });
+    await expect(reopened).rejects.toThrow(/damaged|malformed|not a database/);
   });
 });
