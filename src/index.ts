@@ -18,6 +18,7 @@ export type { CacheOptions } from './cache/cache-options.js';
 export type { CacheStats, TierStats } from './cache/cache-stats.js';
 export type { DerivedCacheApi, GetOrSetOptions } from './cache/derived-cache.js';
 export type { DialectName, Durability } from './core/kinds.js';
+export type { LogFn, SluiceLogger } from './core/logger.js';
 export type { LatencySummary } from './core/latency-window.js';
 export type { ErrorCode } from './core/sluice-error.js';
 export { ERROR_CODES, SluiceError } from './core/sluice-error.js';

@@ -23,6 +23,8 @@ export interface RedisTierEvents {
   onRemote(invalidations: readonly RemoteInvalidation[]): void;
   /** The channel can no longer be shown to deliver every message: drop L1. */
   onResync(): void;
+  /** The tier's state changed (seen at the next keepalive tick): for the log. */
+  onState?(state: RedisTierState, lastError: string | undefined): void;
 }
 
 /** The versions a miss saw; a fill is accepted only if neither moved while the row was loaded. */
@@ -379,10 +381,17 @@ export class RedisTier {
     if (!this.#closed) this.#events.onResync();
   }
 
+  #reported: RedisTierState | undefined;
+
   #tick(): void {
     if (this.#closed) return;
     const now = performance.now();
     this.#checkTrust(now);
+    const state = this.state;
+    if (state !== this.#reported) {
+      this.#reported = state;
+      this.#events.onState?.(state, this.#lastError);
+    }
     if (this.#command.status !== 'ready') return;
     this.#sendBump();
     if (this.#subscribed && this.#pings.size < MAX_PINGS_IN_FLIGHT) {

@@ -10,7 +10,7 @@ import type { ResolvedCacheOptions } from './cache-options.js';
 import { type CacheStats, tierStats } from './cache-stats.js';
 import { DataVersionWatch, dataVersionSource } from './data-version-watch.js';
 import { DerivedCache, type DerivedCacheApi, type GetOrSetOptions } from './derived-cache.js';
-import { RedisTier, type RemoteInvalidation } from './redis-tier.js';
+import { RedisTier, type RedisTierState, type RemoteInvalidation } from './redis-tier.js';
 import { type CacheContext, TableCache } from './table-cache.js';
 
 export interface SluiceCacheSetup {
@@ -19,6 +19,8 @@ export interface SluiceCacheSetup {
   /** The dialect, asked by capability for a data_version source (SQLite) or nothing (PostgreSQL). */
   readonly dialect: Pick<Dialect, 'capabilities' | 'dataVersion'>;
   readonly registry: Registry;
+  /** Told when the Redis tier's state changes (for the log). */
+  readonly onTierState?: (state: RedisTierState, lastError: string | undefined) => void;
 }
 
 /**
@@ -63,7 +65,11 @@ export class SluiceCache implements CacheContext, DerivedCacheApi {
           instanceId: randomUUID(),
           staleBoundMs: setup.options.staleBoundMs,
         },
-        { onRemote: (list) => this.#applyRemote(list), onResync: () => this.#flush() },
+        {
+          onRemote: (list) => this.#applyRemote(list),
+          onResync: () => this.#flush(),
+          ...(setup.onTierState === undefined ? {} : { onState: setup.onTierState }),
+        },
       );
     }
     // A process-private database has no other writers to hear about.

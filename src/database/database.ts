@@ -8,6 +8,7 @@ import type { CacheStats } from '../cache/cache-stats.js';
 import type { DerivedCacheApi } from '../cache/derived-cache.js';
 import { SluiceCache } from '../cache/sluice-cache.js';
 import type { DialectName } from '../core/kinds.js';
+import { LogCoalescer, stderrLogger } from '../core/logger.js';
 import { SluiceError } from '../core/sluice-error.js';
 import { createDialect } from '../dialect/create-dialect.js';
 import type { Dialect, MigrationReport } from '../dialect/dialect.js';
@@ -24,6 +25,9 @@ import { type OpenOptions, type ResolvedOptions, resolveOptions } from './open-o
 import { TableHandle } from './table-handle.js';
 import { WorkerHub } from './worker-hub.js';
 
+/** Repeated log events fold into one line per distinct event per this interval, then a count. */
+const LOG_FOLD_MS = 10_000;
+
 /**
  * The one owner of a connection set: a dialect, its write gate, metrics and table handles.
  * Everything else (lifecycles, cache, sync, server, CLI) is built on this public surface.
@@ -36,6 +40,7 @@ export class Database {
   readonly #cache: SluiceCache;
   readonly #handles = new Map<AnyTableDef, TableHandle<AnyTableDef>>();
   readonly #onError: (error: unknown) => void;
+  readonly #log: LogCoalescer;
   readonly #maintenance: Maintenance;
   readonly #workers: WorkerHub;
   readonly #alerts: Alerts | undefined;
@@ -50,7 +55,8 @@ export class Database {
   private constructor(options: ResolvedOptions, dialect: Dialect) {
     this.#options = options;
     this.#dialect = dialect;
-    this.#onError = options.onError ?? ((error) => console.error('[sluice]', error));
+    this.#log = new LogCoalescer(options.logger ?? stderrLogger(), LOG_FOLD_MS, { stacks: options.logStacks, values: options.logParams });
+    this.#onError = options.onError ?? ((error) => this.#log.error(error));
     this.#gate = new WriteGate(
       dialect,
       {
@@ -62,8 +68,19 @@ export class Database {
       },
       this.#onError,
     );
-    this.#metrics = new SluiceMetrics(this.#gate, dialect);
-    this.#cache = new SluiceCache({ options: options.cache, tables: options.tables, dialect, registry: this.#metrics.registry });
+    this.#metrics = new SluiceMetrics(this.#gate, dialect, { log: this.#log, slowMs: options.slowMs });
+    this.#cache = new SluiceCache({
+      options: options.cache,
+      tables: options.tables,
+      dialect,
+      registry: this.#metrics.registry,
+      onTierState: (state, lastError) => {
+        const fields = { event: 'cache_tier', state, ...(lastError === undefined ? {} : { lastError }) };
+        if (state === 'down')
+          this.#log.logger.warn(fields, `the Redis cache tier is down: reads go to the database${lastError ? ` (${lastError})` : ''}`);
+        else this.#log.logger.info(fields, `the Redis cache tier is ${state}`);
+      },
+    });
     // First listener: a batch's keys leave the cache before any of its promises settle.
     this.#gate.onCommit(this.#cache.onCommit);
     this.#workers = new WorkerHub(this.#gate, dialect);
@@ -90,6 +107,7 @@ export class Database {
       options.maintenance,
       this.#metrics.registry,
       this.#onError,
+      this.#log.logger,
     );
     this.#maintenance.start();
     if (options.alerts.length > 0) {
@@ -184,6 +202,10 @@ export class Database {
       const db = new Database(options, dialect);
       // A write made before the invalidation channel is up could not reach other instances.
       await db.#cache.ready();
+      db.#log.logger.info(
+        { event: 'open', dialect: dialect.name, tables: options.tables.map((t) => t.name), durability: options.durability },
+        `opened a ${dialect.name} database with ${options.tables.length} tables`,
+      );
       return db;
     } catch (error) {
       await dialect.close();
@@ -226,6 +248,7 @@ export class Database {
         this.#onError,
         this.#cache.table(definition.name),
         this.#workers,
+        { slowMs: this.#options.slowMs, slow: (table, kind, ms) => this.#metrics.slowOperation(table, kind, undefined, ms) },
       ) as TableHandle<AnyTableDef>;
       this.#handles.set(definition, handle);
     }
@@ -238,6 +261,12 @@ export class Database {
     const report = await this.#gate.exclusive(() =>
       this.#dialect.migrate(this.#options.tables, this.#options.schemaVersion, this.#options.migrations),
     );
+    if (report.applied.length > 0 || report.toVersion !== report.fromVersion) {
+      this.#log.logger.info(
+        { event: 'migrate', fromVersion: report.fromVersion, toVersion: report.toVersion, applied: report.applied },
+        `migrated from version ${report.fromVersion} to ${report.toVersion}: ${report.applied.length} change(s)`,
+      );
+    }
     await this.#sync?.prepare();
     return report;
   }
@@ -289,6 +318,7 @@ export class Database {
   /** Flushes queued writes, then closes every connection. Later calls reject with CLOSED. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      const started = performance.now();
       // Workers settle through the gate, so they stop (finish or hand back) while it still takes writes.
       this.#stoppingWorkers = true;
       try {
@@ -306,6 +336,11 @@ export class Database {
       await this.#gate.close();
       await this.#cache.close();
       await this.#dialect.close();
+      this.#log.flush();
+      this.#log.logger.info(
+        { event: 'close', ms: Math.round(performance.now() - started) },
+        'closed: every write settled, connections released',
+      );
     })();
     return this.#closing;
   }

@@ -3,6 +3,7 @@ import { alertHistoryTable } from '../alerts/alert-history-table.js';
 import { type AlertRule, checkAlertRules } from '../alerts/alert-rules.js';
 import { cacheOptionsSchema } from '../cache/cache-options.js';
 import { DURABILITIES } from '../core/kinds.js';
+import type { SluiceLogger } from '../core/logger.js';
 import { didYouMean, SluiceError } from '../core/sluice-error.js';
 import type { AnyTableDef } from '../schema/define-table.js';
 import type { Migration } from '../schema/migration.js';
@@ -117,7 +118,29 @@ const optionsSchema = z
     alertWebhook: z.string().url().optional(),
     /** How often alert rules are evaluated; 0 turns the timer off (db.alerts.evaluate() still works). Default 10 s. */
     alertIntervalMs: z.number().int().min(0).default(10_000),
-    /** Receives failures nobody awaits: enqueue() writes and commit listeners. Default: stderr. */
+    /**
+     * A pino-compatible logger (`error`, `warn`, `info`, `debug` taking `(fields, message)`).
+     * Default: errors only, one line each on stderr. Events: open, close, migrations, slow writes,
+     * reads, commits and lock waits, busy-retry summaries, cache tier changes, reaper and retention
+     * runs, sync batches and target changes. Repeated ones are folded: one line per distinct event
+     * per 10 s, then a count.
+     */
+    logger: z
+      .custom<SluiceLogger>(
+        (l) =>
+          typeof l === 'object' &&
+          l !== null &&
+          ['error', 'warn', 'info', 'debug'].every((m) => typeof (l as Record<string, unknown>)[m] === 'function'),
+        'a pino-compatible logger with error, warn, info and debug methods',
+      )
+      .optional(),
+    /** Writes acknowledged later than this, reads slower, commits and lock waits longer are logged and counted. Default 1,000 ms. */
+    slowMs: z.number().min(1).default(1000),
+    /** Put refused values and query parameters into log lines. Default false: row data never reaches a log. */
+    logParams: z.boolean().default(false),
+    /** Put stack traces into logged errors. Default false: one line per error. */
+    logStacks: z.boolean().default(false),
+    /** Receives failures nobody awaits: enqueue() writes and commit listeners. Default: the logger, folded. */
     onError: z.custom<(error: unknown) => void>((f) => typeof f === 'function').optional(),
   })
   .strict();

@@ -29,6 +29,12 @@ import type { AnyTableDef, InsertType, KeyType, PatchType, RowType, StateType } 
 import { type JsRow, RowCodec } from '../schema/row-codec.js';
 import type { WorkerHub } from './worker-hub.js';
 
+/** Told of reads that took longer than `slowMs` (the metrics layer counts and logs them). */
+export interface ReadObserver {
+  readonly slowMs: number;
+  slow(table: string, kind: string, ms: number): void;
+}
+
 /** The typed face of one table: writes go through the gate, reads to the reader. */
 export class TableHandle<T extends AnyTableDef> implements Table<T> {
   readonly table: T;
@@ -44,6 +50,7 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
   readonly #lifecycle: LifecycleOps | undefined;
 
   readonly #workers: WorkerHub | undefined;
+  readonly #reads: ReadObserver | undefined;
 
   constructor(
     table: T,
@@ -53,8 +60,10 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
     onError: (error: unknown) => void,
     cache?: TableCache,
     workers?: WorkerHub,
+    reads?: ReadObserver,
   ) {
     this.#workers = workers;
+    this.#reads = reads;
     this.table = table;
     this.#codec = new RowCodec(table, dialect.codec);
     this.#gate = gate;
@@ -237,7 +246,19 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
     } catch (error) {
       return Promise.reject(error);
     }
-    return (row instanceof Promise ? row : Promise.resolve(row)) as Promise<RowType<T> | undefined>;
+    if (!(row instanceof Promise)) return Promise.resolve(row) as Promise<RowType<T> | undefined>;
+    // Only a read that had to wait (a server round trip, a lock) can be slow; a synchronous one is not timed.
+    return (this.#reads ? this.#timed('get', performance.now(), row) : row) as Promise<RowType<T> | undefined>;
+  }
+
+  /** Resolves as `work` does, telling the read observer when it took longer than slowMs. */
+  async #timed<R>(kind: string, started: number, work: Promise<R>): Promise<R> {
+    try {
+      return await work;
+    } finally {
+      const ms = performance.now() - started;
+      if (this.#reads && ms > this.#reads.slowMs) this.#reads.slow(this.table.name, kind, ms);
+    }
   }
 
   async find(options: FindOptions<RowType<T>> = {}): Promise<RowType<T>[]> {
@@ -298,7 +319,7 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
     let query = this.#dialect.builder.selectFrom(this.table.name).select((eb) => eb.fn.countAll().as('n'));
     if (where !== undefined) query = query.where(compileFilter(parseFilter(this.#codec, where), listParametersOf(this.#dialect.builder)));
     const { sql, parameters } = query.compile();
-    const [row] = await this.#dialect.selectAll(sql, parameters);
+    const [row] = await this.#timed('count', performance.now(), this.#dialect.selectAll(sql, parameters));
     return Number(row?.n ?? 0);
   }
 
@@ -311,7 +332,7 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
     if (limit !== undefined) query = query.limit(limit);
     if (offset !== undefined) query = (limit === undefined ? query.limit(Number.MAX_SAFE_INTEGER) : query).offset(offset);
     const { sql, parameters } = query.compile();
-    const rows = await this.#dialect.selectAll(sql, parameters);
+    const rows = await this.#timed('find', performance.now(), this.#dialect.selectAll(sql, parameters));
     for (const row of rows) this.#codec.decodeRow(row);
     return rows as RowType<T>[];
   }

@@ -4,6 +4,10 @@ import { LatencyWindow } from '../core/latency-window.js';
 export interface GateObserver {
   batchCommitted(size: number, commitMs: number): void;
   lockWaited(ms: number): void;
+  /** Every write as it settles: its table, kind and lane, its error code if it failed, submit → settle in ms. */
+  opSettled(table: string, kind: string, lane: string, code: string | undefined, ms: number): void;
+  /** A batch met a lock held elsewhere (or a lost connection) and goes back in the queue: its writes per table. */
+  batchRetried(writesByTable: ReadonlyMap<string, number>, reason: 'busy' | 'unavailable'): void;
 }
 
 /**

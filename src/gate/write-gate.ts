@@ -261,6 +261,11 @@ export class WriteGate {
     }
     this.counters.busyRetries++;
     this.#busySince ??= started;
+    if (this.counters.observer) {
+      const byTable = new Map<string, number>();
+      for (const op of batch) byTable.set(op.codec.table.name, (byTable.get(op.codec.table.name) ?? 0) + 1);
+      this.counters.observer.batchRetried(byTable, error.reason);
+    }
     const now = performance.now();
     const retry: WriteOp[] = [];
     for (const op of batch) {
@@ -292,7 +297,9 @@ export class WriteGate {
   #onSettled(op: PendingWrite, outcome: Outcome, now: number): void {
     if (outcome.ok) this.counters.opsOk++;
     else this.counters.failed(outcome.error.code);
-    this.counters.ackLatency.record(now - op.enqueuedAt);
+    const ms = now - op.enqueuedAt;
+    this.counters.ackLatency.record(ms);
+    this.counters.observer?.opSettled(op.codec.table.name, op.command.kind, op.lane, outcome.ok ? undefined : outcome.error.code, ms);
     if (op.epoch === this.#epoch) {
       this.#pendingNow--;
       return;

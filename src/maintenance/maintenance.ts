@@ -1,5 +1,6 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { Table } from '../api/table.js';
+import type { SluiceLogger } from '../core/logger.js';
 import type { AnyTableDef } from '../schema/define-table.js';
 
 export interface MaintenanceOptions {
@@ -32,7 +33,16 @@ export class Maintenance {
   readonly #reaped: Counter<'table' | 'to'>;
   readonly #running = new Map<string, Promise<unknown>>();
 
-  constructor(handles: () => Table<AnyTableDef>[], options: MaintenanceOptions, registry: Registry, onError: (error: unknown) => void) {
+  readonly #logger: SluiceLogger | undefined;
+
+  constructor(
+    handles: () => Table<AnyTableDef>[],
+    options: MaintenanceOptions,
+    registry: Registry,
+    onError: (error: unknown) => void,
+    logger?: SluiceLogger,
+  ) {
+    this.#logger = logger;
     this.#handles = handles;
     this.#options = options;
     this.#onError = onError;
@@ -90,6 +100,12 @@ export class Maintenance {
       this.#deleted.inc({ table: handle.table.name }, deleted);
       this.#duration.observe({ table: handle.table.name }, ms / 1000);
       reports.push({ table: handle.table.name, deleted, ms: Math.round(ms * 10) / 10 });
+      if (deleted > 0) {
+        this.#logger?.info(
+          { event: 'retention', table: handle.table.name, deleted, ms: Math.round(ms) },
+          `retention deleted ${deleted} rows of ${handle.table.name} older than ${Math.round(retention.maxAgeMs / 1000)} s`,
+        );
+      }
     }
     return reports;
   }
@@ -103,6 +119,12 @@ export class Maintenance {
       if (result.returned > 0) this.#reaped.inc({ table: handle.table.name, to: leases.expireTo }, result.returned);
       if (result.exhausted > 0) this.#reaped.inc({ table: handle.table.name, to: leases.exhaustedTo ?? '' }, result.exhausted);
       reports.push({ table: handle.table.name, ...result });
+      if (result.returned + result.exhausted > 0) {
+        this.#logger?.info(
+          { event: 'reap', table: handle.table.name, returned: result.returned, exhausted: result.exhausted },
+          `the reaper handed back ${result.returned} expired leases of ${handle.table.name} (${result.exhausted} past maxAttempts)`,
+        );
+      }
     }
     return reports;
   }

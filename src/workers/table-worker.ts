@@ -86,9 +86,12 @@ export class TableWorker implements Worker {
     const plan = this.#plan;
     let failures = 0;
     let starved = false;
+    /** When the last claim began: rows delayed until after it were not due for it. */
+    let claimedAt = Date.now();
     while (this.#running) {
       if (!starved && this.#waiting.length < plan.concurrency) {
         try {
+          claimedAt = Date.now();
           const rows = (await this.#table.claim({
             from: plan.from,
             to: plan.to,
@@ -118,21 +121,23 @@ export class TableWorker implements Worker {
       }
       // Nothing more is due: sleep until a commit, the next delayed row or the poll; a finished
       // handler only starts the next row in hand.
-      const why = await this.#nap(await this.#untilDue(), true);
+      const why = await this.#nap(await this.#untilDue(claimedAt), true);
       if (why === 'commit' || why === 'timer') starved = false;
     }
   }
 
-  /** How long until the earliest delayed row in `from` is due, capped by the poll interval. */
-  async #untilDue(): Promise<number> {
+  /**
+   * How long until the earliest row in `from` delayed past the last claim is due, capped by the
+   * poll interval; 1 ms when one already is (it fell due while the claim and this read ran).
+   */
+  async #untilDue(claimedAt: number): Promise<number> {
     const plan = this.#plan;
-    const now = Date.now();
     try {
-      const where: JsRow = { $and: [{ [plan.lifecycle.column.name]: plan.from }, { runAt: { $gt: new Date(now) } }] };
+      const where: JsRow = { $and: [{ [plan.lifecycle.column.name]: plan.from }, { runAt: { $gt: new Date(claimedAt) } }] };
       if (this.#options.where !== undefined) (where.$and as unknown[]).push(this.#options.where);
       const [next] = (await this.#table.find({ where, orderBy: 'runAt', limit: 1 } as never)) as JsRow[];
       const at = (next?.runAt as Date | null | undefined)?.getTime();
-      return at === undefined ? plan.pollMs : Math.max(1, Math.min(plan.pollMs, at - now));
+      return at === undefined ? plan.pollMs : Math.max(1, Math.min(plan.pollMs, at - Date.now()));
     } catch (error) {
       this.#onError(error);
       return plan.pollMs;
