@@ -7,6 +7,9 @@ import { syncNodeTable } from './sync-tables.js';
 
 type NodeTable = Table<typeof syncNodeTable>;
 
+/** The table is there but holds no row yet. */
+const NO_ROW = Symbol('no row');
+
 /** The row by column name: read on the reader connection directly, which close() keeps open while sync drains. */
 const READ_NODE = `select ${syncNodeTable.columns.map((c) => `"${c.sqlName}" as "${c.name}"`).join(', ')} from "${syncNodeTable.name}" where id = 1`;
 
@@ -30,26 +33,32 @@ export class NodeIdentity {
     this.#dialect = dialect;
   }
 
-  /** The row, created on first use; undefined until migrate() has created the sync tables. */
+  /** The row, created on first use; undefined until migrate() has created the sync tables (and this version's columns). */
   async load(): Promise<NodeRecord | undefined> {
-    let row = await this.read();
-    if (row) return row;
+    let row = await this.#select();
+    if (row !== NO_ROW) return row;
     try {
       await this.#node.insert({ id: 1, nodeId: crypto.randomUUID(), ackedSeq: 0, createdAt: new Date() });
     } catch (error) {
       // Another process sharing the file created it first.
       if (!(SluiceError.is(error) && error.code === 'CONSTRAINT')) throw error;
     }
-    row = await this.read();
-    if (!row) throw new SluiceError('UNAVAILABLE', 'The sync node row vanished right after it was created; open the database again.');
+    row = await this.#select();
+    if (row === NO_ROW)
+      throw new SluiceError('UNAVAILABLE', 'The sync node row vanished right after it was created; open the database again.');
     return row;
   }
 
   /** A fresh read of the row (undefined before migrate, or before the row exists). */
   async read(): Promise<NodeRecord | undefined> {
+    const row = await this.#select();
+    return row === NO_ROW ? undefined : row;
+  }
+
+  async #select(): Promise<NodeRecord | undefined | typeof NO_ROW> {
     try {
       const [row] = await this.#dialect.selectAll(READ_NODE, []);
-      return row && (row as unknown as NodeRecord);
+      return row === undefined ? NO_ROW : (row as unknown as NodeRecord);
     } catch (error) {
       // The sync tables (or this version's columns) appear with migrate(); until then nothing ships.
       if (/no such (table|column)/i.test((error as Error | undefined)?.message ?? '')) return undefined;

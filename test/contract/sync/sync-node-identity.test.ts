@@ -1,6 +1,7 @@
+import BetterSqlite3 from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import type { Database } from '../../../src/index.js';
-import { postgresAvailable } from '../../support/services.js';
+import { postgresAvailable, withPostgres } from '../../support/services.js';
 import { copyEdgeFile, missingOnTarget, range } from './edge-files.js';
 import { edgeOpener, syncedKv, targetSchema } from './sync-support.js';
 
@@ -66,8 +67,62 @@ describe.skipIf(!available)('a copied or restored edge file is not the same node
     }, 60_000);
   }
 
+  const legacySchema = targetSchema('legacy');
+  const legacy = edgeOpener(legacySchema);
+
+  it('offsets and a file an older version left (no lineage) upgrade in place; a copy taken then still forks', async () => {
+    let db = await legacy.open('edge', { tables: [syncedKv], sync: ON_FLUSH });
+    await db.migrate();
+    await writeRows(db, range(0, 100));
+    await db.sync.flush();
+    const nodeId = db.sync.status().nodeId;
+    await db.close();
+    // As the version before lineage tokens left them: no lineage column on either side.
+    await withPostgres((c) => c.query(`alter table "${legacySchema}"._sluice_sync_offsets drop column lineage`));
+    const file = new BetterSqlite3(legacy.file('edge'));
+    for (const column of ['lineage', 'intent', 'intent_seq', 'forked_from', 'resync'])
+      file.exec(`alter table _sluice_sync_node drop column ${column}`);
+    file.close();
+    copyEdgeFile(legacy.file('edge'), legacy.file('edge-copy'));
+
+    db = await legacy.open('edge', { tables: [syncedKv], sync: ON_FLUSH });
+    await db.migrate();
+    await writeRows(db, range(100, 100));
+    await db.sync.flush();
+    expect(db.sync.status()).toMatchObject({ nodeId, forks: 0, pending: 0 });
+    const copy = await legacy.open('edge-copy', { tables: [syncedKv], sync: ON_FLUSH });
+    await copy.migrate();
+    await writeRows(copy, range(1000, 100));
+    await copy.sync.flush();
+    expect(copy.sync.status()).toMatchObject({ forkedFrom: nodeId, forks: 1, pending: 0 });
+    expect(await missingOnTarget(legacySchema, 'sync_kv', [...range(0, 200), ...range(1000, 100)])).toBe(0);
+  }, 60_000);
+
   const schema = targetSchema('restore');
   const edges = edgeOpener(schema);
+
+  it('processes sharing one file take turns shipping it and never fork: they see each other in the file', async () => {
+    const busy = { intervalMs: 5, batchSize: 50 };
+    const sharing = await Promise.all([0, 1, 2].map(() => edges.open('shared', { tables: [syncedKv], sync: busy })));
+    await Promise.all(sharing.map((db) => db.migrate()));
+    await Promise.all(sharing.map((db, n) => writeRows(db, range(50_000 + n * 1000, 600))));
+    const errors: string[] = [];
+    await Promise.all(sharing.map((db) => flushed(db, errors)));
+    const missing = await missingOnTarget(
+      schema,
+      'sync_kv',
+      [0, 1, 2].flatMap((n) => range(50_000 + n * 1000, 600)),
+    );
+    const statuses = sharing.map((db) => db.sync.status());
+    console.log(`sharing: ${JSON.stringify({ missing, errors, forks: statuses.map((s) => s.forks) })}`);
+    expect({ missing, errors }).toEqual({ missing: 0, errors: [] });
+    expect(new Set(statuses.map((s) => s.nodeId)).size).toBe(1);
+    expect(statuses.map((s) => [s.forks, s.forkedFrom])).toEqual([
+      [0, undefined],
+      [0, undefined],
+      [0, undefined],
+    ]);
+  }, 60_000);
 
   it('a file restored from a backup forks, and its new writes arrive', async () => {
     const reported: unknown[] = [];
