@@ -1,11 +1,12 @@
 import type { Registry } from 'prom-client';
 import type { Table } from '../api/table.js';
-import { backoffMs, delay } from '../core/backoff.js';
+import { delay } from '../core/backoff.js';
 import { SluiceError } from '../core/sluice-error.js';
 import type { Dialect, ExtraWrites } from '../dialect/dialect.js';
 import type { WriteAdmission, WriteGate } from '../gate/write-gate.js';
 import type { AnyTableDef } from '../schema/define-table.js';
 import { RowCodec } from '../schema/row-codec.js';
+import { answerFailure } from './failed-attempt.js';
 import { LocalOutbox } from './local-outbox.js';
 import { NodeIdentity } from './node-identity.js';
 import type { NodeRecord } from './node-lineage.js';
@@ -16,7 +17,6 @@ import type { SyncOptions } from './sync-options.js';
 import { type DeadLetter, type FlushResult, registerSyncMetrics, type SyncApi, SyncFigures, type SyncStatus } from './sync-status.js';
 import { type syncNodeTable, syncOutboxTable } from './sync-tables.js';
 import { SyncTarget } from './sync-target.js';
-import { describePgError, ShipperLockedError, targetFailure } from './target-errors.js';
 
 export type { DeadLetter, FlushResult, SyncApi, SyncStatus, TargetState } from './sync-status.js';
 
@@ -258,49 +258,16 @@ export class SyncShipper implements SyncApi, WriteAdmission {
   }
 
   #failedAttempt(error: unknown): number {
+    const answer = answerFailure(error, this.#attempt++, this.#options);
     const figures = this.#figures;
     figures.failed++;
-    const backoff = () => backoffMs(this.#attempt++, { initialMs: this.#options.backoffInitialMs, maxMs: this.#options.backoffMaxMs });
-    if (error instanceof ShipperLockedError) {
-      // Another process sharing the file ships this node: it answered, and flushes wait for that
-      // process's round to end (the lock is let go between rounds).
-      this.#metrics.failures.inc({ reason: 'locked' });
-      figures.target = 'up';
-      return backoff();
-    }
-    const local = SluiceError.is(error) && error.code !== 'UNAVAILABLE';
-    const kind = local ? 'local' : targetFailure(error);
-    this.#metrics.failures.inc({ reason: kind });
-    figures.lastError = local ? (error as Error).message : describePgError(error);
-    if (kind !== 'local') {
-      figures.target = kind;
-      void this.#dropTarget();
-    }
-    if (kind === 'refusing') {
-      figures.lastError = `The sync target refuses the statement itself: a configuration error, not an outage (fix the target table or the sync options; retried every ${this.#options.backoffMaxMs} ms): ${figures.lastError}`;
-      this.#rejectFlushes(
-        new SluiceError('CONFIG', `Sync flush stopped. ${figures.lastError}. The changes stay in the outbox.`, { cause: error }),
-      );
-      this.#attempt++;
-      return this.#options.backoffMaxMs;
-    }
-    // A connection that was fine until now may simply have died while idle (the target restarted,
-    // a proxy dropped it): one immediate attempt on a fresh connection decides before a flush() is
-    // told the target is gone.
-    if (kind !== 'local' && this.#attempt === 0) {
-      this.#attempt++;
-      return 0;
-    }
-    this.#rejectFlushes(
-      new SluiceError(
-        'UNAVAILABLE',
-        `Sync flush stopped: ${figures.lastError}. The changes stay in the outbox and ship once the target answers.`,
-        {
-          cause: error,
-        },
-      ),
-    );
-    return backoff();
+    this.#metrics.failures.inc({ reason: answer.reason });
+    if (answer.message !== undefined) figures.lastError = answer.message;
+    if (answer.target !== undefined) figures.target = answer.target;
+    // The connection goes with a target failure: the next attempt starts on a fresh one.
+    if (answer.target !== undefined && answer.target !== 'up') void this.#dropTarget();
+    if (answer.flushError) this.#rejectFlushes(answer.flushError);
+    return answer.waitMs;
   }
 
   #rejectFlushes(error: SluiceError): void {

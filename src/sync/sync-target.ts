@@ -6,7 +6,7 @@ import { createPostgresBuilder, postgresDdlFlavor, quoteIdentifier } from '../di
 import { addColumnSql, createTableSql } from '../query/ddl-builder.js';
 import type { AnyTableDef } from '../schema/define-table.js';
 import { copyLine, keyParam } from './copy-text.js';
-import { describePgError, isRowRefusal, TargetStalledError } from './target-errors.js';
+import { describePgError, isRowRefusal, rollback, stalls, TargetStalledError } from './target-errors.js';
 import { plan, type TablePlan } from './target-plan.js';
 
 export const OFFSETS_TABLE = '_sluice_sync_offsets';
@@ -326,22 +326,6 @@ async function columnsOf(client: pg.Client, table: string): Promise<Set<string>>
     [table],
   );
   return new Set(rows.map((r: { column_name: string }) => r.column_name));
-}
-
-/** After a timeout the connection is dropped, which rolls back; asking first would wait out another timeout. */
-async function rollback(client: pg.Client, cause: unknown): Promise<void> {
-  if (cause instanceof TargetStalledError || (cause as Error | undefined)?.message === 'Query read timeout') return;
-  await client.query('rollback').catch(() => {});
-}
-
-/** node-postgres reports its own query timeout as a plain Error; say what it means. */
-function stalls<T>(work: Promise<T>, statementTimeoutMs: number): Promise<T> {
-  return work.catch((error: Error) => {
-    if (error?.message === 'Query read timeout') {
-      throw new TargetStalledError(`no answer from the sync target within statementTimeoutMs (${statementTimeoutMs} ms)`, { cause: error });
-    }
-    throw error;
-  });
 }
 
 /** Ends the session, and cuts the socket if the goodbye goes unanswered (a hung link never answers it). */

@@ -1,3 +1,5 @@
+import type pg from 'pg';
+
 /** The target refused a value (a constraint it has and we don't, a value out of its range). */
 export function isRowRefusal(error: unknown): boolean {
   const code = sqlState(error);
@@ -45,4 +47,20 @@ export function describePgError(error: unknown): string {
   if (e.constraint) parts.push(`constraint ${e.constraint}`);
   if (e.detail) parts.push(e.detail);
   return parts.join('; ');
+}
+
+/** After a timeout the connection is dropped, which rolls back; asking first would wait out another timeout. */
+export async function rollback(client: pg.Client, cause: unknown): Promise<void> {
+  if (cause instanceof TargetStalledError || (cause as Error | undefined)?.message === 'Query read timeout') return;
+  await client.query('rollback').catch(() => {});
+}
+
+/** node-postgres reports its own query timeout as a plain Error; say what it means. */
+export function stalls<T>(work: Promise<T>, statementTimeoutMs: number): Promise<T> {
+  return work.catch((error: Error) => {
+    if (error?.message === 'Query read timeout') {
+      throw new TargetStalledError(`no answer from the sync target within statementTimeoutMs (${statementTimeoutMs} ms)`, { cause: error });
+    }
+    throw error;
+  });
 }

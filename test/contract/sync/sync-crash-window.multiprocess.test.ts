@@ -70,9 +70,15 @@ describe.skipIf(!available)('a crash between the target COMMIT and the local rec
       await db.close();
     }
     const acked = ackedIds(log);
-    const copies: { missing: number; forkedFrom: string | undefined; error?: string }[] = [];
+    const copies: { missing: number; forkedFrom: string | undefined; reports: number; error?: string }[] = [];
     for (let i = 0; i < runs.length; i++) {
-      const copy = await open({ url: `sqlite:${join(dir, `crashed-${i}.db`)}`, tables: [crashKv], sync: { target: postgresUrl, schema } });
+      const reported: unknown[] = [];
+      const copy = await open({
+        url: `sqlite:${join(dir, `crashed-${i}.db`)}`,
+        tables: [crashKv],
+        sync: { target: postgresUrl, schema },
+        onError: (e) => reported.push(e),
+      });
       try {
         await copy.migrate();
         const own = range(100_000 * (i + 1), 300);
@@ -84,6 +90,7 @@ describe.skipIf(!available)('a crash between the target COMMIT and the local rec
         copies.push({
           missing: await missingOnTarget(schema, 'sync_crash_kv', own),
           forkedFrom: copy.sync.status().forkedFrom,
+          reports: reported.length,
           ...(error ? { error } : {}),
         });
       } finally {
@@ -98,6 +105,6 @@ describe.skipIf(!available)('a crash between the target COMMIT and the local rec
     expect(missingAcked).toBe(0);
     // The crashed file itself recognises the batch it shipped: no fork, nothing pending.
     expect({ forkedFrom: original.forkedFrom, pending: original.pending }).toEqual({ forkedFrom: undefined, pending: 0 });
-    for (const c of copies) expect(c).toEqual({ missing: 0, forkedFrom: original.nodeId });
+    for (const c of copies) expect(c).toEqual({ missing: 0, forkedFrom: original.nodeId, reports: 1 });
   }, 120_000);
 });

@@ -35,8 +35,10 @@ describe.skipIf(!available)('a copied or restored edge file is not the same node
       await first.close();
       copyEdgeFile(edges.file('edge'), edges.file('edge-copy'));
 
-      const original = await edges.open('edge', { tables: [syncedKv], sync: ON_FLUSH });
-      const copy = await edges.open('edge-copy', { tables: [syncedKv], sync: ON_FLUSH });
+      const reported: unknown[] = [];
+      const onError = (e: unknown) => reported.push(e);
+      const original = await edges.open('edge', { tables: [syncedKv], sync: ON_FLUSH, onError });
+      const copy = await edges.open('edge-copy', { tables: [syncedKv], sync: ON_FLUSH, onError });
       await Promise.all([original.migrate(), copy.migrate()]);
       await writeRows(original, range(10_000, 500));
       await writeRows(copy, range(20_000, 500));
@@ -61,6 +63,7 @@ describe.skipIf(!available)('a copied or restored edge file is not the same node
       expect(forked).toHaveLength(1);
       expect(forked[0]?.forkedFrom).toBe(forked[0] === a ? b.nodeId : a.nodeId);
       expect(forked[0]?.forks).toBe(1);
+      expect(reported.map(String)).toEqual([expect.stringMatching(/^SluiceError: Sync: this file now ships as node .*, forked from /)]);
       for (const s of [a, b]) expect(s).toMatchObject({ pending: 0, progress: 1 });
       const metrics = await (forked[0] === a ? original : copy).metrics.metrics();
       expect(metrics).toMatch(/sluice_sync_forks_total 1/);
@@ -90,11 +93,13 @@ describe.skipIf(!available)('a copied or restored edge file is not the same node
     await writeRows(db, range(100, 100));
     await db.sync.flush();
     expect(db.sync.status()).toMatchObject({ nodeId, forks: 0, pending: 0 });
-    const copy = await legacy.open('edge-copy', { tables: [syncedKv], sync: ON_FLUSH });
+    const reported: unknown[] = [];
+    const copy = await legacy.open('edge-copy', { tables: [syncedKv], sync: ON_FLUSH, onError: (e) => reported.push(e) });
     await copy.migrate();
     await writeRows(copy, range(1000, 100));
     await copy.sync.flush();
     expect(copy.sync.status()).toMatchObject({ forkedFrom: nodeId, forks: 1, pending: 0 });
+    expect(reported).toHaveLength(1);
     expect(await missingOnTarget(legacySchema, 'sync_kv', [...range(0, 200), ...range(1000, 100)])).toBe(0);
   }, 60_000);
 
