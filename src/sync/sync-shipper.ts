@@ -67,6 +67,12 @@ export class SyncShipper implements SyncApi, WriteAdmission {
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
   #drainUntil = 0;
+  /**
+   * A new connection has not yet checked that the target's record of this node is this file's:
+   * the next iteration runs a round even with nothing to ship, so a copy finds out (and forks,
+   * and resyncs) at start, not at its first write.
+   */
+  #unchecked = false;
 
   constructor(parts: ShipperParts) {
     this.#parts = parts;
@@ -241,8 +247,9 @@ export class SyncShipper implements SyncApi, WriteAdmission {
     try {
       if (this.#identity.nodeId === undefined && !(await this.#initNode())) return 500;
       await this.#refresh();
-      if (this.#shouldShip()) {
+      if (this.#shouldShip() || this.#unchecked) {
         const again = await this.#round.run(await this.#connect());
+        this.#unchecked = false;
         this.#attempt = 0;
         return again ? 0 : IDLE_POLL_MS;
       }
@@ -350,6 +357,7 @@ export class SyncShipper implements SyncApi, WriteAdmission {
       tables: this.#synced,
     });
     await this.#target.connect();
+    this.#unchecked = true;
     this.#figures.target = 'up';
     this.#figures.lastError = undefined;
     return this.#target;

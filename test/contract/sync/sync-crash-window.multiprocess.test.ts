@@ -1,6 +1,7 @@
 import { fork } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { open } from '../../../src/index.js';
 import { tempDir } from '../../support/databases.js';
@@ -106,5 +107,47 @@ describe.skipIf(!available)('a crash between the target COMMIT and the local rec
     // The crashed file itself recognises the batch it shipped: no fork, nothing pending.
     expect({ forkedFrom: original.forkedFrom, pending: original.pending }).toEqual({ forkedFrom: undefined, pending: 0 });
     for (const c of copies) expect(c).toEqual({ missing: 0, forkedFrom: original.nodeId, reports: 1 });
+  }, 120_000);
+
+  it('a crash in the middle of a resync resumes it on the next start: the rows only the copy holds reach the target', async () => {
+    const original = join(dir, 'resync-a.db');
+    const copyFile = join(dir, 'resync-b.db');
+    const log = join(dir, 'resync.log');
+    writeFileSync(log, '');
+    const options = { tables: [crashKv], sync: { target: postgresUrl, schema } };
+    let db = await open({ url: `sqlite:${original}`, ...options });
+    await db.migrate();
+    const kv = db.table(crashKv);
+    await Promise.all(range(500_000, 3000).map((id) => kv.insert({ id, version: 1, payload: 'both' })));
+    await db.sync.flush();
+    const nodeId = db.sync.status().nodeId;
+    await db.close();
+    copyEdgeFile(original, copyFile);
+    // The original deletes them all: only the copy's resync can bring them back.
+    db = await open({ url: `sqlite:${original}`, ...options });
+    await db.migrate();
+    await db.table(crashKv).deleteWhere({ id: { $gte: 500_000 } });
+    await db.sync.flush();
+    await db.close();
+    expect(await missingOnTarget(schema, 'sync_crash_kv', range(500_000, 3000))).toBe(3000);
+
+    // The copy forks, and dies after two batches of its resync (100 rows a batch).
+    expect(await killedAfterCommit(copyFile, schema, 0, 0, 2, log)).toBe('SIGKILL');
+    const file = new BetterSqlite3(copyFile, { readonly: true });
+    const node = file.prepare('select node_id, forked_from, resync from _sluice_sync_node').get() as Record<string, string | null>;
+    file.close();
+    expect(node).toMatchObject({ forked_from: nodeId, resync: expect.stringContaining('sync_crash_kv') });
+    expect(await missingOnTarget(schema, 'sync_crash_kv', range(500_000, 3000))).toBeGreaterThan(0);
+
+    const copy = await open({ url: `sqlite:${copyFile}`, ...options, onError: () => {} });
+    try {
+      await copy.migrate();
+      await copy.sync.flush();
+      const status = copy.sync.status();
+      expect(status).toMatchObject({ nodeId: node.node_id, forkedFrom: nodeId, forks: 0, resyncing: false, pending: 0 });
+    } finally {
+      await copy.close();
+    }
+    expect(await missingOnTarget(schema, 'sync_crash_kv', range(500_000, 3000))).toBe(0);
   }, 120_000);
 });
