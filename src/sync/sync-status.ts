@@ -89,6 +89,26 @@ export interface SyncApi {
   deadLetters(options?: { limit?: number }): Promise<DeadLetter[]>;
 }
 
+/** A set that counts its changes, so a figure derived from it knows when to count again. */
+class VersionedSet extends Set<number> {
+  version = 0;
+
+  override add(value: number): this {
+    this.version++;
+    return super.add(value);
+  }
+
+  override delete(value: number): boolean {
+    this.version++;
+    return super.delete(value);
+  }
+
+  override clear(): void {
+    this.version++;
+    super.clear();
+  }
+}
+
 /** The shipper's running figures, shared by the loop and the round that ships. */
 export class SyncFigures {
   /** The target's mark for this node, as last seen or set. */
@@ -96,7 +116,7 @@ export class SyncFigures {
   /** The outbox as of the last look. */
   local: LocalFigures = { maxSeq: 0, oldestSeq: undefined, oldestAt: undefined };
   /** Seqs of the dead letters; only the shipper holding the node's lock makes or retries them. */
-  readonly dead = new Set<number>();
+  readonly dead = new VersionedSet();
   /** Changes queued since the last look at the outbox (captured writes, retry, a resync page). */
   capturedSince = 0;
   target: TargetState = 'down';
@@ -112,9 +132,19 @@ export class SyncFigures {
   pending(): number {
     const oldest = this.local.oldestSeq;
     if (oldest === undefined) return this.capturedSince;
-    let deadAbove = 0;
-    for (const seq of this.dead) if (seq >= oldest) deadAbove++;
-    return Math.max(0, this.local.maxSeq - oldest + 1 - deadAbove) + this.capturedSince;
+    return Math.max(0, this.local.maxSeq - oldest + 1 - this.#deadFrom(oldest)) + this.capturedSince;
+  }
+
+  /** Asked on every write to a synced table (the admission): counted again only when it can have changed. */
+  #deadCount = { from: -1, version: -1, count: 0 };
+
+  #deadFrom(oldest: number): number {
+    const cached = this.#deadCount;
+    if (cached.from === oldest && cached.version === this.dead.version) return cached.count;
+    let count = 0;
+    for (const seq of this.dead) if (seq >= oldest) count++;
+    this.#deadCount = { from: oldest, version: this.dead.version, count };
+    return count;
   }
 
   /** Dead letters numbered at or below `seq`. */
