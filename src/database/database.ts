@@ -46,8 +46,6 @@ export class Database {
   readonly #alerts: Alerts | undefined;
   #tasks: TaskStore | undefined;
   readonly #sync: SyncShipper | undefined;
-  /** The gate as handles of synced tables see it: a write waits while the outbox is past sync.maxPending. */
-  readonly #syncGate: WriteGate | undefined;
   #closing: Promise<void> | undefined;
   /** True while close() waits for workers: their settles and hand-backs must still reach the gate. */
   #stoppingWorkers = false;
@@ -84,7 +82,6 @@ export class Database {
     // First listener: a batch's keys leave the cache before any of its promises settle.
     this.#gate.onCommit(this.#cache.onCommit);
     this.#workers = new WorkerHub(this.#gate, dialect);
-    // Before maintenance: it takes every table's handle, and synced ones must see the waiting room.
     const sync = options.sync;
     if (sync?.target !== undefined && options.tables.some((t) => t.sync !== undefined)) {
       const shipper = new SyncShipper({
@@ -99,7 +96,8 @@ export class Database {
       });
       this.#sync = shipper;
       this.#gate.setExtraWrites(shipper.capture);
-      this.#syncGate = admittingGate(this.#gate, () => shipper.admission());
+      // Every write to a synced table, by any path (enqueue too), waits or is dropped past sync.maxPending.
+      this.#gate.setAdmission(shipper);
       shipper.start();
     }
     this.#maintenance = new Maintenance(
@@ -243,7 +241,7 @@ export class Database {
       handle = new TableHandle(
         definition,
         this.#dialect,
-        definition.sync !== undefined && this.#syncGate ? this.#syncGate : this.#gate,
+        this.#gate,
         () => this.#closing === undefined || this.#stoppingWorkers,
         this.#onError,
         this.#cache.table(definition.name),
@@ -282,12 +280,13 @@ export class Database {
   }
 
   /**
-   * How many more writes the gate's queue takes now (`gate.maxQueue` minus those waiting). An
-   * `enqueue()` producer checks it first: past the bound enqueue() drops the write (it cannot
-   * wait), while the awaited calls wait for room or reject with OVERLOADED as `whenFull` says.
+   * How many more writes the gate's queue takes now (`gate.maxQueue` minus those waiting); with a
+   * table, also how many more its `sync.maxPending` admits (a synced table's outbox bound). An
+   * `enqueue()` producer checks it first: past either bound enqueue() drops the write (it cannot
+   * wait), while the awaited calls wait for room (or reject with OVERLOADED as `whenFull` says).
    */
-  writeRoom(): number {
-    return this.#gate.room;
+  writeRoom(table?: AnyTableDef): number {
+    return table === undefined ? this.#gate.room : this.#gate.roomFor(table);
   }
 
   /** Resolves once every write submitted before the call has settled. */
@@ -348,22 +347,6 @@ export class Database {
   #requireOpen(): void {
     if (this.#closing) throw new SluiceError('CLOSED', 'The database is closed. Open it again to use it.');
   }
-}
-
-/** The gate with a waiting room in front of submit(); everything else passes to the gate itself. */
-function admittingGate(gate: WriteGate, admission: () => Promise<void> | undefined): WriteGate {
-  return new Proxy(gate, {
-    get(target, property) {
-      if (property === 'submit') {
-        return (...args: Parameters<WriteGate['submit']>) => {
-          const wait = admission();
-          return wait ? wait.then(() => target.submit(...args)) : target.submit(...args);
-        };
-      }
-      const value = Reflect.get(target, property, target);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
 }
 
 /** Opens a database: `open({ url: 'sqlite:./data/app.db', tables: [...] })`. */

@@ -2,6 +2,7 @@ import { type BackoffOptions, backoffMs } from '../core/backoff.js';
 import { describeValue, didYouMean, SluiceError } from '../core/sluice-error.js';
 import { type Dialect, type ExtraWrites, TransientError } from '../dialect/dialect.js';
 import { type CommittedChange, LANES, type Lane, type Outcome, type WriteCommand, type WriteOp } from '../dialect/write-op.js';
+import type { AnyTableDef } from '../schema/define-table.js';
 import type { RowCodec } from '../schema/row-codec.js';
 import { BatchSizer, type BatchSizerOptions } from './batch-sizer.js';
 import { GateCounters } from './gate-counters.js';
@@ -34,8 +35,27 @@ export interface SubmitOptions {
 
 export type CommitListener = (changes: readonly CommittedChange[]) => void;
 
+/**
+ * A bound in front of the queue that some layer above sets (sync's `maxPending`: writes to synced
+ * tables wait while the outbox is full). The gate consults it for every write, whichever path
+ * brought it (submit, every table handle, enqueue), before the write is queued.
+ */
+export interface WriteAdmission {
+  /**
+   * How many more writes to `table` may be queued now, given `inFlight`: the writes this admission
+   * let through that have not settled yet. Undefined when it does not limit this table.
+   */
+  room(table: AnyTableDef, inFlight: number): number | undefined;
+  /** Resolves when room may have grown; a waiting write then asks again. */
+  whenRoom(): Promise<void>;
+  /** Why writes to `table` are held back, for enqueue()'s drop report. */
+  describe(table: AnyTableDef): string;
+}
+
 class PendingWrite implements WriteOp {
   epoch = 0;
+  /** Counted against the admission until it settles. */
+  admitted = false;
   constructor(
     readonly codec: RowCodec,
     readonly command: WriteCommand,
@@ -71,6 +91,9 @@ export class WriteGate {
   readonly #listeners: CommitListener[] = [];
   readonly #onListenerError: (error: unknown) => void;
   #extraWrites: ExtraWrites | undefined;
+  #admission: WriteAdmission | undefined;
+  /** Writes the admission let through that have not settled. */
+  #admitted = 0;
   #state: 'open' | 'closing' | 'closed' = 'open';
   #scheduled = false;
   #running = false;
@@ -81,7 +104,7 @@ export class WriteGate {
   #spaceWaiters: (() => void)[] = [];
   #idleWaiters: (() => void)[] = [];
   #epoch = 0;
-  #dropReport: { count: number; table: string } | undefined;
+  #dropReport: { count: number; table: string; why: string } | undefined;
   /**
    * Unsettled writes of epochs that a flush() closed; those of the open epoch are only counted
    * (`#pendingNow`), so the hot path bumps a number instead of a Map entry.
@@ -113,6 +136,11 @@ export class WriteGate {
     this.#extraWrites = hook;
   }
 
+  /** The one admission every write passes before it queues (undefined: none). */
+  setAdmission(admission: WriteAdmission | undefined): void {
+    this.#admission = admission;
+  }
+
   /** Writes waiting, in one lane or in all. */
   depth(lane?: Lane): number {
     return this.#queue.depth(lane);
@@ -132,15 +160,26 @@ export class WriteGate {
     return Math.max(0, this.#options.maxQueue - this.#queue.size);
   }
 
+  /** How many more writes to `table` go through now: the queue's room, and the admission's for that table. */
+  roomFor(table: AnyTableDef): number {
+    const admitted = this.#admission?.room(table, this.#admitted);
+    return admitted === undefined ? this.room : Math.max(0, Math.min(this.room, admitted));
+  }
+
   submit(codec: RowCodec, command: WriteCommand, options: SubmitOptions = {}): Promise<unknown> {
     if (this.#state !== 'open') return Promise.reject(closedError(codec.table.name));
     const invalid = checkSubmitOptions(codec.table.name, options);
     if (invalid) return Promise.reject(invalid);
+    const admission = this.#admission;
+    const room = admission?.room(codec.table, this.#admitted);
+    if (admission && room !== undefined && room <= 0) {
+      return admission.whenRoom().then(() => this.submit(codec, command, options));
+    }
     if (this.#queue.size >= this.#options.maxQueue) {
       if (this.#options.whenFull === 'reject') return Promise.reject(this.#overloaded(codec.table.name));
       return new Promise<void>((resolve) => this.#spaceWaiters.push(resolve)).then(() => this.submit(codec, command, options));
     }
-    return new Promise((resolve, reject) => this.#push(codec, command, options, resolve, reject));
+    return new Promise((resolve, reject) => this.#push(codec, command, options, resolve, reject, room !== undefined));
   }
 
   /** The synchronous entry: never throws; a failure goes to `onError`. */
@@ -150,41 +189,39 @@ export class WriteGate {
       onError(error);
     };
     const invalid = checkSubmitOptions(codec.table.name, options);
+    const room = this.#admission?.room(codec.table, this.#admitted);
     if (invalid) fail(invalid);
     else if (this.#state !== 'open') fail(closedError(codec.table.name));
-    else if (this.#queue.size >= this.#options.maxQueue) this.#enqueueOverloaded(codec.table.name, onError);
-    else this.#push(codec, command, options, noop, fail);
+    else if (room !== undefined && room <= 0) {
+      this.#enqueueDropped(codec.table.name, this.#admission?.describe(codec.table) as string, onError);
+    } else if (this.#queue.size >= this.#options.maxQueue) {
+      this.#enqueueDropped(codec.table.name, `the write queue is full (${this.#options.maxQueue} waiting; raise gate.maxQueue)`, onError);
+    } else {
+      this.#push(codec, command, options, noop, fail, room !== undefined);
+    }
   }
 
   /**
-   * enqueue() cannot wait for room, so past the bound the write is dropped. A producer flooding a
-   * full queue would otherwise get one error callback per dropped write (900,000 of them held the
-   * loop for seconds): the first drop is reported at once, later ones in one summary per second.
+   * enqueue() cannot wait for room, so past a bound (the queue's, or the admission's) the write is
+   * dropped. A producer flooding a full queue would otherwise get one error callback per dropped
+   * write (900,000 of them held the loop for seconds): the first drop is reported at once, later
+   * ones in one summary per second.
    */
-  #enqueueOverloaded(table: string, onError: (error: SluiceError) => void): void {
+  #enqueueDropped(table: string, why: string, onError: (error: SluiceError) => void): void {
     this.counters.enqueueFailures++;
     this.counters.overloaded++;
     if (this.#dropReport) {
       this.#dropReport.count++;
       return;
     }
-    this.#dropReport = { count: 0, table };
-    onError(this.#enqueueDropped(table, 1));
+    this.#dropReport = { count: 0, table, why };
+    onError(dropError(table, why, 1));
     const timer = setTimeout(() => {
       const report = this.#dropReport;
       this.#dropReport = undefined;
-      if (report && report.count > 0) onError(this.#enqueueDropped(report.table, report.count));
+      if (report && report.count > 0) onError(dropError(report.table, report.why, report.count));
     }, 1000);
     timer.unref();
-  }
-
-  #enqueueDropped(table: string, count: number): SluiceError {
-    const what = count === 1 ? 'A write' : `${count} more writes`;
-    return new SluiceError(
-      'OVERLOADED',
-      `${what} queued with enqueue() to ${table} ${count === 1 ? 'was' : 'were'} dropped: the write queue is full (${this.#options.maxQueue} waiting) and enqueue() never waits, whatever whenFull says. Check db.writeRoom() before enqueueing, slow the producer, raise gate.maxQueue, or use the awaited insert()/update(), which wait for room.`,
-      { table },
-    );
   }
 
   #push(
@@ -193,6 +230,7 @@ export class WriteGate {
     options: SubmitOptions,
     resolve: (value: unknown) => void,
     reject: (error: SluiceError) => void,
+    admitted: boolean,
   ): void {
     const now = performance.now();
     const op = new PendingWrite(
@@ -207,6 +245,10 @@ export class WriteGate {
       this.#settled,
     );
     op.epoch = this.#epoch;
+    if (admitted) {
+      op.admitted = true;
+      this.#admitted++;
+    }
     // Queued first, counted second: a write that never entered the queue must not hold up flush().
     this.#queue.push(op);
     this.#pendingNow++;
@@ -299,6 +341,7 @@ export class WriteGate {
     else this.counters.failed(outcome.error.code);
     const ms = now - op.enqueuedAt;
     this.counters.ackLatency.record(ms);
+    if (op.admitted) this.#admitted--;
     this.counters.observer?.opSettled(op.codec.table.name, op.command.kind, op.lane, outcome.ok ? undefined : outcome.error.code, ms);
     if (op.epoch === this.#epoch) {
       this.#pendingNow--;
@@ -380,6 +423,15 @@ function closedError(table: string): SluiceError {
 }
 
 function noop(): void {}
+
+function dropError(table: string, why: string, count: number): SluiceError {
+  const what = count === 1 ? 'A write' : `${count} more writes`;
+  return new SluiceError(
+    'OVERLOADED',
+    `${what} queued with enqueue() to ${table} ${count === 1 ? 'was' : 'were'} dropped: ${why}, and enqueue() never waits, whatever whenFull says. Check db.writeRoom() before enqueueing (db.writeRoom(table) also counts sync.maxPending), slow the producer, or use the awaited insert()/update(), which wait for room.`,
+    { table },
+  );
+}
 
 const SUBMIT_OPTIONS = ['priority', 'nonBlocking', 'timeoutMs'];
 

@@ -45,6 +45,12 @@ export class LocalOutbox {
     };
   }
 
+  /** The largest seq this file ever gave a change (the row at the acknowledged mark is never deleted). */
+  async maxSeq(): Promise<number> {
+    const [top] = await this.#dialect.selectAll(`select coalesce(max(seq), 0) as m from ${OUTBOX}`, []);
+    return Number(top?.m ?? 0);
+  }
+
   /** The seqs of every dead letter: a full scan, run once when the shipper starts. */
   async deadSeqs(): Promise<number[]> {
     const rows = await this.#dialect.selectAll(`select seq from ${OUTBOX} where error is not null`, []);

@@ -25,9 +25,15 @@ export const syncOptionsSchema = z
     drainMs: z.number().int().min(0).default(5000),
     /** Connect timeout to the target. Default 5,000 ms. */
     connectTimeoutMs: z.number().int().min(100).default(5000),
+    /**
+     * How long one statement to the target may go unanswered before the link counts as stalled:
+     * the server cancels it (statement_timeout) and the client gives up on it a little later (a
+     * hung link never delivers the cancel). Default 10,000 ms; raise it for very large batches.
+     */
+    statementTimeoutMs: z.number().int().min(100).default(10_000),
     /** First retry wait after a target failure (jittered, doubling). Default 100 ms. */
     backoffInitialMs: z.number().min(1).default(100),
-    /** Longest retry wait. Default 5,000 ms. */
+    /** Longest retry wait; a target that refuses the statement itself is retried at this pace. Default 5,000 ms. */
     backoffMaxMs: z.number().min(1).default(5000),
   })
   .strict();

@@ -1,63 +1,24 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { Table } from '../api/table.js';
-import { backoffMs, delay } from '../core/backoff.js';
+import { delay } from '../core/backoff.js';
 import { SluiceError } from '../core/sluice-error.js';
 import type { Dialect, ExtraWrites } from '../dialect/dialect.js';
-import type { WriteGate } from '../gate/write-gate.js';
+import type { WriteAdmission, WriteGate } from '../gate/write-gate.js';
 import type { AnyTableDef } from '../schema/define-table.js';
 import { RowCodec } from '../schema/row-codec.js';
-import { type LocalFigures, LocalOutbox } from './local-outbox.js';
+import { answerFailure } from './failed-attempt.js';
+import { LocalOutbox } from './local-outbox.js';
+import { NodeIdentity } from './node-identity.js';
+import type { NodeRecord } from './node-lineage.js';
+import { ResyncPager } from './resync.js';
+import { ShipRound } from './ship-round.js';
 import { outboxCapture } from './sync-capture.js';
 import type { SyncOptions } from './sync-options.js';
+import { type DeadLetter, type FlushResult, registerSyncMetrics, type SyncApi, SyncFigures, type SyncStatus } from './sync-status.js';
 import { type syncNodeTable, syncOutboxTable } from './sync-tables.js';
-import { type ShipItem, ShipperLockedError, SyncTarget } from './sync-target.js';
+import { SyncTarget } from './sync-target.js';
 
-/** `db.sync.status()`: the shipper's figures, as of its last look at the file and the target. */
-export interface SyncStatus {
-  /** This file's stable node id (undefined until migrate has created the sync tables). */
-  nodeId: string | undefined;
-  /** Changes captured in this file, ever. */
-  total: number;
-  /** Changes the target has acknowledged (its mark for this node). */
-  synced: number;
-  /** Changes waiting to ship. */
-  pending: number;
-  /** Ship attempts that failed since open (target down, a batch refused). */
-  failed: number;
-  /** Changes the target refused, set aside until retry(). */
-  deadLetters: number;
-  /** synced / total, 1 when nothing was ever captured. */
-  progress: number;
-  /** Age of the oldest pending change, ms; 0 when none waits. */
-  lagMs: number;
-  /** A batch is on its way now. */
-  syncing: boolean;
-  target: 'up' | 'down';
-  lastError: string | undefined;
-  lastBatch: { size: number; ms: number } | undefined;
-  /** Rows shipped since open. */
-  shippedRows: number;
-}
-
-export interface DeadLetter {
-  seq: number;
-  table: string;
-  /** The primary key as stored locally, in primary-key order. */
-  key: unknown;
-  /** The target's error. */
-  error: string;
-  failedAt: Date | undefined;
-}
-
-/** `db.sync`: the shipper's public face. */
-export interface SyncApi {
-  status(): SyncStatus;
-  /** Ships everything committed before the call; rejects with UNAVAILABLE when the target cannot be reached. */
-  flush(options?: { onProgress?: (shipped: number, total: number) => void }): Promise<void>;
-  /** Puts dead letters back in the queue (their keys' current state ships again); resolves with how many. */
-  retry(): Promise<number>;
-  deadLetters(options?: { limit?: number }): Promise<DeadLetter[]>;
-}
+export type { DeadLetter, FlushResult, SyncApi, SyncStatus, TargetState } from './sync-status.js';
 
 export interface ShipperParts {
   readonly options: SyncOptions & { target: string };
@@ -72,7 +33,8 @@ export interface ShipperParts {
 }
 
 interface FlushWaiter {
-  readonly upTo: number;
+  /** Raised when a resync finishes, to cover the rows it queued. */
+  upTo: number;
   readonly resolve: () => void;
   readonly reject: (error: SluiceError) => void;
   readonly onProgress: ((shipped: number, total: number) => void) | undefined;
@@ -82,37 +44,35 @@ interface FlushWaiter {
 const IDLE_POLL_MS = 200;
 
 /**
- * The one owner of shipping for a Database: it watches the outbox, ships batches when a trigger
- * fires (count, age, flush, drain), acknowledges them locally, and keeps the figures.
+ * The one owner of shipping for a Database: it watches the outbox, runs a shipping round when a
+ * trigger fires (count, age, flush, drain, a resync), and keeps the figures. It is also the
+ * gate's admission for writes to synced tables (sync.maxPending).
  */
-export class SyncShipper implements SyncApi {
+export class SyncShipper implements SyncApi, WriteAdmission {
   readonly #parts: ShipperParts;
   readonly #options: SyncOptions & { target: string };
   readonly #synced: readonly AnyTableDef[];
   readonly #local: LocalOutbox;
   readonly #outboxCodec: RowCodec;
+  readonly #identity: NodeIdentity;
+  readonly #figures = new SyncFigures();
+  readonly #metrics;
+  readonly #round: ShipRound;
   readonly capture: ExtraWrites;
   #target: SyncTarget | undefined;
-  #nodeId: string | undefined;
-  #mark = 0;
-  #figures: LocalFigures = { maxSeq: 0, oldestSeq: undefined, oldestAt: undefined };
-  /** Seqs of the dead letters; only the shipper (one per node) makes or retries them. */
-  #dead = new Set<number>();
-  #capturedSince = 0;
   #state: 'running' | 'draining' | 'stopped' = 'running';
-  #targetUp = false;
-  #lastError: string | undefined;
-  #failed = 0;
-  #shipped = 0;
-  #lastBatch: { size: number; ms: number } | undefined;
-  #syncing = false;
   #attempt = 0;
   #flushWaiters: FlushWaiter[] = [];
   #admissionWaiters: (() => void)[] = [];
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
   #drainUntil = 0;
-  readonly #metrics: { shipped: Counter; batch: Histogram; failures: Counter<'reason'> };
+  /**
+   * A new connection has not yet checked that the target's record of this node is this file's:
+   * the next iteration runs a round even with nothing to ship, so a copy finds out (and forks,
+   * and resyncs) at start, not at its first write.
+   */
+  #unchecked = false;
 
   constructor(parts: ShipperParts) {
     this.#parts = parts;
@@ -120,44 +80,30 @@ export class SyncShipper implements SyncApi {
     this.#synced = parts.tables.filter((t) => t.sync !== undefined);
     this.#local = new LocalOutbox(parts.dialect, this.#synced);
     this.#outboxCodec = new RowCodec(syncOutboxTable, parts.dialect.codec);
+    this.#identity = new NodeIdentity(parts.node, parts.dialect);
     this.capture = outboxCapture(this.#synced, parts.dialect.codec, (rows) => this.#onCaptured(rows));
-    this.#metrics = this.#register(parts.registry);
-  }
-
-  #register(registry: Registry) {
-    const gauge = (name: string, help: string, read: () => number) =>
-      new Gauge({
-        name,
-        help,
-        registers: [registry],
-        collect() {
-          this.set(read());
-        },
-      });
-    gauge('sluice_sync_pending', 'Changes waiting in the outbox to ship.', () => this.status().pending);
-    gauge('sluice_sync_lag_seconds', 'Age of the oldest pending change.', () => this.status().lagMs / 1000);
-    gauge('sluice_sync_dead_letters', 'Changes the target refused, set aside until retry.', () => this.#dead.size);
-    gauge('sluice_sync_target_up', '1 while the sync target answers.', () => (this.#targetUp ? 1 : 0));
-    gauge('sluice_sync_synced', "The target's acknowledged mark for this node.", () => this.#mark);
-    return {
-      shipped: new Counter({
-        name: 'sluice_sync_shipped_rows_total',
-        help: 'Outbox rows shipped and acknowledged.',
-        registers: [registry],
-      }),
-      batch: new Histogram({
-        name: 'sluice_sync_batch_seconds',
-        help: 'Time one batch took: read, ship, commit on the target, acknowledge locally.',
-        buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-        registers: [registry],
-      }),
-      failures: new Counter({
-        name: 'sluice_sync_failures_total',
-        help: 'Ship attempts that failed, by reason.',
-        labelNames: ['reason'],
-        registers: [registry],
-      }),
-    };
+    this.#metrics = registerSyncMetrics(parts.registry, () => this.status());
+    this.#round = new ShipRound({
+      options: this.#options,
+      figures: this.#figures,
+      identity: this.#identity,
+      local: this.#local,
+      resync: new ResyncPager(this.#synced, parts.dialect),
+      gate: parts.gate,
+      outbox: parts.outbox,
+      outboxCodec: this.#outboxCodec,
+      metrics: this.#metrics,
+      report: (error) => parts.onError(error),
+      refresh: () => this.#refresh(),
+      see: (row) => this.#see(row),
+      dropTarget: () => this.#dropTarget(),
+      shouldShip: () => this.#shouldShip(),
+      mustStop: () => this.#state === 'stopped' || (this.#state === 'draining' && performance.now() >= this.#drainUntil),
+      resyncDone: () => {
+        const upTo = this.#figures.local.maxSeq + this.#figures.capturedSince;
+        for (const waiter of this.#flushWaiters) waiter.upTo = Math.max(waiter.upTo, upTo);
+      },
+    });
   }
 
   start(): void {
@@ -165,55 +111,48 @@ export class SyncShipper implements SyncApi {
   }
 
   status(): SyncStatus {
-    const f = this.#figures;
-    const total = Math.max(f.maxSeq, this.#mark) + this.#capturedSince;
-    const pending = this.#pendingEstimate();
-    return {
-      nodeId: this.#nodeId,
-      total,
-      synced: this.#mark,
-      pending,
-      failed: this.#failed,
-      deadLetters: this.#dead.size,
-      progress: total === 0 ? 1 : Math.min(1, this.#mark / total),
-      lagMs: pending === 0 || f.oldestAt === undefined ? 0 : Math.max(0, Date.now() - f.oldestAt),
-      syncing: this.#syncing,
-      target: this.#targetUp ? 'up' : 'down',
-      lastError: this.#lastError,
-      lastBatch: this.#lastBatch,
-      shippedRows: this.#shipped,
-    };
+    return this.#figures.status(this.#identity);
   }
 
-  #pendingEstimate(): number {
-    const f = this.#figures;
-    let deadAbove = 0;
-    for (const seq of this.#dead) if (seq > this.#mark) deadAbove++;
-    return Math.max(0, f.maxSeq - this.#mark - deadAbove) + this.#capturedSince;
+  /** WriteAdmission: how many more writes to `table` may queue before its outbox passes maxPending. */
+  room(table: AnyTableDef, inFlight: number): number | undefined {
+    if (table.sync === undefined || this.#state === 'stopped') return undefined;
+    return this.#options.maxPending - this.#figures.pending() - inFlight;
   }
 
-  /** Undefined when writes may go on; otherwise resolves once pending falls below maxPending. */
-  admission(): Promise<void> | undefined {
-    if (this.#state === 'stopped' || this.#pendingEstimate() < this.#options.maxPending) return undefined;
+  whenRoom(): Promise<void> {
     return new Promise((resolve) => this.#admissionWaiters.push(resolve));
   }
 
-  #onCaptured(rows: number): void {
-    this.#capturedSince += rows;
-    // A failing target is left to its backoff; new rows alone do not hurry the next attempt.
-    if (this.#attempt === 0 && this.#pendingEstimate() >= this.#options.batchSize) this.#wake?.();
+  describe(table: AnyTableDef): string {
+    return `sync.maxPending (${this.#options.maxPending}) is reached: ${this.#figures.pending()} changes of the synced tables (${table.name} is one) wait to ship, target ${this.#figures.target}`;
   }
 
-  async flush(options: { onProgress?: (shipped: number, total: number) => void } = {}): Promise<void> {
+  #onCaptured(rows: number): void {
+    this.#figures.capturedSince += rows;
+    // A failing target is left to its backoff; new rows alone do not hurry the next attempt.
+    if (this.#attempt === 0 && this.#figures.pending() >= this.#options.batchSize) this.#wake?.();
+  }
+
+  async flush(options: { onProgress?: (shipped: number, total: number) => void } = {}): Promise<FlushResult> {
     this.#requireRunning();
     await this.#parts.gate.flush();
     await this.#refresh();
-    const upTo = this.#figures.maxSeq;
-    if (this.#figures.oldestSeq === undefined || this.#figures.oldestSeq > upTo) return;
-    await new Promise<void>((resolve, reject) => {
-      this.#flushWaiters.push({ upTo, resolve, reject, onProgress: options.onProgress, from: this.#mark });
-      this.#wake?.();
-    });
+    const shippedBefore = this.#figures.shipped;
+    const waiter = { upTo: this.#figures.local.maxSeq, onProgress: options.onProgress, from: this.#figures.mark };
+    if (!this.#covers(waiter.upTo)) {
+      await new Promise<void>((resolve, reject) => {
+        this.#flushWaiters.push(Object.assign(waiter, { resolve, reject }));
+        this.#wake?.();
+      });
+    }
+    return { shipped: this.#figures.shipped - shippedBefore, deadLettered: this.#figures.deadUpTo(waiter.upTo) };
+  }
+
+  /** Everything up to `upTo` shipped (or set aside as a dead letter), and no resync still due. */
+  #covers(upTo: number): boolean {
+    const oldest = this.#figures.local.oldestSeq;
+    return (oldest === undefined || oldest > upTo) && this.#identity.resync === undefined;
   }
 
   async retry(): Promise<number> {
@@ -233,10 +172,10 @@ export class SyncShipper implements SyncApi {
       );
       const deletes = dead.map((d) => this.#parts.outbox.delete(d.seq));
       await Promise.all([...inserts, ...deletes]);
-      for (const d of dead) this.#dead.delete(d.seq);
+      for (const d of dead) this.#figures.dead.delete(d.seq);
       moved += dead.length;
     }
-    this.#capturedSince += moved;
+    this.#figures.capturedSince += moved;
     await this.#refresh();
     this.#wake?.();
     return moved;
@@ -253,22 +192,19 @@ export class SyncShipper implements SyncApi {
     this.#state = 'draining';
     this.#drainUntil = performance.now() + drainMs;
     this.#wake?.();
-    const deadline = delay(drainMs + 1000);
-    await Promise.race([this.#loop, deadline]);
+    await Promise.race([this.#loop, delay(drainMs + 1000)]);
     this.#state = 'stopped';
     this.#wake?.();
     // A batch still waiting on an unresponsive target is cut off: it stays in the outbox.
     await this.#target?.close();
     await this.#loop;
     for (const wake of this.#admissionWaiters.splice(0)) wake();
-    for (const waiter of this.#flushWaiters.splice(0)) {
-      waiter.reject(
-        new SluiceError(
-          'CLOSED',
-          'The database closed before the sync flush finished; what was not shipped stays in the file for the next start.',
-        ),
-      );
-    }
+    this.#rejectFlushes(
+      new SluiceError(
+        'CLOSED',
+        'The database closed before the sync flush finished; what was not shipped stays in the file for the next start.',
+      ),
+    );
   }
 
   #requireRunning(): void {
@@ -282,8 +218,7 @@ export class SyncShipper implements SyncApi {
   async prepare(): Promise<void> {
     await this.#serial(async () => {
       try {
-        await this.#initNode();
-        if (this.#nodeId !== undefined) await this.#connect();
+        if (await this.#initNode()) await this.#connect();
         this.#attempt = 0;
       } catch (error) {
         this.#failedAttempt(error);
@@ -302,61 +237,48 @@ export class SyncShipper implements SyncApi {
   async #run(): Promise<void> {
     while (this.#state !== 'stopped') {
       const waitMs = await this.#serial(() => this.#iteration());
-      if (this.#state === 'draining' && (this.#pendingEstimate() === 0 || performance.now() >= this.#drainUntil || !this.#targetUp)) break;
+      const over = this.#figures.pending() === 0 || performance.now() >= this.#drainUntil || this.#figures.target !== 'up';
+      if (this.#state === 'draining' && over) break;
       await this.#sleep(this.#state === 'draining' ? Math.min(waitMs, 50) : waitMs);
     }
   }
 
   async #iteration(): Promise<number> {
-    let waitMs = IDLE_POLL_MS;
     try {
-      if (this.#nodeId === undefined) await this.#initNode();
-      if (this.#nodeId !== undefined) {
-        await this.#refresh();
-        if (this.#shouldShip()) {
-          await this.#shipWhileTriggered();
-          this.#attempt = 0;
-        } else if (!this.#targetUp && this.#target === undefined) {
-          // Degraded since open: keep trying to reach the target so status tells the truth.
-          await this.#connect();
-          this.#attempt = 0;
-        }
-      } else {
-        waitMs = 500;
+      if (this.#identity.nodeId === undefined && !(await this.#initNode())) return 500;
+      await this.#refresh();
+      if (this.#shouldShip() || this.#unchecked) {
+        const again = await this.#round.run(await this.#connect());
+        this.#unchecked = false;
+        this.#attempt = 0;
+        return again ? 0 : IDLE_POLL_MS;
       }
+      if (this.#figures.target !== 'up' && this.#target === undefined) {
+        // Degraded since open: keep trying to reach the target so status tells the truth.
+        await this.#connect();
+        this.#attempt = 0;
+      }
+      return IDLE_POLL_MS;
     } catch (error) {
-      waitMs = this.#failedAttempt(error);
+      return this.#failedAttempt(error);
     }
-    return waitMs;
   }
 
   #failedAttempt(error: unknown): number {
-    this.#failed++;
-    const message = error instanceof Error ? error.message : String(error);
-    this.#lastError = message;
-    const locked = error instanceof ShipperLockedError;
-    const sluice = SluiceError.is(error) && error.code !== 'UNAVAILABLE';
-    this.#metrics.failures.inc({ reason: locked ? 'locked' : sluice ? 'local' : 'target' });
-    if (locked) this.#targetUp = true;
-    else if (!sluice) {
-      this.#targetUp = false;
-      void this.#target?.close();
-    }
-    // A connection that was fine until now may simply have died while idle (the target restarted,
-    // a proxy dropped it): one immediate attempt on a fresh connection decides before a flush() is
-    // told the target is gone.
-    if (!locked && !sluice && this.#attempt === 0) {
-      this.#attempt++;
-      return 0;
-    }
-    for (const waiter of this.#flushWaiters.splice(0)) {
-      waiter.reject(
-        new SluiceError('UNAVAILABLE', `Sync flush stopped: ${message}. The changes stay in the outbox and ship once the target answers.`, {
-          cause: error,
-        }),
-      );
-    }
-    return backoffMs(this.#attempt++, { initialMs: this.#options.backoffInitialMs, maxMs: this.#options.backoffMaxMs });
+    const answer = answerFailure(error, this.#attempt++, this.#options);
+    const figures = this.#figures;
+    figures.failed++;
+    this.#metrics.failures.inc({ reason: answer.reason });
+    if (answer.message !== undefined) figures.lastError = answer.message;
+    if (answer.target !== undefined) figures.target = answer.target;
+    // The connection goes with a target failure: the next attempt starts on a fresh one.
+    if (answer.target !== undefined && answer.target !== 'up') void this.#dropTarget();
+    if (answer.flushError) this.#rejectFlushes(answer.flushError);
+    return answer.waitMs;
+  }
+
+  #rejectFlushes(error: SluiceError): void {
+    for (const waiter of this.#flushWaiters.splice(0)) waiter.reject(error);
   }
 
   #sleep(ms: number): Promise<void> {
@@ -373,162 +295,88 @@ export class SyncShipper implements SyncApi {
     });
   }
 
-  async #initNode(): Promise<void> {
-    let row: { nodeId: string; ackedSeq: number } | undefined;
-    try {
-      row = await this.#parts.node.get(1);
-    } catch (error) {
-      // The sync tables appear with migrate(); until then there is nothing to ship.
-      if (SluiceError.is(error) && /no such table/i.test(error.message)) return;
-      throw error;
-    }
-    if (!row) {
-      try {
-        row = await this.#parts.node.insert({ id: 1, nodeId: crypto.randomUUID(), ackedSeq: 0, createdAt: new Date() });
-      } catch (error) {
-        // Another process sharing the file created it first.
-        if (!(SluiceError.is(error) && error.code === 'CONSTRAINT')) throw error;
-        row = await this.#parts.node.get(1);
-        if (!row) throw error;
-      }
-    }
-    this.#dead = new Set(await this.#local.deadSeqs());
-    this.#nodeId = row.nodeId;
-    this.#mark = Math.max(this.#mark, row.ackedSeq);
+  /** Reads (or creates) the node row; false until migrate() has created the sync tables. */
+  async #initNode(): Promise<boolean> {
+    const row = await this.#identity.load();
+    if (!row) return false;
+    this.#identity.adopt(row);
+    this.#figures.mark = row.ackedSeq;
+    this.#figures.dead.clear();
+    for (const seq of await this.#local.deadSeqs()) this.#figures.dead.add(seq);
+    return true;
   }
 
+  /** Rereads the node row and the outbox figures, and settles what they decide. */
   async #refresh(): Promise<void> {
-    if (this.#nodeId === undefined) return;
-    this.#capturedSince = 0;
-    this.#figures = await this.#local.figures(this.#mark);
+    if (this.#identity.nodeId === undefined) return;
+    const row = await this.#identity.read();
+    if (row) await this.#see(row);
+    this.#figures.capturedSince = 0;
+    this.#figures.local = await this.#local.figures(this.#figures.mark);
     this.#settleWaiters();
   }
 
+  /** Takes the file's node row as the truth; true when another process forked the file meanwhile. */
+  async #see(row: NodeRecord): Promise<boolean> {
+    if (!this.#identity.adopt(row)) {
+      this.#figures.mark = Math.max(this.#figures.mark, row.ackedSeq);
+      return false;
+    }
+    this.#figures.mark = row.ackedSeq;
+    await this.#dropTarget();
+    return true;
+  }
+
+  /** Lets the connection (and with it the node's lock) go; the next round connects afresh. */
+  async #dropTarget(): Promise<void> {
+    const target = this.#target;
+    this.#target = undefined;
+    await target?.close();
+  }
+
   #shouldShip(): boolean {
-    const f = this.#figures;
+    if (this.#identity.resync !== undefined) return true;
+    const f = this.#figures.local;
     if (f.oldestSeq === undefined) return false;
     if (this.#state === 'draining' || this.#flushWaiters.length > 0) return true;
-    if (this.#pendingEstimate() >= this.#options.batchSize) return true;
+    if (this.#figures.pending() >= this.#options.batchSize) return true;
     return f.oldestAt !== undefined && Date.now() - f.oldestAt >= this.#options.intervalMs;
   }
 
   async #connect(): Promise<SyncTarget> {
-    const nodeId = this.#nodeId as string;
+    const nodeId = this.#identity.nodeId as string;
+    if (this.#target && this.#target.nodeId !== nodeId) await this.#dropTarget();
     if (this.#target?.connected) return this.#target;
     this.#target ??= new SyncTarget({
       url: this.#options.target,
       schema: this.#options.schema,
       flavor: this.#options.flavor,
       connectTimeoutMs: this.#options.connectTimeoutMs,
+      statementTimeoutMs: this.#options.statementTimeoutMs,
       nodeId,
       tables: this.#synced,
     });
-    const mark = await this.#target.connect();
-    this.#targetUp = true;
-    this.#lastError = undefined;
-    await this.#acknowledge(mark);
+    await this.#target.connect();
+    this.#unchecked = true;
+    this.#figures.target = 'up';
+    this.#figures.lastError = undefined;
     return this.#target;
   }
 
-  /** Takes the target's mark as the truth and lets go of every outbox row below it. */
-  async #acknowledge(mark: number): Promise<void> {
-    if (mark < this.#mark) {
-      this.#lastError = `The target's mark for node ${this.#nodeId} (${mark}) is behind this file's (${this.#mark}): the target lost acknowledged changes (restored from a backup?). Shipping continues from ${mark}.`;
-      this.#parts.onError(new SluiceError('UNAVAILABLE', this.#lastError));
-    }
-    this.#mark = mark;
-    await this.#cleanup;
-    await this.#trim(mark);
-  }
-
-  async #shipWhileTriggered(): Promise<void> {
-    const target = await this.#connect();
-    await this.#refresh();
-    try {
-      let batch = await this.#local.batch(this.#mark, this.#options.batchSize);
-      while (batch && this.#state !== 'stopped' && this.#shouldShip()) {
-        if (this.#state === 'draining' && performance.now() >= this.#drainUntil) return;
-        const started = performance.now();
-        this.#syncing = true;
-        let next: Promise<Awaited<ReturnType<LocalOutbox['batch']>>> | undefined;
-        try {
-          const applying = target.apply({ after: this.#mark, last: batch.last, items: batch.items });
-          // Read the next batch while the target works. Reading later than this batch did, it
-          // holds each key's state at least as new, so it may follow this one whatever it becomes.
-          next = this.#local.batch(batch.last, this.#options.batchSize);
-          next.catch(() => {});
-          const result = await applying;
-          if (result.kind === 'moved') {
-            next = undefined;
-            await this.#acknowledge(result.mark);
-          } else if (result.kind === 'refused') {
-            next = undefined;
-            this.#failed++;
-            this.#metrics.failures.inc({ reason: 'refused' });
-            await this.#deadLetter(result.refused);
-          } else {
-            this.#acknowledgeLater(batch.last);
-            const ms = performance.now() - started;
-            this.#shipped += batch.rows;
-            this.#metrics.shipped.inc(batch.rows);
-            this.#metrics.batch.observe(ms / 1000);
-            this.#lastBatch = { size: batch.rows, ms: Math.round(ms * 10) / 10 };
-          }
-        } finally {
-          this.#syncing = false;
-        }
-        await this.#refresh();
-        batch = await (next ?? this.#local.batch(this.#mark, this.#options.batchSize));
-      }
-    } finally {
-      await this.#cleanup;
-    }
-  }
-
-  #cleanup: Promise<void> = Promise.resolve();
-
-  /**
-   * The target has the batch: the mark moves now, and the local bookkeeping (the node row, the
-   * outbox rows below the mark) follows in the background, in order. Losing it to a crash is
-   * harmless: the next start reads the mark from the target and trims again.
-   */
-  #acknowledgeLater(mark: number): void {
-    this.#mark = mark;
-    this.#cleanup = this.#cleanup.then(() => this.#trim(mark)).catch(this.#parts.onError);
-  }
-
-  async #trim(mark: number): Promise<void> {
-    await this.#parts.node.update(1, { ackedSeq: mark });
-    // The row at the mark stays: SQLite numbers new rows after the largest one.
-    await this.#parts.outbox.deleteWhere({ seq: { $lt: mark }, error: { $null: true } }, { batchSize: 20_000 });
-  }
-
-  async #deadLetter(refused: readonly { item: ShipItem; error: string }[]): Promise<void> {
-    const failedAt = Date.now();
-    const updates: Promise<unknown>[] = [];
-    for (const { item, error } of refused) {
-      for (const seq of item.seqs) updates.push(this.#parts.outbox.update(seq, { error: error.slice(0, 2000), failedAt }));
-    }
-    await Promise.all(updates);
-    for (const { item } of refused) for (const seq of item.seqs) this.#dead.add(seq);
-    this.#lastError = `The target refused ${refused.length} row(s); they are dead letters (db.sync.deadLetters()). First: ${refused[0]?.error}`;
-  }
-
   #settleWaiters(): void {
-    const pending = this.#pendingEstimate();
-    if (pending < this.#options.maxPending && this.#admissionWaiters.length > 0) {
+    if (this.#figures.pending() < this.#options.maxPending && this.#admissionWaiters.length > 0) {
       for (const wake of this.#admissionWaiters.splice(0)) wake();
     }
     if (this.#flushWaiters.length === 0) return;
-    const oldest = this.#figures.oldestSeq;
     const waiting = this.#flushWaiters;
     this.#flushWaiters = [];
+    const mark = this.#figures.mark;
     for (const waiter of waiting) {
-      if (oldest === undefined || oldest > waiter.upTo) {
+      if (this.#covers(waiter.upTo)) {
         waiter.onProgress?.(waiter.upTo - waiter.from, waiter.upTo - waiter.from);
         waiter.resolve();
       } else {
-        waiter.onProgress?.(Math.max(0, this.#mark - waiter.from), waiter.upTo - waiter.from);
+        waiter.onProgress?.(Math.max(0, mark - waiter.from), waiter.upTo - waiter.from);
         this.#flushWaiters.push(waiter);
       }
     }

@@ -1,11 +1,28 @@
 import { defineSluiceTable } from '../schema/define-table.js';
 
 /**
- * One row per file: the stable node id this SQLite file ships under, and the last sequence number
- * the target acknowledged (a local copy; the target's `_sluice_sync_offsets` is the authority).
+ * One row per file: the node id this SQLite file ships under, the last sequence number the target
+ * acknowledged (a local copy; the target's `_sluice_sync_offsets` is the authority), and the
+ * lineage that tells this file from a copy of it. `lineage` is the token the target held for this
+ * node when the file last recorded it; `intent` (with `intentSeq`, the mark it sets) is the token
+ * of the batch in flight, written here before the batch is sent, so a crash after the target's
+ * COMMIT still finds the target's token among this file's own. A target token that is neither was
+ * written by another copy of the file: this one forks (a new `nodeId`, the old one kept in
+ * `forkedFrom`) and ships its current rows again, paging through them with the `resync` cursor.
  */
 export const syncNodeTable = defineSluiceTable('_sluice_sync_node', {
-  columns: { id: 'integer', nodeId: 'text', ackedSeq: 'integer', createdAt: 'timestamp' },
+  columns: {
+    id: 'integer',
+    nodeId: 'text',
+    ackedSeq: 'integer',
+    createdAt: 'timestamp',
+    lineage: 'text?',
+    intent: 'text?',
+    intentSeq: 'integer?',
+    forkedFrom: 'text?',
+    /** JSON `{ table, after }` while a resync is due: the next table, and the last key enqueued. */
+    resync: 'text?',
+  },
   primaryKey: 'id',
 });
 

@@ -1,11 +1,13 @@
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { SluiceError } from '../core/sluice-error.js';
-import { offsetInitSql, type UpsertFlavor, upsertFromSql } from '../dialect/postgres/opengauss-upsert.js';
-import { createPostgresBuilder, POSTGRES_ARRAY_TYPES, postgresDdlFlavor, quoteIdentifier } from '../dialect/postgres/postgres-builder.js';
+import { offsetInitSql, offsetLineageSql, offsetTableSql, type UpsertFlavor } from '../dialect/postgres/opengauss-upsert.js';
+import { createPostgresBuilder, postgresDdlFlavor, quoteIdentifier } from '../dialect/postgres/postgres-builder.js';
 import { addColumnSql, createTableSql } from '../query/ddl-builder.js';
-import type { AnyTableDef, ColumnDef } from '../schema/define-table.js';
-import { COPY_ENCODERS, type CopyEncoder, copyLine, keyParam } from './copy-text.js';
+import type { AnyTableDef } from '../schema/define-table.js';
+import { copyLine, keyParam } from './copy-text.js';
+import { describePgError, isRowRefusal, rollback, stalls, TargetStalledError } from './target-errors.js';
+import { plan, type TablePlan } from './target-plan.js';
 
 export const OFFSETS_TABLE = '_sluice_sync_offsets';
 
@@ -24,15 +26,25 @@ export interface ShipItem {
 export interface ShipBatch {
   /** The mark the target must hold for this batch to apply: the seq before its first row. */
   readonly after: number;
+  /** The lineage token the target must hold with that mark (null: none written yet). */
+  readonly lineage: string | null;
   /** The batch's last seq: the mark once applied. */
   readonly last: number;
+  /** The token the batch leaves on the target, recorded in the file before it was sent. */
+  readonly next: string;
   readonly items: readonly ShipItem[];
+}
+
+/** This node's row on the target. */
+export interface TargetMark {
+  readonly seq: number;
+  readonly lineage: string | null;
 }
 
 export type ApplyResult =
   | { readonly kind: 'applied'; readonly upserts: number; readonly deletes: number }
-  /** The target's mark is not `after`: another shipper moved it, or this one already applied the batch. */
-  | { readonly kind: 'moved'; readonly mark: number }
+  /** The target's mark or lineage is not what the batch expected: another shipper moved it. */
+  | { readonly kind: 'moved'; readonly mark: TargetMark }
   /** Rows the target refused, each with its error; nothing was applied. */
   | { readonly kind: 'refused'; readonly refused: readonly { item: ShipItem; error: string }[] };
 
@@ -41,33 +53,16 @@ export interface SyncTargetOptions {
   readonly schema: string | undefined;
   readonly flavor: UpsertFlavor;
   readonly connectTimeoutMs: number;
+  readonly statementTimeoutMs: number;
   readonly nodeId: string;
   readonly tables: readonly AnyTableDef[];
 }
 
-/** The target refused a value (a constraint it has and we don't, a value out of its range). */
-export function isRowRefusal(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23') || code.startsWith('P0'));
-}
-
-/** Another process holds this node's shipping lock. */
-export class ShipperLockedError extends Error {}
-
-interface TablePlan {
-  readonly def: AnyTableDef;
-  readonly stage: string;
-  readonly columns: readonly ColumnDef[];
-  readonly encoders: readonly CopyEncoder[];
-  readonly upsert: string;
-  readonly delete: string;
-  readonly copy: string;
-}
-
 /**
  * One dedicated connection to the target (temporary tables live in a session, so never a pool).
- * It holds a session advisory lock on the node id while connected: one shipper per node at a time,
- * whichever process runs it.
+ * Shipping a round takes a session advisory lock on the node id (lock() … unlock()): one shipper
+ * per node at a time, whichever process runs it. The lock is let go between rounds, so an idle
+ * holder never keeps another process (or a copy of the file) from looking at the target.
  */
 export class SyncTarget {
   readonly #options: SyncTargetOptions;
@@ -83,15 +78,21 @@ export class SyncTarget {
     return this.#client !== undefined;
   }
 
-  /** Connects, takes the node's lock, creates missing target tables and returns the target's mark. */
-  async connect(): Promise<number> {
-    if (this.#client) return this.mark();
+  get nodeId(): string {
+    return this.#options.nodeId;
+  }
+
+  /** Connects, creates missing target tables, the node's offset row and the staging tables. */
+  async connect(): Promise<void> {
+    if (this.#client) return;
+    const statementMs = this.#options.statementTimeoutMs;
     const client = new pg.Client({
       connectionString: this.#options.url,
       connectionTimeoutMillis: this.#options.connectTimeoutMs,
       keepAlive: true,
-      // A target that stops answering (a dropped link, a frozen server) fails the batch, which is retried.
-      query_timeout: 60_000,
+      // The server cancels a statement past statement_timeout; this client-side limit, a little
+      // later, is for a link that hangs and would never deliver that cancel.
+      query_timeout: statementMs + Math.min(1000, Math.max(100, statementMs / 4)),
       application_name: `sluice sync ${this.#options.nodeId}`.slice(0, 63),
     });
     // A backend terminated while idle reports here; the next query fails and the shipper reconnects.
@@ -99,25 +100,27 @@ export class SyncTarget {
       if (this.#client === client) this.#client = undefined;
     });
     try {
-      await client.connect();
-      const locked = await client.query('select pg_try_advisory_lock(hashtext($1), hashtext($2)) as ok', [
-        'sluice.sync',
-        this.#options.nodeId,
-      ]);
-      if (locked.rows[0]?.ok !== true) {
-        throw new ShipperLockedError(`another process is shipping node ${this.#options.nodeId} to this target; this one waits`);
-      }
-      await this.#migrate(client);
+      await client.connect().catch((error: Error) => {
+        throw /timeout/i.test(error.message)
+          ? new TargetStalledError(`no answer from the sync target within connectTimeoutMs (${this.#options.connectTimeoutMs} ms)`, {
+              cause: error,
+            })
+          : error;
+      });
+      await stalls(client.query(`set statement_timeout = ${Math.round(statementMs)}`), statementMs);
+      await stalls(this.#migrate(client), statementMs);
       // Made outside any batch's transaction, so a rolled-back batch cannot take them away.
       for (const planned of this.#plans.values()) {
-        await client.query(`create temp table if not exists ${quoteIdentifier(planned.stage)} (like ${quoteIdentifier(planned.def.name)})`);
+        await stalls(
+          client.query(`create temp table if not exists ${quoteIdentifier(planned.stage)} (like ${quoteIdentifier(planned.def.name)})`),
+          statementMs,
+        );
       }
     } catch (error) {
-      await client.end().catch(() => {});
+      await endClient(client);
       throw error;
     }
     this.#client = client;
-    return this.mark();
   }
 
   async #migrate(client: pg.Client): Promise<void> {
@@ -130,41 +133,51 @@ export class SyncTarget {
         await client.query(`create schema if not exists ${quoteIdentifier(schema)}`);
         await client.query(`set search_path to ${quoteIdentifier(schema)}`);
       }
-      await client.query(
-        `create table if not exists ${OFFSETS_TABLE} (node_id text primary key, seq bigint not null, updated_at timestamptz not null)`,
-      );
+      await client.query(offsetTableSql(OFFSETS_TABLE));
+      if (!(await columnsOf(client, OFFSETS_TABLE)).has('lineage')) await client.query(offsetLineageSql(OFFSETS_TABLE));
       const flavor = postgresDdlFlavor(createPostgresBuilder());
       for (const def of this.#options.tables) {
-        const { rows } = await client.query(
-          'select column_name from information_schema.columns where table_schema = current_schema() and table_name = $1',
-          [def.name],
-        );
-        if (rows.length === 0) {
+        const have = await columnsOf(client, def.name);
+        if (have.size === 0) {
           for (const statement of createTableSql(flavor, def)) await client.query(statement);
         } else {
-          const have = new Set(rows.map((r: { column_name: string }) => r.column_name));
           for (const column of def.columns) if (!have.has(column.sqlName)) await client.query(addColumnSql(flavor, def, column));
         }
       }
       await client.query(offsetInitSql(this.#options.flavor, OFFSETS_TABLE), [this.#options.nodeId]);
       await client.query('commit');
     } catch (error) {
-      await client.query('rollback').catch(() => {});
+      await rollback(client, error);
       throw error;
     }
   }
 
-  /** This node's high-water mark on the target. */
-  async mark(): Promise<number> {
-    const { rows } = await this.#require().query(`select seq from ${OFFSETS_TABLE} where node_id = $1`, [this.#options.nodeId]);
-    return rows.length === 0 ? 0 : Number(rows[0].seq);
+  /** Takes the node's shipping lock for a round; false when another session holds it. */
+  async lock(): Promise<boolean> {
+    const { rows } = await this.#query('select pg_try_advisory_lock(hashtext($1), hashtext($2)) as ok', [
+      'sluice.sync',
+      this.#options.nodeId,
+    ]);
+    return rows[0]?.ok === true;
+  }
+
+  /** Lets the lock go at the end of a round (a lost connection has let it go already). */
+  async unlock(): Promise<void> {
+    if (!this.#client) return;
+    await this.#query('select pg_advisory_unlock(hashtext($1), hashtext($2))', ['sluice.sync', this.#options.nodeId]);
+  }
+
+  /** This node's mark and lineage on the target, as committed now. */
+  async mark(): Promise<TargetMark> {
+    const { rows } = await this.#query(`select seq, lineage from ${OFFSETS_TABLE} where node_id = $1`, [this.#options.nodeId]);
+    return rows.length === 0 ? { seq: 0, lineage: null } : { seq: Number(rows[0].seq), lineage: rows[0].lineage ?? null };
   }
 
   /**
-   * Applies a batch and advances the mark in one transaction, only if the mark still stands at
-   * `batch.after`. Refused rows are isolated by bisection inside savepoints; if any are found the
-   * whole transaction is rolled back and they are reported, so the caller can set them aside and
-   * ship the rest as a fresh batch.
+   * Applies a batch and advances the mark and the lineage in one transaction, only if both still
+   * stand where the batch expects them (`after`, `lineage`). Refused rows are isolated by bisection
+   * inside savepoints; if any are found the whole transaction is rolled back and they are
+   * reported, so the caller can set them aside and ship the rest as a fresh batch.
    */
   async apply(batch: ShipBatch): Promise<ApplyResult> {
     try {
@@ -179,35 +192,27 @@ export class SyncTarget {
 
   async #apply(batch: ShipBatch, isolate: boolean): Promise<ApplyResult> {
     const client = this.#require();
-    await client.query('begin');
+    await this.#query('begin');
     try {
-      const { rows } = await client.query(`select seq from ${OFFSETS_TABLE} where node_id = $1 for update`, [this.#options.nodeId]);
-      const mark = rows.length === 0 ? 0 : Number(rows[0].seq);
-      if (mark !== batch.after) {
-        await client.query('rollback');
+      const { rows } = await this.#query(`select seq, lineage from ${OFFSETS_TABLE} where node_id = $1 for update`, [this.#options.nodeId]);
+      const mark: TargetMark =
+        rows.length === 0 ? { seq: 0, lineage: null } : { seq: Number(rows[0].seq), lineage: rows[0].lineage ?? null };
+      if (mark.seq !== batch.after || mark.lineage !== batch.lineage) {
+        await this.#query('rollback');
         return { kind: 'moved', mark };
-      }
-      const byTable = new Map<string, { upserts: ShipItem[]; deletes: ShipItem[] }>();
-      for (const item of batch.items) {
-        let entry = byTable.get(item.table);
-        if (!entry) {
-          entry = { upserts: [], deletes: [] };
-          byTable.set(item.table, entry);
-        }
-        (item.row === undefined ? entry.deletes : entry.upserts).push(item);
       }
       const refused: { item: ShipItem; error: string }[] = [];
       let upserts = 0;
       let deletes = 0;
-      for (const [table, entry] of byTable) {
+      for (const [table, entry] of byTable(batch.items)) {
         const planned = this.#plans.get(table);
         if (!planned)
           throw new SluiceError('CONFIG', `The outbox holds changes of ${table}, which is not among the synced tables passed to open().`, {
             table,
           });
         if (entry.deletes.length > 0) {
-          if (isolate) await this.#bisect(client, entry.deletes, (items) => this.#delete(client, planned, items), refused);
-          else await this.#delete(client, planned, entry.deletes);
+          if (isolate) await this.#bisect(client, entry.deletes, (items) => this.#delete(planned, items), refused);
+          else await this.#delete(planned, entry.deletes);
           deletes += entry.deletes.length;
         }
         if (entry.upserts.length > 0) {
@@ -217,14 +222,18 @@ export class SyncTarget {
         }
       }
       if (refused.length > 0) {
-        await client.query('rollback');
+        await this.#query('rollback');
         return { kind: 'refused', refused };
       }
-      await client.query(`update ${OFFSETS_TABLE} set seq = $2, updated_at = now() where node_id = $1`, [this.#options.nodeId, batch.last]);
-      await client.query('commit');
-      return { kind: 'applied', upserts: upserts, deletes };
+      await this.#query(`update ${OFFSETS_TABLE} set seq = $2, lineage = $3, updated_at = now() where node_id = $1`, [
+        this.#options.nodeId,
+        batch.last,
+        batch.next,
+      ]);
+      await this.#query('commit');
+      return { kind: 'applied', upserts, deletes };
     } catch (error) {
-      await client.query('rollback').catch(() => {});
+      await rollback(client, error);
       throw error;
     }
   }
@@ -236,14 +245,14 @@ export class SyncTarget {
     run: (items: readonly ShipItem[]) => Promise<void>,
     refused: { item: ShipItem; error: string }[],
   ): Promise<void> {
-    await client.query('savepoint sluice_part');
+    await this.#query('savepoint sluice_part');
     try {
       await run(items);
-      await client.query('release savepoint sluice_part');
+      await this.#query('release savepoint sluice_part');
     } catch (error) {
       if (!isRowRefusal(error)) throw error;
-      await client.query('rollback to savepoint sluice_part');
-      await client.query('release savepoint sluice_part');
+      await this.#query('rollback to savepoint sluice_part');
+      await this.#query('release savepoint sluice_part');
       if (items.length === 1) {
         refused.push({ item: items[0] as ShipItem, error: describePgError(error) });
         return;
@@ -255,8 +264,8 @@ export class SyncTarget {
   }
 
   async #upsert(client: pg.Client, planned: TablePlan, items: readonly ShipItem[]): Promise<void> {
-    await client.query(`truncate ${quoteIdentifier(planned.stage)}`);
-    await new Promise<void>((resolve, reject) => {
+    await this.#query(`truncate ${quoteIdentifier(planned.stage)}`);
+    const copying = new Promise<void>((resolve, reject) => {
       const stream = client.query(copyFrom(planned.copy));
       stream.on('error', reject);
       stream.on('finish', resolve);
@@ -270,13 +279,19 @@ export class SyncTarget {
       }
       stream.end(chunk);
     });
-    await client.query(planned.upsert);
+    await stalls(copying, this.#options.statementTimeoutMs);
+    await this.#query(planned.upsert);
   }
 
-  async #delete(client: pg.Client, planned: TablePlan, items: readonly ShipItem[]): Promise<void> {
+  async #delete(planned: TablePlan, items: readonly ShipItem[]): Promise<void> {
     const pk = planned.def.primaryKey;
     const arrays = pk.map((column, i) => items.map((item) => keyParam(column.type, item.key[i])));
-    await client.query(planned.delete, arrays);
+    await this.#query(planned.delete, arrays);
+  }
+
+  /** One statement; a client-side timeout (the link hangs) reads as a stall, not as an outage. */
+  #query(text: string, values?: unknown[]): Promise<pg.QueryResult> {
+    return stalls(this.#require().query(text, values), this.#options.statementTimeoutMs);
   }
 
   #require(): pg.Client {
@@ -288,38 +303,40 @@ export class SyncTarget {
   async close(): Promise<void> {
     const client = this.#client;
     this.#client = undefined;
-    if (client) await client.end().catch(() => {});
+    if (client) await endClient(client);
   }
 }
 
-function plan(def: AnyTableDef, flavor: UpsertFlavor): TablePlan {
-  const q = quoteIdentifier;
-  const stage = `_sluice_stage_${def.name}`.slice(0, 63);
-  const columns = def.columns;
-  const names = columns.map((c) => c.sqlName);
-  const conflictKey = (def.sync?.key ?? def.primaryKey).map((c) => c.sqlName);
-  const keyColumns = [...def.primaryKey, ...def.unique.flat()].map((c) => c.sqlName);
-  const pk = def.primaryKey;
-  const using = pk.map((c, i) => `$${i + 1}::${POSTGRES_ARRAY_TYPES[c.type]}`).join(', ');
-  const alias = pk.map((_, i) => `k${i}`).join(', ');
-  const match = pk.map((c, i) => `t.${q(c.sqlName)} = d.k${i}`).join(' AND ');
-  return {
-    def,
-    stage,
-    columns,
-    encoders: columns.map((c) => COPY_ENCODERS[c.type]),
-    upsert: upsertFromSql(flavor, { table: def.name, source: stage, columns: names, conflictKey, keyColumns }),
-    delete: `DELETE FROM ${q(def.name)} AS t USING unnest(${using}) AS d(${alias}) WHERE ${match}`,
-    copy: `COPY ${q(stage)} (${names.map(q).join(', ')}) FROM STDIN`,
-  };
+function byTable(items: readonly ShipItem[]): Map<string, { upserts: ShipItem[]; deletes: ShipItem[] }> {
+  const tables = new Map<string, { upserts: ShipItem[]; deletes: ShipItem[] }>();
+  for (const item of items) {
+    let entry = tables.get(item.table);
+    if (!entry) {
+      entry = { upserts: [], deletes: [] };
+      tables.set(item.table, entry);
+    }
+    (item.row === undefined ? entry.deletes : entry.upserts).push(item);
+  }
+  return tables;
 }
 
-/** The target's own words, with its SQLSTATE and constraint, for a dead letter. */
-export function describePgError(error: unknown): string {
-  const e = error as { message?: string; code?: string; constraint?: string; detail?: string };
-  const parts = [e.message ?? String(error)];
-  if (e.code) parts.push(`SQLSTATE ${e.code}`);
-  if (e.constraint) parts.push(`constraint ${e.constraint}`);
-  if (e.detail) parts.push(e.detail);
-  return parts.join('; ');
+async function columnsOf(client: pg.Client, table: string): Promise<Set<string>> {
+  const { rows } = await client.query(
+    'select column_name from information_schema.columns where table_schema = current_schema() and table_name = $1',
+    [table],
+  );
+  return new Set(rows.map((r: { column_name: string }) => r.column_name));
+}
+
+/** Ends the session, and cuts the socket if the goodbye goes unanswered (a hung link never answers it). */
+async function endClient(client: pg.Client): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const cut = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+      resolve();
+    }, 500);
+  });
+  await Promise.race([client.end().catch(() => {}), cut]);
+  clearTimeout(timer);
 }

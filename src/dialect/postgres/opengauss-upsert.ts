@@ -36,6 +36,19 @@ export function upsertFromSql(flavor: UpsertFlavor, shape: UpsertShape): string 
   return `${head} ON CONFLICT (${target}) ${updated.length === 0 ? 'DO NOTHING' : `DO UPDATE SET ${set}`}`;
 }
 
+/**
+ * The offsets table: each node's high-water mark, and the lineage token the last batch set (the
+ * compare-and-set that tells a copied edge file from the one the target has followed).
+ */
+export function offsetTableSql(offsetsTable: string): string {
+  return `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(offsetsTable)} (node_id text PRIMARY KEY, seq bigint NOT NULL, updated_at timestamptz NOT NULL, lineage text)`;
+}
+
+/** Adds the lineage column to an offsets table an older version created (run when it is missing). */
+export function offsetLineageSql(offsetsTable: string): string {
+  return `ALTER TABLE ${quoteIdentifier(offsetsTable)} ADD COLUMN lineage text`;
+}
+
 /** Creates a node's offset row at 0 unless it exists: `$1` is the node id. */
 export function offsetInitSql(flavor: UpsertFlavor, offsetsTable: string): string {
   const head = `INSERT INTO ${quoteIdentifier(offsetsTable)} (node_id, seq, updated_at) VALUES ($1, 0, now())`;

@@ -1,0 +1,66 @@
+import type pg from 'pg';
+
+/** The target refused a value (a constraint it has and we don't, a value out of its range). */
+export function isRowRefusal(error: unknown): boolean {
+  const code = sqlState(error);
+  return code !== undefined && (code.startsWith('22') || code.startsWith('23') || code.startsWith('P0'));
+}
+
+/** Another process holds this node's shipping lock. */
+export class ShipperLockedError extends Error {}
+
+/** The target gave no answer in time: a statement past statementTimeoutMs, or a connection past connectTimeoutMs. */
+export class TargetStalledError extends Error {}
+
+/**
+ * What a failure says about the target:
+ * - `refusing`: it answers but rejects the statement itself. SQLSTATE classes 42 (syntax error, a
+ *   missing or renamed column or table, no privilege), 0A (feature not supported), 28 (the login
+ *   refused), 3D and 3F (no such database or schema). A configuration error: retrying at full
+ *   speed cannot help.
+ * - `stalled`: no answer in time (57014 is the server cancelling a statement past
+ *   statement_timeout).
+ * - `down`: no connection, or a lost one.
+ */
+export type TargetFailure = 'refusing' | 'stalled' | 'down';
+
+const REFUSING = ['42', '0A', '28', '3D', '3F'];
+
+export function targetFailure(error: unknown): TargetFailure {
+  if (error instanceof TargetStalledError) return 'stalled';
+  const code = sqlState(error);
+  if (code === '57014') return 'stalled';
+  if (code !== undefined && REFUSING.includes(code.slice(0, 2))) return 'refusing';
+  return 'down';
+}
+
+function sqlState(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+/** The target's own words, with its SQLSTATE and constraint, for a dead letter or status. */
+export function describePgError(error: unknown): string {
+  const e = error as { message?: string; code?: string; constraint?: string; detail?: string };
+  const parts = [e.message ?? String(error)];
+  if (sqlState(error)) parts.push(`SQLSTATE ${e.code}`);
+  if (e.constraint) parts.push(`constraint ${e.constraint}`);
+  if (e.detail) parts.push(e.detail);
+  return parts.join('; ');
+}
+
+/** After a timeout the connection is dropped, which rolls back; asking first would wait out another timeout. */
+export async function rollback(client: pg.Client, cause: unknown): Promise<void> {
+  if (cause instanceof TargetStalledError || (cause as Error | undefined)?.message === 'Query read timeout') return;
+  await client.query('rollback').catch(() => {});
+}
+
+/** node-postgres reports its own query timeout as a plain Error; say what it means. */
+export function stalls<T>(work: Promise<T>, statementTimeoutMs: number): Promise<T> {
+  return work.catch((error: Error) => {
+    if (error?.message === 'Query read timeout') {
+      throw new TargetStalledError(`no answer from the sync target within statementTimeoutMs (${statementTimeoutMs} ms)`, { cause: error });
+    }
+    throw error;
+  });
+}
