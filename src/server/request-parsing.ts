@@ -113,3 +113,31 @@ export function parseOrderBy(raw: string | undefined): string | string[] | undef
   const terms = raw.split(',').map((t) => t.trim());
   return terms.length === 1 ? terms[0] : terms;
 }
+
+/**
+ * True when `text` is a JSON array with more than `max` items at its top level. Scans only as
+ * far as item max + 1 (strings and nesting skipped), so a huge array costs what its first items
+ * do; malformed text is left to the parser to describe.
+ */
+export function arrayLongerThan(text: string, max: number): boolean {
+  let i = 0;
+  while (i < text.length && (text[i] === ' ' || text[i] === '\n' || text[i] === '\r' || text[i] === '\t')) i++;
+  if (text[i] !== '[') return false;
+  let depth = 0;
+  let commas = 0;
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // A string: skip to its closing quote, past escapes.
+      for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
+    } else if (c === 0x5b || c === 0x7b) {
+      depth++;
+    } else if (c === 0x5d || c === 0x7d) {
+      if (--depth === 0) return false;
+    } else if (c === 0x2c && depth === 1 && ++commas >= max) {
+      // max commas at the top level separate max + 1 items.
+      return true;
+    }
+  }
+  return false;
+}
