@@ -133,6 +133,12 @@ function notFound(method: string, url: string, tables: ReadonlyMap<string, { def
       );
     }
     const rest = match[2] ?? '';
+    if (/\/history$/.test(rest) && entry.def.lifecycle) {
+      const why = !entry.def.lifecycle.history
+        ? 'keeps no history (lifecycle.history is off)'
+        : `has a composite key, and history is read by a one-column key: read ${name}_history by row_key (a JSON array) instead`;
+      return new HttpError(404, 'NOT_FOUND', `Table ${name} ${why}, so ${method} ${path} does not exist.`);
+    }
     if (/(^|\/)(transition|history|claims)$/.test(rest) && !entry.def.lifecycle?.leases) {
       const what = entry.def.lifecycle ? 'no leases (claims need lifecycle.leases)' : 'no lifecycle';
       return new HttpError(404, 'NOT_FOUND', `Table ${name} has ${what}, so ${method} ${path} does not exist.`);

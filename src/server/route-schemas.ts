@@ -16,6 +16,7 @@ export const ERROR_SCHEMA: JsonSchema = {
 /** A response header as the OpenAPI document declares it. */
 export interface HeaderSpec {
   readonly description: string;
+  readonly required?: boolean;
   readonly schema: JsonSchema;
 }
 
@@ -23,6 +24,7 @@ export interface HeaderSpec {
 export const ETAG_HEADER: Record<string, HeaderSpec> = {
   ETag: {
     description: "The row's entity tag: send it as If-Match on a PATCH to apply it only while the row is unchanged.",
+    required: true,
     schema: { type: 'string' },
   },
 };

@@ -9,7 +9,8 @@ export function registerLifecycleRoutes(app: FastifyInstance, kit: RecordKit): v
   const { def, schemas } = kit;
   if (!def.lifecycle || !schemas.states) return;
   registerTransitionRoute(app, kit);
-  registerHistoryRoute(app, kit);
+  // History is kept only with lifecycle.history and read by a one-column key: a route that could never answer is left out.
+  if (def.lifecycle.history && def.primaryKey.length === 1) registerHistoryRoute(app, kit);
   if (def.lifecycle.leases) registerClaimRoute(app, kit);
 }
 
