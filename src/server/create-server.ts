@@ -38,13 +38,7 @@ export function createServer(db: Database, input: ServerOptions = {}): SluiceSer
   const options = resolveServerOptions(input);
   const version = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
   const errors = new RecentErrors();
-  const fail = (reply: FastifyReply, error: unknown, request: FastifyRequest) => {
-    const { status, body } = describeError(error);
-    if (status !== 404 && status !== 401) {
-      errors.push({ at: new Date().toISOString(), source: `${request.method} ${request.routeOptions.url ?? request.url}`, ...body.error });
-    }
-    return sendError(reply, error, request);
-  };
+  const fail = errorAnswer(errors);
   const app = Fastify({
     logger: options.logger,
     bodyLimit: options.bodyLimitBytes,
@@ -115,6 +109,17 @@ export function createServer(db: Database, input: ServerOptions = {}): SluiceSer
   feed.start();
 
   return Object.assign(app, { reportError: (source: string, error: unknown) => errors.record(source, error) });
+}
+
+/** Answers a failed request, and lists it among the last errors unless it is a 401 or 404 (scanners and typos, not faults). */
+function errorAnswer(errors: RecentErrors): (reply: FastifyReply, error: unknown, request: FastifyRequest) => FastifyReply {
+  return (reply, error, request) => {
+    const { status, body } = describeError(error);
+    if (status !== 404 && status !== 401) {
+      errors.push({ at: new Date().toISOString(), source: `${request.method} ${request.routeOptions.url ?? request.url}`, ...body.error });
+    }
+    return sendError(reply, error, request);
+  };
 }
 
 /** A 404 that says what is missing: the table (with a hint), the lifecycle, or the route. */

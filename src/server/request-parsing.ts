@@ -4,6 +4,8 @@ import { decodeValue } from './table-schemas.js';
 
 const MAX_FILTER_DEPTH = 32;
 const MAX_FILTER_NODES = 1000;
+/** No column name is longer; a filter's longer name is refused before the library looks for a close one. */
+const MAX_NAME_LENGTH = 128;
 
 /**
  * The key in a record's path: the value itself for a one-column key (a number for an integer
@@ -90,6 +92,12 @@ export function decodeFilter(table: AnyTableDef, filter: unknown, what = 'where'
         continue;
       }
       const column = table.columnsByName.get(name);
+      if (!column && name.length > MAX_NAME_LENGTH) {
+        // The library's "did you mean" compares names letter by letter: a megabyte-long one is refused here.
+        throw new SluiceError('VALIDATION', `${what} names a column of ${name.length} characters; ${table.name} has no such column.`, {
+          table: table.name,
+        });
+      }
       out[name] = column ? decodeOperand(column.type, value) : value;
     }
     return out;

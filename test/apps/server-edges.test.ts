@@ -57,6 +57,12 @@ describe('edges of the HTTP face', () => {
         ['POST', `${T}/items/records`, JSON.stringify(Array.from({ length: 1000 }, () => ({ id: 'x'.repeat(900), name: 1 })))],
         ['PATCH', `${T}/items/records/1`, megabyte],
         ['POST', `${T}/jobs/claims`, megabyte],
+        [
+          'POST',
+          `${T}/jobs/claims`,
+          JSON.stringify({ from: 'pending', to: 'running', limit: 1, leaseMs: 1000, owner: 'w', where: { ['n'.repeat(1_000_000)]: 1 } }),
+        ],
+        ['POST', `${T}/items/records`, JSON.stringify({ ['n'.repeat(1_000_000)]: 1 })],
       ];
       for (const [method, url, body] of bodies) {
         const { result, ms, maxBlockMs } = await measured(async () => {

@@ -60,6 +60,13 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ServerContext): voi
     async () => ctx.db.stats(),
   );
 
+  registerCatalogueRoute(app, ctx);
+  registerEventsRoute(app, ctx);
+}
+
+/** The tables, their columns, keys and lifecycles: what the dashboard and a client build on. */
+function registerCatalogueRoute(app: FastifyInstance, ctx: ServerContext): void {
+  const tags = ['operations'];
   app.get(
     '/api/v1/tables',
     {
@@ -129,7 +136,11 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ServerContext): voi
       sync: ctx.sync !== undefined,
     }),
   );
+}
 
+/** The dashboard's feed: history once, counts once, then a snapshot every interval. */
+function registerEventsRoute(app: FastifyInstance, ctx: ServerContext): void {
+  const tags = ['operations'];
   app.get(
     '/api/v1/events',
     { config: { read: true }, schema: { tags, summary: 'Server-sent events: a snapshot every interval' } },

@@ -6,7 +6,7 @@ import type { KeyParams, RecordKit } from './record-kit.js';
 
 /** Page, count and one row by key. */
 export function registerRecordReadRoutes(app: FastifyInstance, kit: RecordKit): void {
-  const { def, schemas, base, tags, keyParam, table, read, rowOut } = kit;
+  const { def, schemas, base, tags, table, read, rowOut } = kit;
   const { maxLimit } = kit.ctx.options;
   const pageSchema = {
     type: 'object',
@@ -66,6 +66,11 @@ export function registerRecordReadRoutes(app: FastifyInstance, kit: RecordKit): 
     },
   );
 
+  registerGetRoute(app, kit);
+}
+
+function registerGetRoute(app: FastifyInstance, kit: RecordKit): void {
+  const { def, schemas, base, tags, keyParam, table, rowOut } = kit;
   app.get<{ Params: KeyParams }>(
     `${base}/records/:key`,
     {

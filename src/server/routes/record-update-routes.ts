@@ -10,6 +10,11 @@ import { type KeyParams, PRIORITY, type RecordKit, refuseUnknownColumns, type Wr
 
 /** PATCH (compare-and-set by where or If-Match) and DELETE of one row. */
 export function registerRecordUpdateRoutes(app: FastifyInstance, kit: RecordKit): void {
+  registerPatchRoute(app, kit);
+  registerDeleteRoute(app, kit);
+}
+
+function registerPatchRoute(app: FastifyInstance, kit: RecordKit): void {
   const { def, schemas, base, tags, keyParam, table, rowOut } = kit;
 
   app.patch<{ Params: KeyParams; Querystring: WriteQuery & { where?: string }; Body: Record<string, unknown> }>(
@@ -80,7 +85,10 @@ export function registerRecordUpdateRoutes(app: FastifyInstance, kit: RecordKit)
       return out;
     },
   );
+}
 
+function registerDeleteRoute(app: FastifyInstance, kit: RecordKit): void {
+  const { def, base, tags, keyParam, table } = kit;
   app.delete<{ Params: KeyParams; Querystring: WriteQuery }>(
     `${base}/records/:key`,
     {
