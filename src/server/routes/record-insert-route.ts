@@ -129,10 +129,14 @@ async function existingKeys(kit: RecordKit, rows: readonly InputRow[]): Promise<
   const found = new Set<string>();
   for (let i = 0; i < keyed.length; i += LOOKUP_CHUNK) {
     const chunk = keyed.slice(i, i + LOOKUP_CHUNK);
+    const keyOf = (row: InputRow) => Object.fromEntries(columns.map((c) => [c.name, row[c.name]]));
+    // One row (the common upsert) is a plain key lookup, the cheapest statement there is.
     const where =
-      columns.length === 1
-        ? { [columns[0]!.name]: { $in: chunk.map((row) => row[columns[0]!.name]) } }
-        : { $or: chunk.map((row) => Object.fromEntries(columns.map((c) => [c.name, row[c.name]]))) };
+      chunk.length === 1
+        ? keyOf(chunk[0]!)
+        : columns.length === 1
+          ? { [columns[0]!.name]: { $in: chunk.map((row) => row[columns[0]!.name]) } }
+          : { $or: chunk.map(keyOf) };
     const rowsFound = await kit.read(
       kit.table().find({ where: where as never, limit: chunk.length, cache: false }),
       `Looking up ${kit.def.name}`,
