@@ -20,7 +20,7 @@ export function frame(event: string, data: unknown, prefix = ''): string {
  * then the row counts; undefined when even that does not fit (thousands of tables), and the
  * viewer keeps what it has until the next one.
  */
-export function snapshotFrame(snapshot: { errors: readonly unknown[]; tables: object }): string | undefined {
+export function snapshotFrame(snapshot: { errors: readonly unknown[]; tables: object; sync?: unknown }): string | undefined {
   let text = frame('snapshot', snapshot);
   if (byteLength(text) <= MAX_FRAME_BYTES) return text;
   const trimmed = { ...snapshot };

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, open, SluiceError } from '../../src/index.js';
+import { cutStrings, historyFrame, snapshotFrame } from '../../src/server/event-frames.js';
 import { createServer, type SluiceServer } from '../../src/server/index.js';
 import { tempDir } from '../support/databases.js';
 import { items } from '../support/tables.js';
@@ -152,5 +153,32 @@ describe('edges of the HTTP face', () => {
     expect(Object.keys(get.responses)).toEqual(expect.arrayContaining(['400', '414', '431']));
     expect(spec.components.responses.UriTooLong.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Error' });
     expect(spec.paths[`${T}/items/records`]!.post.responses['413']).toEqual({ $ref: '#/components/responses/BodyTooLarge' });
+  });
+});
+
+describe('event frames', () => {
+  it('stay under 64 KiB whatever a snapshot carries: long sync errors, many errors, many tables, long history', () => {
+    const sync = cutStrings({ target: 'down', lastError: { message: 'z'.repeat(2_000_000), detail: ['q'.repeat(100_000)] } });
+    const errors = Array.from({ length: 20 }, (_, i) => ({ at: 'now', source: `s${i}`, code: 'X', message: 'm'.repeat(300) }));
+    const tables = Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`table_${i}`, { total: i, states: { a: i, b: i } }]));
+    const small = snapshotFrame({ errors, tables: { one: { total: 1 } }, sync });
+    expect(small).toBeDefined();
+    expect(Buffer.byteLength(small!)).toBeLessThan(FRAME_LIMIT);
+    expect(JSON.parse(small!.split('data: ')[1]!).errors).toHaveLength(20);
+    const big = snapshotFrame({ errors, tables, sync });
+    expect(big === undefined || Buffer.byteLength(big) < FRAME_LIMIT).toBe(true);
+    const history = Array.from({ length: 300 }, (_, t) => ({
+      t,
+      writes: Object.fromEntries(
+        Object.keys(tables)
+          .slice(0, 50)
+          .map((n) => [n, t]),
+      ),
+    }));
+    const frame = historyFrame(history, 'retry: 2000\n');
+    expect(Buffer.byteLength(frame)).toBeLessThan(FRAME_LIMIT);
+    const kept = JSON.parse(frame.split('data: ')[1]!) as { t: number }[];
+    expect(kept.length).toBeGreaterThan(0);
+    expect(kept.at(-1)?.t).toBe(299);
   });
 });
