@@ -1,14 +1,17 @@
 import { createRequire } from 'node:module';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Database } from '../index.js';
+import { SluiceError } from '../index.js';
 import { type AnyTableDef, closestName, tasksTable } from '../internal.js';
 import { BearerAuth } from './bearer-auth.js';
+import { answerClientError, frameworkError, MAX_PARAM_LENGTH } from './client-errors.js';
 import { loadDashboardAssets } from './dashboard-assets.js';
 import { EventFeed } from './event-feed.js';
 import { describeError, HttpError, sendError } from './http-errors.js';
 import { HttpMetrics } from './http-metrics.js';
 import { OpenApiDocument } from './openapi-document.js';
 import { RecentErrors } from './recent-errors.js';
+import { arrayLongerThan } from './request-parsing.js';
 import { registerOpsRoutes } from './routes/ops-routes.js';
 import { registerPageRoutes } from './routes/page-routes.js';
 import { registerRecordRoutes } from './routes/record-routes.js';
@@ -34,16 +37,22 @@ export type SluiceServer = FastifyInstance & {
 export function createServer(db: Database, input: ServerOptions = {}): SluiceServer {
   const options = resolveServerOptions(input);
   const version = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+  const errors = new RecentErrors();
+  const fail = errorAnswer(errors);
   const app = Fastify({
     logger: options.logger,
     bodyLimit: options.bodyLimitBytes,
     requestTimeout: options.requestTimeoutMs,
-    routerOptions: { maxParamLength: 4096 },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
+    // The first failure only: collecting all of them costs time and text in proportion to the
+    // body, and a megabyte of wrong values must be refused as fast as one.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    clientErrorHandler: answerClientError,
+    frameworkErrors: (error, request, reply) => fail(reply, frameworkError(error, request), request),
   });
-  const errors = new RecentErrors();
+  acceptStrictUtf8Json(app, options.maxRowsPerRequest);
   const sync = syncOf(db);
   const tables = new Map<string, { def: AnyTableDef; schemas: ReturnType<typeof tableSchemas> }>();
   for (const def of db.tables) tables.set(def.name, { def, schemas: tableSchemas(def) });
@@ -64,7 +73,7 @@ export function createServer(db: Database, input: ServerOptions = {}): SluiceSer
     sync,
     streams: new Set(),
   };
-  const openapi = new OpenApiDocument(version);
+  const openapi = new OpenApiDocument(version, { writes: options.token !== undefined, reads: options.readToken !== undefined });
   for (const [name, { schemas }] of tables) openapi.addTable(name, schemas);
   const metrics = new HttpMetrics(db.metrics);
 
@@ -85,13 +94,7 @@ export function createServer(db: Database, input: ServerOptions = {}): SluiceSer
     metrics.observe(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
     done();
   });
-  app.setErrorHandler((error, request, reply) => {
-    const { status, body } = describeError(error);
-    if (status !== 404 && status !== 401) {
-      errors.push({ at: new Date().toISOString(), source: `${request.method} ${request.routeOptions.url ?? request.url}`, ...body.error });
-    }
-    return sendError(reply, error, request);
-  });
+  app.setErrorHandler((error, request, reply) => fail(reply, error, request));
   app.setNotFoundHandler((request, reply) => sendError(reply, notFound(request.method, request.url, tables), request));
   app.addHook('preClose', async () => {
     feed.stop();
@@ -106,6 +109,17 @@ export function createServer(db: Database, input: ServerOptions = {}): SluiceSer
   feed.start();
 
   return Object.assign(app, { reportError: (source: string, error: unknown) => errors.record(source, error) });
+}
+
+/** Answers a failed request, and lists it among the last errors unless it is a 401 or 404 (scanners and typos, not faults). */
+function errorAnswer(errors: RecentErrors): (reply: FastifyReply, error: unknown, request: FastifyRequest) => FastifyReply {
+  return (reply, error, request) => {
+    const { status, body } = describeError(error);
+    if (status !== 404 && status !== 401) {
+      errors.push({ at: new Date().toISOString(), source: `${request.method} ${request.routeOptions.url ?? request.url}`, ...body.error });
+    }
+    return sendError(reply, error, request);
+  };
 }
 
 /** A 404 that says what is missing: the table (with a hint), the lifecycle, or the route. */
@@ -124,6 +138,12 @@ function notFound(method: string, url: string, tables: ReadonlyMap<string, { def
       );
     }
     const rest = match[2] ?? '';
+    if (/\/history$/.test(rest) && entry.def.lifecycle) {
+      const why = !entry.def.lifecycle.history
+        ? 'keeps no history (lifecycle.history is off)'
+        : `has a composite key, and history is read by a one-column key: read ${name}_history by row_key (a JSON array) instead`;
+      return new HttpError(404, 'NOT_FOUND', `Table ${name} ${why}, so ${method} ${path} does not exist.`);
+    }
     if (/(^|\/)(transition|history|claims)$/.test(rest) && !entry.def.lifecycle?.leases) {
       const what = entry.def.lifecycle ? 'no leases (claims need lifecycle.leases)' : 'no lifecycle';
       return new HttpError(404, 'NOT_FOUND', `Table ${name} has ${what}, so ${method} ${path} does not exist.`);
@@ -138,4 +158,43 @@ function safeDecode(text: string): string {
   } catch {
     return text;
   }
+}
+
+/**
+ * JSON bodies decoded strictly: bytes that are not UTF-8 would become U+FFFD and be stored
+ * altered, so they are refused as a lone surrogate is. An array (only an insert takes one) of
+ * more than `maxRows` items is refused before it is parsed: counting stops at the limit, so a
+ * megabyte of numbers costs microseconds. Parsing itself stays fastify's (with its
+ * prototype-poisoning checks).
+ */
+function acceptStrictUtf8Json(app: FastifyInstance, maxRows: number): void {
+  const parse = app.getDefaultJsonParser('error', 'error');
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    let text: string;
+    try {
+      text = decoder.decode(body as Buffer);
+    } catch {
+      done(
+        new SluiceError(
+          'VALIDATION',
+          'The request body is not valid UTF-8: send JSON encoded as UTF-8 (invalid bytes would be stored altered).',
+        ),
+        undefined,
+      );
+      return;
+    }
+    if (arrayLongerThan(text, maxRows)) {
+      done(
+        new SluiceError(
+          'VALIDATION',
+          `The body is an array of more than ${maxRows} rows, the most one request carries (maxRowsPerRequest): send them in several requests.`,
+        ),
+        undefined,
+      );
+      return;
+    }
+    parse(request, text, done);
+  });
 }

@@ -1,5 +1,6 @@
 import type { Database } from '../index.js';
 import type { AnyTableDef } from '../internal.js';
+import { cutStrings, snapshotFrame } from './event-frames.js';
 import type { RecentErrors } from './recent-errors.js';
 import type { SyncSurface } from './sync-probe.js';
 
@@ -45,14 +46,14 @@ export class EventFeed {
   readonly #sync: SyncSurface | undefined;
   readonly #intervalMs: number;
   readonly #history: SeriesPoint[] = [];
-  readonly #subscribers = new Set<(snapshot: Snapshot) => void>();
+  readonly #subscribers = new Set<(frame: string) => void>();
   readonly #changed = new Map<string, number>();
   readonly #counts = new Map<string, { value: TableCounts; ms: number; skip: number }>();
   readonly #unsubscribe: () => void;
   #timer: NodeJS.Timeout | undefined;
   #lastTick = performance.now();
   #counting = false;
-  #last: Snapshot | undefined;
+  #last: string | undefined;
 
   constructor(db: Database, tables: readonly AnyTableDef[], errors: RecentErrors, sync: SyncSurface | undefined, intervalMs: number) {
     this.#db = db;
@@ -81,8 +82,11 @@ export class EventFeed {
     return this.#history;
   }
 
-  /** Calls `send` with a snapshot every interval until the returned function is called. */
-  subscribe(send: (snapshot: Snapshot) => void): () => void {
+  /**
+   * Calls `send` with the snapshot's server-sent event every interval until the returned function
+   * is called. The frame is encoded once for every viewer and is at most MAX_FRAME_BYTES.
+   */
+  subscribe(send: (frame: string) => void): () => void {
     this.#subscribers.add(send);
     if (this.#last) send(this.#last);
     return () => this.#subscribers.delete(send);
@@ -145,9 +149,9 @@ export class EventFeed {
     let sync: unknown;
     if (this.#sync) {
       try {
-        sync = this.#sync.status();
+        sync = cutStrings(this.#sync.status());
       } catch (error) {
-        sync = { error: (error as Error).message };
+        sync = cutStrings({ error: (error as Error).message });
       }
     }
     const snapshot: Snapshot = {
@@ -158,8 +162,10 @@ export class EventFeed {
       ...(sync === undefined ? {} : { sync }),
       errors: this.#errors.list(),
     };
-    this.#last = snapshot;
-    for (const send of this.#subscribers) send(snapshot);
+    const frame = snapshotFrame(snapshot);
+    if (frame === undefined) return;
+    this.#last = frame;
+    for (const send of this.#subscribers) send(frame);
   }
 
   async #count(table: AnyTableDef): Promise<TableCounts> {

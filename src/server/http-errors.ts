@@ -20,6 +20,14 @@ const STATUS: Record<ErrorCode, number> = {
 /** Seconds a client should wait before retrying a 429 or 503. */
 const RETRY_AFTER_SECONDS = 1;
 
+/**
+ * The longest message an error answer carries: enough for every cause the server names, and a
+ * request cannot make the answer (or the dashboard's last errors) grow with its own size.
+ */
+export const MAX_MESSAGE_CHARS = 2000;
+/** How many validation failures a message lists; the first few say what to fix. */
+const MAX_VALIDATION_PARTS = 5;
+
 export interface ErrorBody {
   error: { code: HttpErrorCode; message: string };
 }
@@ -39,8 +47,22 @@ export function statusOf(code: ErrorCode): number {
   return STATUS[code];
 }
 
-/** Maps anything thrown by a route or by fastify to a status and `{ error: { code, message } }`. */
+/** Cuts a message to `max` characters, saying that it was cut. */
+export function truncate(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const note = `… (cut from ${text.length} characters)`;
+  return note.length >= max ? text.slice(0, max) : `${text.slice(0, max - note.length)}${note}`;
+}
+
+/** Maps anything thrown by a route or by fastify to a status and `{ error: { code, message } }`, the message bounded. */
 export function describeError(error: unknown): { status: number; body: ErrorBody } {
+  const described = describeUnbounded(error);
+  const { message } = described.body.error;
+  if (message.length <= MAX_MESSAGE_CHARS) return described;
+  return { status: described.status, body: { error: { code: described.body.error.code, message: truncate(message, MAX_MESSAGE_CHARS) } } };
+}
+
+function describeUnbounded(error: unknown): { status: number; body: ErrorBody } {
   if (SluiceError.is(error)) return { status: STATUS[error.code], body: { error: { code: error.code, message: error.message } } };
   if (error instanceof HttpError) return { status: error.status, body: { error: { code: error.code, message: error.message } } };
   const e = error as Partial<FastifyError> & { validation?: unknown[]; validationContext?: string };
@@ -65,22 +87,40 @@ export function describeError(error: unknown): { status: number; body: ErrorBody
   return { status: 500, body: { error: { code: 'INTERNAL', message: 'The server failed to handle this request; it has been logged.' } } };
 }
 
+interface AjvFailure {
+  keyword?: string;
+  instancePath?: string;
+  schemaPath?: string;
+  message?: string;
+  params?: Record<string, unknown>;
+}
+
+/**
+ * Names what failed. A body that is one row or an array of rows is a `oneOf`: the branch of the
+ * other shape fails on its type at the top, which says nothing, so those failures are left out
+ * while another one explains the problem.
+ */
 function validationMessage(e: { validation?: unknown[]; validationContext?: string; message?: string }): string {
   const where = e.validationContext ?? 'request';
-  const seen = new Set<string>();
-  const parts = (e.validation as { instancePath?: string; message?: string; params?: Record<string, unknown> }[]).map((v) => {
-    const path = `${where}${(v.instancePath ?? '').replace(/\//g, '.')}`;
-    const extra = v.params?.additionalProperty
-      ? ` (${String(v.params.additionalProperty)})`
-      : Array.isArray(v.params?.allowedValues)
-        ? ` (one of ${(v.params.allowedValues as unknown[]).join(', ')})`
-        : '';
-    return `${path} ${v.message ?? 'is invalid'}${extra}`;
-  });
-  const unique = parts.filter(
-    (p) => !p.endsWith('must match "else" schema') && !p.endsWith('must match "then" schema') && !seen.has(p) && seen.add(p),
+  const failures = (e.validation as AjvFailure[]).slice(0, 50);
+  const telling = failures.filter(
+    (v) => v.keyword !== 'oneOf' && !(v.keyword === 'type' && /^#\/oneOf\/\d+\/type$/.test(v.schemaPath ?? '')),
   );
-  return `Invalid ${where}: ${(unique.length > 0 ? unique : parts).join('; ')}.`;
+  const seen = new Set<string>();
+  const parts = (telling.length > 0 ? telling : failures)
+    .map((v) => {
+      const path = `${where}${(v.instancePath ?? '').replace(/\//g, '.')}`;
+      const extra = v.params?.additionalProperty
+        ? ` (${String(v.params.additionalProperty)})`
+        : Array.isArray(v.params?.allowedValues)
+          ? ` (one of ${(v.params.allowedValues as unknown[]).join(', ')})`
+          : '';
+      return truncate(`${path} ${v.message ?? 'is invalid'}${extra}`, 300);
+    })
+    .filter((p) => !seen.has(p) && seen.add(p));
+  const shown = parts.slice(0, MAX_VALIDATION_PARTS);
+  const more = parts.length > shown.length ? ` (and ${parts.length - shown.length} more)` : '';
+  return `Invalid ${where}: ${shown.join('; ')}${more}.`;
 }
 
 export function sendError(reply: FastifyReply, error: unknown, request?: FastifyRequest): FastifyReply {

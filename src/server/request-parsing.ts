@@ -4,6 +4,8 @@ import { decodeValue } from './table-schemas.js';
 
 const MAX_FILTER_DEPTH = 32;
 const MAX_FILTER_NODES = 1000;
+/** No column name is longer; a filter's longer name is refused before the library looks for a close one. */
+const MAX_NAME_LENGTH = 128;
 
 /**
  * The key in a record's path: the value itself for a one-column key (a number for an integer
@@ -90,6 +92,12 @@ export function decodeFilter(table: AnyTableDef, filter: unknown, what = 'where'
         continue;
       }
       const column = table.columnsByName.get(name);
+      if (!column && name.length > MAX_NAME_LENGTH) {
+        // The library's "did you mean" compares names letter by letter: a megabyte-long one is refused here.
+        throw new SluiceError('VALIDATION', `${what} names a column of ${name.length} characters; ${table.name} has no such column.`, {
+          table: table.name,
+        });
+      }
       out[name] = column ? decodeOperand(column.type, value) : value;
     }
     return out;
@@ -112,4 +120,32 @@ export function parseOrderBy(raw: string | undefined): string | string[] | undef
   if (raw === undefined || raw === '') return undefined;
   const terms = raw.split(',').map((t) => t.trim());
   return terms.length === 1 ? terms[0] : terms;
+}
+
+/**
+ * True when `text` is a JSON array with more than `max` items at its top level. Scans only as
+ * far as item max + 1 (strings and nesting skipped), so a huge array costs what its first items
+ * do; malformed text is left to the parser to describe.
+ */
+export function arrayLongerThan(text: string, max: number): boolean {
+  let i = 0;
+  while (i < text.length && (text[i] === ' ' || text[i] === '\n' || text[i] === '\r' || text[i] === '\t')) i++;
+  if (text[i] !== '[') return false;
+  let depth = 0;
+  let commas = 0;
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // A string: skip to its closing quote, past escapes.
+      for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
+    } else if (c === 0x5b || c === 0x7b) {
+      depth++;
+    } else if (c === 0x5d || c === 0x7d) {
+      if (--depth === 0) return false;
+    } else if (c === 0x2c && depth === 1 && ++commas >= max) {
+      // max commas at the top level separate max + 1 items.
+      return true;
+    }
+  }
+  return false;
 }

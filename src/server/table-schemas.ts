@@ -52,7 +52,8 @@ export function tableSchemas(table: AnyTableDef): TableSchemas {
   for (const column of table.columns) {
     out[column.name] = columnSchema(column, 'out');
     inProps[column.name] = columnSchema(column, 'in');
-    if (!keyNames.has(column.name)) patchProps[column.name] = columnSchema(column, 'in');
+    // The state moves only by a transition (its own route), so a patch does not list it.
+    if (!keyNames.has(column.name) && column.name !== table.lifecycle?.column.name) patchProps[column.name] = columnSchema(column, 'in');
     if (!column.nullable && !column.hasDefault) required.push(column.name);
   }
   const states = table.lifecycle ? [...table.lifecycle.states] : undefined;
@@ -60,10 +61,10 @@ export function tableSchemas(table: AnyTableDef): TableSchemas {
     const name = table.lifecycle.column.name;
     out[name] = { type: 'string', enum: states };
     inProps[name] = { type: 'string', enum: states };
-    patchProps[name] = { type: 'string', enum: states };
   }
   return {
-    row: { type: 'object', properties: out, required: table.columns.filter((c) => !c.nullable).map((c) => c.name) },
+    // Every column comes back, null or not, so a client's type need not treat any as optional.
+    row: { type: 'object', properties: out, required: table.columns.map((c) => c.name) },
     insert: { type: 'object', properties: inProps, required, additionalProperties: false },
     patch: { type: 'object', properties: patchProps, additionalProperties: false, minProperties: 1 },
     keyParts: table.primaryKey.map((c) => valueSchema(c.type, 'in')),

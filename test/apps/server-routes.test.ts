@@ -147,6 +147,58 @@ forEachDialect('HTTP routes', (t) => {
     expect(counts.body).toEqual({ count: 1 });
   });
 
+  it('answers 200 for an upsert that replaced a row and 201 for one that created it', async () => {
+    const created = await call('POST', `${T}/readings/records?upsert=true`, { sensor: 'u', at: 1, value: 1 });
+    expect(created).toMatchObject({ status: 201, body: { sensor: 'u', at: 1, value: 1 } });
+    const replaced = await call('POST', `${T}/readings/records?upsert=true`, { sensor: 'u', at: 1, value: 2 });
+    expect(replaced).toMatchObject({ status: 200, body: { value: 2 } });
+    const allOld = await call('POST', `${T}/readings/records?upsert=true`, [{ sensor: 'u', at: 1, value: 3 }]);
+    expect(allOld).toMatchObject({ status: 200, body: { rows: [{ value: 3 }] } });
+    const mixed = await call('POST', `${T}/readings/records?upsert=true`, [
+      { sensor: 'u', at: 1, value: 4 },
+      { sensor: 'u', at: 2, value: 5 },
+    ]);
+    expect(mixed).toMatchObject({ status: 201, body: { rows: [{ value: 4 }, { value: 5 }] } });
+    // The same new key twice in one request: one creates it, the other replaces it; neither fails.
+    const twice = await call('POST', `${T}/readings/records?upsert=true`, [
+      { sensor: 'u', at: 3, value: 6 },
+      { sensor: 'u', at: 3, value: 7 },
+    ]);
+    expect(twice.status).toBe(201);
+    expect((await db.table(readings).get({ sensor: 'u', at: 3 }))?.value).toBe(7);
+    const onLifecycle = await call('POST', `${T}/jobs/records?upsert=true`, { id: 'up', size: 1 });
+    expect(onLifecycle.status).toBe(201);
+    expect(await call('POST', `${T}/jobs/records?upsert=true`, { id: 'up', size: 2 })).toMatchObject({ status: 200, body: { size: 2 } });
+    expect((await call('POST', `${T}/readings/records`, { sensor: 'u', at: 9, value: 1 })).status).toBe(201);
+    expect((await call('POST', `${T}/readings/records`, { sensor: 'u', at: 9, value: 1 })).status).toBe(409);
+  });
+
+  it('refuses a PATCH of the lifecycle state before the write and names the transition route', async () => {
+    await call('POST', `${T}/jobs/records`, { id: 'p1' });
+    for (const state of ['running', 'done']) {
+      const patched = await call('PATCH', `${T}/jobs/records/p1`, { status: state, size: 3 });
+      expect(patched).toMatchObject({ status: 400, body: { error: { code: 'VALIDATION' } } });
+      expect(patched.body.error.message).toMatch(/jobs\.status/);
+      expect(patched.body.error.message).toContain('POST /api/v1/tables/jobs/records/{key}/transition');
+    }
+    expect(await db.table(jobs).get('p1')).toMatchObject({ status: 'pending', size: 0 });
+    expect((await call('PATCH', `${T}/jobs/records/p1`, { size: 3 })).body).toMatchObject({ status: 'pending', size: 3 });
+  });
+
+  it('says the state a transition that did not apply found, and the state one that did moved to', async () => {
+    await call('POST', `${T}/jobs/records`, [{ id: 's1' }, { id: 's2' }]);
+    const moved = await call('POST', `${T}/jobs/records/s1/transition`, { to: 'running' });
+    expect(moved).toMatchObject({ status: 200, body: { applied: true, state: 'running', row: { status: 'running' } } });
+    const lost = await call('POST', `${T}/jobs/records/s1/transition`, { to: 'running' });
+    expect(lost).toMatchObject({ status: 200, body: { applied: false, state: 'running' } });
+    const never = await call('POST', `${T}/jobs/records/s2/transition`, { to: 'done' });
+    expect(never).toMatchObject({ status: 200, body: { applied: false, state: 'pending' } });
+    expect(await call('POST', `${T}/jobs/records/none/transition`, { to: 'running' })).toMatchObject({
+      status: 404,
+      body: { error: { code: 'NOT_FOUND' } },
+    });
+  });
+
   it('takes If-Match with the ETag of a GET on PATCH: applies while it matches, 412 once the row moved on', async () => {
     await call('POST', `${T}/jobs/records`, { id: 'etag', size: 1 });
     const read = await call('GET', `${T}/jobs/records/etag`, undefined, {});

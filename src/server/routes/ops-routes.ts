@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { SluiceError } from '../../index.js';
+import { frame, historyFrame, MAX_FRAME_BYTES } from '../event-frames.js';
 import { HttpError } from '../http-errors.js';
 import { ERROR_RESPONSES } from '../route-schemas.js';
 import type { ServerContext } from '../server-context.js';
@@ -59,6 +60,13 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ServerContext): voi
     async () => ctx.db.stats(),
   );
 
+  registerCatalogueRoute(app, ctx);
+  registerEventsRoute(app, ctx);
+}
+
+/** The tables, their columns, keys and lifecycles: what the dashboard and a client build on. */
+function registerCatalogueRoute(app: FastifyInstance, ctx: ServerContext): void {
+  const tags = ['operations'];
   app.get(
     '/api/v1/tables',
     {
@@ -128,7 +136,11 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ServerContext): voi
       sync: ctx.sync !== undefined,
     }),
   );
+}
 
+/** The dashboard's feed: history once, counts once, then a snapshot every interval. */
+function registerEventsRoute(app: FastifyInstance, ctx: ServerContext): void {
+  const tags = ['operations'];
   app.get(
     '/api/v1/events',
     { config: { read: true }, schema: { tags, summary: 'Server-sent events: a snapshot every interval' } },
@@ -141,15 +153,18 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ServerContext): voi
         connection: 'keep-alive',
         'x-accel-buffering': 'no',
       });
-      res.write(`retry: 2000\nevent: history\ndata: ${JSON.stringify(ctx.feed.history)}\n\n`);
+      res.write(historyFrame(ctx.feed.history, 'retry: 2000\n'));
       void ctx.feed
         .counts()
         .then((tables) => {
-          if (!res.writableEnded) res.write(`event: counts\ndata: ${JSON.stringify(tables)}\n\n`);
+          const text = frame('counts', tables);
+          if (!res.writableEnded && text.length <= MAX_FRAME_BYTES) res.write(text);
         })
         .catch((error) => ctx.errors.record('counts', error));
       const unsubscribe = ctx.feed.subscribe((snapshot) => {
-        if (!res.writableEnded) res.write(`event: snapshot\ndata: ${JSON.stringify(snapshot)}\n\n`);
+        // A viewer that stopped reading gets no more until it catches up: each snapshot is whole,
+        // so skipping some loses nothing, and the server does not buffer frames for it.
+        if (!res.writableEnded && res.writableLength < MAX_FRAME_BYTES * 4) res.write(snapshot);
       });
       const end = () => {
         unsubscribe();
