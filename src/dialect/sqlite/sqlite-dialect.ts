@@ -202,7 +202,7 @@ export class SqliteDialect implements Dialect {
   }
 
   classify(error: unknown, table?: string): SluiceError {
-    return classifySqliteError(error, table);
+    return classifySqliteError(error, table, this.file);
   }
 
   stats(): DialectStats {

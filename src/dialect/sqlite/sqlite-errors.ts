@@ -24,7 +24,7 @@ export function sqliteTransient(error: unknown): TransientError | undefined {
   return new TransientError('busy', `the SQLite write lock is held by another connection (${codeOf(error)})`, error);
 }
 
-export function classifySqliteError(error: unknown, table?: string): SluiceError {
+export function classifySqliteError(error: unknown, table?: string, file?: string): SluiceError {
   if (error instanceof SluiceError) return error;
   const code = codeOf(error);
   const message = error instanceof Error ? error.message : String(error);
@@ -63,7 +63,7 @@ export function classifySqliteError(error: unknown, table?: string): SluiceError
   if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') {
     return new SluiceError(
       'UNAVAILABLE',
-      `The SQLite file is damaged${where}: ${message} (${code}). Nothing was written; restore it from a backup, or copy out what is readable with \`sqlite3 <file> .recover\`.`,
+      `The SQLite file${file ? ` ${file}` : ''} is damaged${where}: ${message} (${code}). Nothing was changed; restore it from a backup, or copy out what is readable with \`sqlite3 ${file ?? '<file>'} .recover\`.`,
       { table, cause: error },
     );
   }
