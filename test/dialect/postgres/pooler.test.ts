@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -35,12 +35,14 @@ const PROBE_TRIGGER = (schema: string) => `
   end $$;
   create trigger probe_settings before insert on "${schema}".pooler_probes for each row execute function "${schema}".probe_settings();`;
 
-function run(args: string[]): Promise<number | null> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+/** Starts a worker process; `exit` resolves with its exit code. */
+function start(args: string[]): { child: ChildProcess; exit: Promise<number | null> } {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  const exit = new Promise<number | null>((resolve, reject) => {
     child.on('error', reject);
     child.on('exit', (code) => resolve(code));
   });
+  return { child, exit };
 }
 
 const supported = throwawayPostgresSupported() && pgbouncerSupported();
@@ -160,17 +162,19 @@ describe.skipIf(!supported)('PostgreSQL behind PgBouncer in transaction mode', (
     }));
     for (const config of configs) writeFileSync(config.log, '');
     const worker = join(import.meta.dirname, 'support', 'pooler-worker.ts');
-    const exits = Promise.all(configs.map((config) => run(['--import', 'tsx', worker, JSON.stringify(config)])));
-    let early: (number | null)[] | undefined;
-    void exits.then((codes) => {
-      early = codes;
-    });
-    while (!configs.every((c) => existsSync(`${c.log}.ready`))) {
-      if (early) throw new Error(`a worker exited before the start signal: ${JSON.stringify(early)}`);
-      await new Promise((r) => setTimeout(r, 20));
+    const workers = configs.map((config) => start(['--import', 'tsx', worker, JSON.stringify(config)]));
+    try {
+      while (!configs.every((c) => existsSync(`${c.log}.ready`))) {
+        const early = workers.find((w) => w.child.exitCode !== null);
+        if (early) throw new Error(`a worker exited (${early.child.exitCode}) before the start signal`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      writeFileSync(go, '');
+      expect(await Promise.all(workers.map((w) => w.exit))).toEqual(configs.map(() => 0));
+    } finally {
+      // A failed run must not leave workers behind, hammering a pooler about to be stopped.
+      for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
     }
-    writeFileSync(go, '');
-    expect(await exits).toEqual(configs.map(() => 0));
 
     const settledBy = new Map<number, string[]>();
     for (const config of configs) {
