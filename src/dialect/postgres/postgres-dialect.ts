@@ -50,7 +50,7 @@ import type { BatchResult, Dialect, DialectStats, ExtraWrites, MigrationReport }
 import { MIGRATIONS_TABLE, type MigrationSession, runMigrations } from '../migrator.js';
 import type { WriteOp } from '../write-op.js';
 import { MAX_BOUND_VALUES, POSTGRES_CAPABILITIES, PostgresBatchRunner } from './postgres-batch.js';
-import { createPostgresBuilder, postgresDdlFlavor, quoteIdentifier } from './postgres-builder.js';
+import { createPostgresBuilder, postgresDdlFlavor } from './postgres-builder.js';
 import { postgresCodec } from './postgres-codec.js';
 import { ensureCommitMarkers } from './postgres-commit.js';
 import {
@@ -62,8 +62,9 @@ import {
   WriterSlot,
 } from './postgres-connection.js';
 import { classifyPostgresError, isConnectionLoss } from './postgres-errors.js';
+import { checkServer, ensureSchema, openError } from './postgres-open.js';
 import { pgDriver } from './postgres-pg-driver.js';
-import { refuseUndeclaredPooler, SESSION_FACTS_SQL, type SessionFacts, sessionFacts, startupRefusal } from './postgres-pooler.js';
+import { refuseUndeclaredPooler } from './postgres-pooler.js';
 import { onConflictDoUpdate, type UpsertClause } from './postgres-statements.js';
 
 export interface PostgresDialectOptions {
@@ -87,8 +88,6 @@ export interface PostgresDialectOptions {
   readonly pooler?: 'transaction' | undefined;
 }
 
-/** The oldest release this dialect is tested against (ON CONFLICT, to_regclass, unnest of several arrays). */
-const MIN_SERVER_VERSION = 100_000;
 const CONNECT_TIMEOUT_MS = 10_000;
 /** Attempts a read makes when its pooled connection turns out to be dead (a server restart). */
 const READ_ATTEMPTS = 3;
@@ -319,58 +318,4 @@ export class PostgresDialect implements Dialect {
     })();
     return this.#closing;
   }
-}
-
-/** Refuses a server too old; returns what open() checks next (postgres-pooler.ts), read in the same round trip. */
-async function checkServer(conn: PgConnection): Promise<SessionFacts> {
-  const { rows } = await conn.query(
-    `select current_setting('server_version_num')::int as num, current_setting('server_version') as version, ${SESSION_FACTS_SQL}`,
-  );
-  const num = Number(rows[0]?.num ?? 0);
-  if (num < MIN_SERVER_VERSION) {
-    throw new SluiceError('CONFIG', `Sluice requires PostgreSQL 10 or newer (detected ${String(rows[0]?.version)}). Upgrade the server.`, {
-      value: rows[0]?.version,
-    });
-  }
-  return sessionFacts(rows[0]);
-}
-
-/** Creates the schema unless it exists; two processes opening at once may both try. */
-async function ensureSchema(conn: PgConnection, schema: string): Promise<void> {
-  const { rows } = await conn.query('select 1 from pg_namespace where nspname = $1', [schema]);
-  if (rows.length > 0) return;
-  try {
-    await conn.query(`create schema if not exists ${quoteIdentifier(schema)}`);
-  } catch (error) {
-    const code = (error as { code?: string }).code;
-    // The other process won the race on the catalog's unique index: the schema exists now.
-    if (code !== '23505' && code !== '42P06') throw error;
-  }
-}
-
-function openError(url: string, error: unknown): SluiceError {
-  if (error instanceof SluiceError) return error;
-  const refused = startupRefusal(error);
-  if (refused) return refused;
-  const classified = classifyPostgresError(error);
-  let where = 'PostgreSQL';
-  try {
-    const parsed = new URL(url);
-    where = `PostgreSQL at ${parsed.host}${parsed.pathname}`;
-  } catch {
-    // An unparsable URL is reported by the driver's own message below.
-  }
-  return new SluiceError(
-    classified.code,
-    `Cannot open ${where}: ${(error as Error).message ?? String(error)}. ${advice(classified.code)}`,
-    {
-      cause: error,
-    },
-  );
-}
-
-function advice(code: string): string {
-  return code === 'CONFIG'
-    ? 'Check the URL, the database name, the role and its privileges.'
-    : 'Check that the server is running and reachable at that address.';
 }
