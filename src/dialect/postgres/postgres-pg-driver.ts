@@ -9,6 +9,7 @@ import {
   type PostgresDriver,
   transactionPrologue,
 } from './postgres-connection.js';
+import { TransactionBarrier } from './transaction-barrier.js';
 
 const types = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
@@ -24,11 +25,9 @@ function clientConfig(options: PgConnectionOptions, role: 'writer' | 'reader'): 
     // of one round trip each: the batch runner sends a SAVEPOINT and the statement it guards, or
     // BEGIN and a batch's first insert, together (postgres-batch.ts). The server still runs them
     // one after another, and each gets its own result or error (a Sync follows each).
-    // Behind a pooler in transaction mode this is safe because nothing is ever sent behind a
-    // statement that may end a transaction (COMMIT, ROLLBACK, or one outside a transaction): the
-    // pooler hands the server connection to another client when a transaction ends, and a
-    // statement already sent behind that end would run there, for nobody. The readers pipeline
-    // when each read is BEGIN, the read and COMMIT sent together (readInTransaction).
+    // Behind a pooler in transaction mode nothing may be sent behind a statement that may end a
+    // transaction: the dialect never does, and the writer's TransactionBarrier makes sure. The
+    // readers pipeline when each read is BEGIN, the read and COMMIT sent together (readInTransaction).
     ...(role === 'writer' || transactionPrologue(options, role) !== '' ? { pipeline: true } : {}),
     connectionString: options.url,
     types,
@@ -72,6 +71,9 @@ export const pgDriver: PostgresDriver = {
       throw error;
     }
     let inFlight = 0;
+    const barrier = options.pooler ? new TransactionBarrier() : undefined;
+    const send = (text: string, params: readonly unknown[] | undefined, name: string | undefined) =>
+      client.query(queryConfig(text, params, name));
     return {
       get broken() {
         return broken;
@@ -80,7 +82,7 @@ export const pgDriver: PostgresDriver = {
       async query(text, params, name) {
         inFlight++;
         try {
-          return toResult(await client.query(queryConfig(text, params, name)));
+          return toResult(await (barrier ? barrier.run(text, () => send(text, params, name)) : send(text, params, name)));
         } finally {
           inFlight--;
         }
