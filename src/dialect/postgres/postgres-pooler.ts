@@ -62,7 +62,7 @@ export async function refuseUndeclaredPooler(
   if (facts.pid !== conn.pid && (await transactionPooling(conn, other))) {
     throw new SluiceError(
       'CONFIG',
-      `PostgreSQL is reached through a connection pooler in transaction mode (the server process changes between transactions of one connection): Sluice's prepared statements and session settings would mix with other clients'. Open with ${OPTION}, or connect to PostgreSQL directly or through a pooler in session mode.`,
+      `PostgreSQL is reached through a connection pooler in transaction mode (the server process changes between transactions of one connection): Sluice's prepared statements and session settings would mix with other clients'. Open with ${OPTION}, or connect to PostgreSQL directly.`,
     );
   }
   const dropped: string[] = [];
