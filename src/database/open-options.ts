@@ -64,6 +64,13 @@ const postgresSchema = z
       .optional(),
     /** Pool size (one connection writes; the rest read). Default 8. */
     poolSize: z.number().int().min(2).default(8),
+    /**
+     * 'transaction' when the URL points at a pooler in transaction mode (PgBouncer's
+     * pool_mode = transaction): no named prepared statements, no startup parameters (search_path,
+     * synchronous_commit and timeouts are SET LOCAL in each transaction), transaction-scoped
+     * advisory locks only. Without it, open() refuses such a pooler with CONFIG. Default: direct.
+     */
+    pooler: z.enum(['transaction']).optional(),
   })
   .strict();
 

@@ -14,7 +14,7 @@ export interface DialectConfig {
     readonly checkpointIntervalMs: number;
     readonly create: boolean;
   };
-  readonly postgres: { readonly schema?: string | undefined; readonly poolSize: number };
+  readonly postgres: { readonly schema?: string | undefined; readonly poolSize: number; readonly pooler?: 'transaction' | undefined };
 }
 
 export type DatabaseLocation = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string; schema?: string };
@@ -91,5 +91,6 @@ export async function createDialect(config: DialectConfig): Promise<Dialect> {
     schema: config.postgres.schema ?? named,
     poolSize: config.postgres.poolSize,
     durability: config.durability,
+    pooler: config.postgres.pooler,
   });
 }

@@ -137,6 +137,9 @@ export class PostgresBatchRunner {
       // One statement opens the transaction, bounds its lock waits, writes the marker that tells,
       // after a COMMIT whose reply was lost, whether it happened, and now and then deletes the
       // markers of batches already settled (kept in the list until this transaction commits).
+      // Behind a pooler it also sets what a direct connection's startup packet set (the writer's
+      // prologue), and it reads the server process's pid and transaction id: the pair that names
+      // the backend to end should the COMMIT's reply be lost.
       // When the batch opens with a multi-row insert (the common case), that insert's savepoint
       // rides in the same statement and the insert goes out right behind it on the pipelined
       // connection: opening the transaction costs no round trip of its own.
@@ -148,10 +151,11 @@ export class PostgresBatchRunner {
       this.#unreleased = undefined;
       const opened = await this.#begin(
         conn,
-        `begin; set local lock_timeout = ${lockWaitMs(ops)}; ${insertMarkerSql(marker)}; ${sweep}${lead > 0 ? `savepoint ${RUN_SAVEPOINT}; ` : ''}select txid_current()::text as xid`,
+        `begin; ${this.#writer.prologue}set local lock_timeout = ${lockWaitMs(ops)}; ${insertMarkerSql(marker)}; ${sweep}${lead > 0 ? `savepoint ${RUN_SAVEPOINT}; ` : ''}select txid_current()::text as xid, pg_backend_pid() as pid`,
         lead > 0 ? () => this.#sendRun(conn, ops, 0, lead) : undefined,
       );
       const xid = String(opened.begun.rows[0]?.xid);
+      const pid = Number(opened.begun.rows[0]?.pid);
       const failure = await this.#runOps(
         conn,
         ops,
@@ -173,7 +177,7 @@ export class PostgresBatchRunner {
         const failed = extraOutcomes.find((o) => o !== undefined && !o.ok);
         if (failed && !failed.ok) throw failed.error;
       }
-      await this.#commit(conn, marker, xid, ops);
+      await this.#commit(conn, marker, { pid, xid }, ops);
       this.#settled.splice(0, sweeping);
       this.#settled.push(marker);
       return { outcomes, changes };
@@ -201,7 +205,7 @@ export class PostgresBatchRunner {
       await lead?.then(noop, noop);
       if ((error as { code?: string }).code !== '42P01' || conn.broken) throw error;
       await conn.query('rollback');
-      await ensureCommitMarkers(conn);
+      await ensureCommitMarkers(conn, this.#writer.prologue);
       const begun = await conn.query(sql);
       return { begun, lead: sendLead?.() };
     }
@@ -436,7 +440,7 @@ export class PostgresBatchRunner {
    * the ops fail with UNAVAILABLE saying the outcome is unknown: no promise ever resolves for a
    * write that may not have committed.
    */
-  async #commit(conn: PgConnection, marker: string, xid: string, ops: readonly WriteOp[]): Promise<void> {
+  async #commit(conn: PgConnection, marker: string, backend: { pid: number; xid: string }, ops: readonly WriteOp[]): Promise<void> {
     try {
       await conn.query('commit');
       return;
@@ -446,7 +450,7 @@ export class PostgresBatchRunner {
       this.#writer.discard(conn);
       let deadline = performance.now() + MIN_COMMIT_RESOLVE_MS;
       for (const op of ops) deadline = Math.max(deadline, op.deadline);
-      const status = await lostCommitStatus(this.#writer, marker, conn.pid, xid, deadline);
+      const status = await lostCommitStatus(this.#writer, marker, backend.pid, backend.xid, deadline);
       if (status !== 'unknown') this.#settled.push(marker);
       if (status === 'committed') {
         this.stats.commitsFoundCommitted++;

@@ -48,9 +48,21 @@ export function sweepMarkersSql(tokens: readonly string[]): string {
 
 /**
  * Creates the marker table unless it exists (two processes may race: the loser finds it made),
- * and removes markers abandoned by processes that died long ago.
+ * and removes markers abandoned by processes that died long ago. Behind a pooler (`prologue` not
+ * empty) it runs in a transaction of its own, so the table is looked for in the right schema.
  */
-export async function ensureCommitMarkers(conn: PgSession): Promise<void> {
+export async function ensureCommitMarkers(conn: PgSession, prologue = ''): Promise<void> {
+  if (prologue === '') return ensureMarkerTable(conn);
+  await conn.query(`begin; ${prologue}`);
+  try {
+    await ensureMarkerTable(conn);
+  } finally {
+    // A lost race aborted the transaction; COMMIT then rolls it back, and the table is there.
+    await conn.query('commit');
+  }
+}
+
+async function ensureMarkerTable(conn: PgSession): Promise<void> {
   const { rows } = await conn.query('select to_regclass($1) is not null as present', [COMMIT_MARKERS_TABLE]);
   if (rows[0]?.present !== true) {
     try {
@@ -71,7 +83,8 @@ export async function ensureCommitMarkers(conn: PgSession): Promise<void> {
  * (a performance.now() time); 'unknown' when the server could not be reached in time. While the
  * lost transaction still runs (its backend has not noticed the lost connection), the settling
  * insert waits; past a short wait that backend is ended, matched by pid and transaction id so a
- * recycled pid is never ended by mistake. Either way the token's row then exists, committed, and
+ * recycled pid is never ended by mistake. The pid is the one the server reported inside the lost
+ * transaction: the one the connection announced at startup is a pooler's own number behind one. Either way the token's row then exists, committed, and
  * is the caller's to sweep.
  */
 export async function lostCommitStatus(
@@ -81,7 +94,7 @@ export async function lostCommitStatus(
   xid: string,
   deadline: number,
 ): Promise<'committed' | 'aborted' | 'unknown'> {
-  const settle = `begin; set local lock_timeout = ${SETTLE_LOCK_WAIT_MS}; ${insertMarkerSql(token)}; commit`;
+  const settle = `begin; ${writer.prologue}set local lock_timeout = ${SETTLE_LOCK_WAIT_MS}; ${insertMarkerSql(token)}; commit`;
   let ended = false;
   for (let attempt = 0; ; attempt++) {
     let conn: PgConnection | undefined;

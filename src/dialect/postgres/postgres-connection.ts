@@ -32,6 +32,13 @@ export interface PgConnectionOptions {
   readonly schema: string | undefined;
   /** Milliseconds a connection attempt may take. */
   readonly connectTimeoutMs: number;
+  /**
+   * Behind a pooler in transaction mode (PgBouncer's pool_mode = transaction): consecutive
+   * transactions of one client connection may run on different server connections, shared with
+   * other clients, so nothing may live on a server connection beyond one transaction. The
+   * settings then travel as SET LOCAL inside each transaction instead of in the startup packet.
+   */
+  readonly pooler?: boolean;
 }
 
 /** The driver behind the port: how the writer's connection and the readers' pool are opened. */
@@ -41,21 +48,49 @@ export interface PostgresDriver {
 }
 
 /**
- * Settings every connection starts with, sent in the startup packet so they hold from its first
- * statement at no extra round trip. synchronous_commit is on even if the server's default is off:
- * a COMMIT that returned has been flushed to the WAL on disk (both `durability` settings get
+ * The settings our sessions run with. synchronous_commit is on even if the server's default is
+ * off: a COMMIT that returned has been flushed to the WAL on disk (both `durability` settings get
  * this; see postgres-dialect.ts).
  */
-export function connectionSettings(options: PgConnectionOptions, role: 'writer' | 'reader'): Record<string, string> {
-  const settings: Record<string, string> = {
-    synchronous_commit: 'on',
-    // Names the schema too, so pg_stat_activity tells which database's writer a backend serves.
-    application_name: `sluice ${role}${options.schema === undefined ? '' : ` ${options.schema}`}`.slice(0, 63),
-  };
+function sessionSettings(options: PgConnectionOptions, role: 'writer' | 'reader'): Record<string, string> {
+  // Values are written into SQL and startup options as they are: keywords, numbers, a quoted identifier.
+  const settings: Record<string, string> = { synchronous_commit: 'on' };
   if (options.schema !== undefined) settings.search_path = `"${options.schema}"`;
   // A writer frozen mid-transaction (a stopped process) must not hold its locks for ever.
   if (role === 'writer') settings.idle_in_transaction_session_timeout = '60000';
   return settings;
+}
+
+/**
+ * Settings every connection starts with, sent in the startup packet so they hold from its first
+ * statement at no extra round trip. Behind a pooler there are none: PgBouncer refuses startup
+ * parameters it does not know (or drops them when told to ignore them), and a server connection
+ * serves many clients, so each transaction carries them instead (transactionPrologue). Not even
+ * application_name: PgBouncer would SET it on the server connection each time a client with
+ * another name takes it over, a statement more on most transactions.
+ */
+export function connectionSettings(options: PgConnectionOptions, role: 'writer' | 'reader'): Record<string, string> {
+  if (options.pooler) return {};
+  return {
+    ...sessionSettings(options, role),
+    // Names the schema too, so pg_stat_activity tells which database's writer a backend serves.
+    application_name: `sluice ${role}${options.schema === undefined ? '' : ` ${options.schema}`}`.slice(0, 63),
+  };
+}
+
+/**
+ * The statements that follow BEGIN in each transaction behind a pooler (SET LOCAL: they end with
+ * the transaction, so the next client of that server connection never inherits them); empty on a
+ * direct connection, whose startup packet set them for the session. A read commits nothing, so
+ * only its schema matters: without one, a reader's prologue is empty too, and reads run bare.
+ * Ends with `; ` when not empty, to go in front of the next statement of a simple query.
+ */
+export function transactionPrologue(options: PgConnectionOptions, role: 'writer' | 'reader'): string {
+  if (!options.pooler) return '';
+  return Object.entries(sessionSettings(options, role))
+    .filter(([name]) => role === 'writer' || name === 'search_path')
+    .map(([name, value]) => `set local ${name} = ${value}; `)
+    .join('');
 }
 
 /**
@@ -69,10 +104,13 @@ export class WriterSlot {
   #connecting: Promise<PgConnection> | undefined;
   #closed = false;
   reconnects = 0;
+  /** What each of the writer's transactions runs after BEGIN (transactionPrologue). */
+  readonly prologue: string;
 
   constructor(options: PgConnectionOptions, driver: PostgresDriver) {
     this.#options = options;
     this.#driver = driver;
+    this.prologue = transactionPrologue(options, 'writer');
   }
 
   get connected(): boolean {

@@ -32,8 +32,9 @@
  * option) and writing its array literals itself: dialect 1,000-op insert batch pg 77,493 rows/s
  * at 6.3 µs/row (59,854 and 8.8 before), postgres.js 66,494 at 6.0; pg stays.
  *
- * Durability: every connection runs with synchronous_commit = on, whatever the server default,
- * so a resolved write has been flushed to the WAL on disk: it survives a crash of the server
+ * Durability: every transaction runs with synchronous_commit = on, whatever the server default
+ * (a startup setting of each connection, or SET LOCAL in each transaction behind a pooler), so a
+ * resolved write has been flushed to the WAL on disk: it survives a crash of the server
  * process and a power loss (given fsync = on on the server, which diagnose() reports). Both
  * `durability` settings get this guarantee; PostgreSQL offers nothing weaker that keeps
  * 'process-crash' (synchronous_commit = off can lose the last commits of a server crash).
@@ -49,12 +50,21 @@ import type { BatchResult, Dialect, DialectStats, ExtraWrites, MigrationReport }
 import { MIGRATIONS_TABLE, type MigrationSession, runMigrations } from '../migrator.js';
 import type { WriteOp } from '../write-op.js';
 import { MAX_BOUND_VALUES, POSTGRES_CAPABILITIES, PostgresBatchRunner } from './postgres-batch.js';
-import { createPostgresBuilder, postgresDdlFlavor, quoteIdentifier } from './postgres-builder.js';
+import { createPostgresBuilder, postgresDdlFlavor } from './postgres-builder.js';
 import { postgresCodec } from './postgres-codec.js';
 import { ensureCommitMarkers } from './postgres-commit.js';
-import { type PgConnection, type PgConnectionOptions, type PgPool, type PostgresDriver, WriterSlot } from './postgres-connection.js';
+import {
+  type PgConnection,
+  type PgConnectionOptions,
+  type PgPool,
+  type PgResult,
+  type PostgresDriver,
+  WriterSlot,
+} from './postgres-connection.js';
 import { classifyPostgresError, isConnectionLoss } from './postgres-errors.js';
+import { checkServer, ensureSchema, openError } from './postgres-open.js';
 import { pgDriver } from './postgres-pg-driver.js';
+import { refuseUndeclaredPooler } from './postgres-pooler.js';
 import { onConflictDoUpdate, type UpsertClause } from './postgres-statements.js';
 
 export interface PostgresDialectOptions {
@@ -69,10 +79,15 @@ export interface PostgresDialectOptions {
   readonly upsert?: UpsertClause;
   /** The driver behind the connection port. Default: pg (see the measurements above). */
   readonly driver?: PostgresDriver;
+  /**
+   * 'transaction': the server is reached through a pooler in transaction mode (PgBouncer's
+   * pool_mode = transaction). No named prepared statements, no startup parameters (the settings
+   * are SET LOCAL in each transaction, and reads run in one of their own when a schema is named),
+   * only transaction-scoped advisory locks, no LISTEN. Without it, open() refuses such a pooler.
+   */
+  readonly pooler?: 'transaction' | undefined;
 }
 
-/** The oldest release this dialect is tested against (ON CONFLICT, to_regclass, unnest of several arrays). */
-const MIN_SERVER_VERSION = 100_000;
 const CONNECT_TIMEOUT_MS = 10_000;
 /** Attempts a read makes when its pooled connection turns out to be dead (a server restart). */
 const READ_ATTEMPTS = 3;
@@ -90,6 +105,7 @@ export class PostgresDialect implements Dialect {
   readonly codec = postgresCodec;
   readonly builder: Kysely<any>;
   readonly #schema: string | undefined;
+  readonly #pooler: boolean;
   readonly #pool: PgPool;
   readonly #writer: WriterSlot;
   readonly #batches: PostgresBatchRunner;
@@ -98,9 +114,12 @@ export class PostgresDialect implements Dialect {
   /**
    * A server-side prepared statement per distinct text saves the parse and plan on every later
    * call. Compare-and-set conditions and filters make texts vary, so the names are capped: past
-   * the cap a new text runs unnamed rather than filling every connection's memory.
+   * the cap a new text runs unnamed rather than filling every connection's memory. Behind a
+   * pooler every statement runs unnamed: a server connection is shared, and another process's
+   * `sluice_3` may be a different statement that would run with our parameters.
    */
   readonly #name = (sql: string): string | undefined => {
+    if (this.#pooler) return undefined;
     let name = this.#names.get(sql);
     if (name === undefined) {
       if (this.#names.size >= MAX_PREPARED) return undefined;
@@ -113,20 +132,29 @@ export class PostgresDialect implements Dialect {
   private constructor(pool: PgPool, writer: WriterSlot, options: PostgresDialectOptions) {
     this.builder = createPostgresBuilder();
     this.#schema = options.schema;
+    this.#pooler = options.pooler === 'transaction';
     this.#pool = pool;
     this.#writer = writer;
     this.#batches = new PostgresBatchRunner(writer, this.builder, options.upsert ?? onConflictDoUpdate, this.#name);
   }
 
   static async open(options: PostgresDialectOptions): Promise<PostgresDialect> {
-    const connection: PgConnectionOptions = { url: options.url, schema: options.schema, connectTimeoutMs: CONNECT_TIMEOUT_MS };
+    const connection: PgConnectionOptions = {
+      url: options.url,
+      schema: options.schema,
+      connectTimeoutMs: CONNECT_TIMEOUT_MS,
+      pooler: options.pooler === 'transaction',
+    };
     const driver = options.driver ?? pgDriver;
     const writer = new WriterSlot(connection, driver);
     try {
       const conn = await writer.get();
-      await checkServer(conn);
+      const facts = await checkServer(conn);
+      if (!connection.pooler) {
+        await refuseUndeclaredPooler(conn, facts, options, () => driver.connect(connection, 'writer'));
+      }
       if (options.schema !== undefined) await ensureSchema(conn, options.schema);
-      await ensureCommitMarkers(conn);
+      await ensureCommitMarkers(conn, writer.prologue);
     } catch (error) {
       await writer.close();
       throw openError(options.url, error);
@@ -208,7 +236,7 @@ export class PostgresDialect implements Dialect {
       },
     };
     try {
-      await conn.query('begin');
+      await conn.query(`begin; ${this.#writer.prologue}`);
       await conn.query("select pg_advisory_xact_lock(hashtext('sluice.migrate'), hashtext(coalesce(current_schema(), '')))");
       const report = await runMigrations(session, postgresDdlFlavor(this.builder), tables, codeVersion, migrations);
       await conn.query('commit');
@@ -236,22 +264,42 @@ export class PostgresDialect implements Dialect {
     };
   }
 
+  /**
+   * Read on the writer, in a transaction opened as a batch's is: the settings reported are those
+   * writes run with (behind a pooler a reader's would show the server's defaults). The writer is
+   * free: like migrate(), diagnose() runs in the gate's exclusive section.
+   */
   async diagnose(): Promise<Record<string, unknown>> {
-    const { rows } = await this.#read(
-      `select current_setting('server_version') as server_version, current_database() as database, current_schema() as schema,
-              pg_database_size(current_database())::bigint as database_bytes,
-              current_setting('synchronous_commit') as synchronous_commit, current_setting('fsync') as fsync,
-              (select count(*) from pg_stat_activity where datname = current_database())::bigint as connections,
-              current_setting('max_connections')::bigint as max_connections`,
-      [],
-      undefined,
-    );
+    let conn: PgConnection | undefined;
+    let rows: Record<string, unknown>[];
+    try {
+      conn = await this.#writer.get();
+      const settled = await Promise.allSettled([
+        conn.query(`begin; ${this.#writer.prologue}`),
+        conn.query(
+          `select current_setting('server_version') as server_version, current_database() as database, current_schema() as schema,
+                  pg_database_size(current_database())::bigint as database_bytes,
+                  current_setting('synchronous_commit') as synchronous_commit, current_setting('fsync') as fsync,
+                  (select count(*) from pg_stat_activity where datname = current_database())::bigint as connections,
+                  current_setting('max_connections')::bigint as max_connections`,
+        ),
+        conn.query('commit'),
+      ]);
+      // A writer whose transaction did not end cleanly is replaced before the next batch.
+      if (settled[2].status === 'rejected') this.#writer.discard(conn);
+      for (const step of settled) if (step.status === 'rejected') throw step.reason;
+      rows = (settled[1] as PromiseFulfilledResult<PgResult>).value.rows;
+    } catch (error) {
+      if (conn && (conn.broken || isConnectionLoss(error))) this.#writer.discard(conn);
+      throw classifyPostgresError(error);
+    }
     const facts = rows[0] ?? {};
     return {
       dialect: 'postgres',
       serverVersion: facts.server_version,
       database: facts.database,
       schema: facts.schema ?? this.#schema ?? null,
+      pooler: this.#pooler ? 'transaction' : null,
       databaseBytes: facts.database_bytes,
       synchronousCommit: facts.synchronous_commit,
       fsync: facts.fsync,
@@ -270,54 +318,4 @@ export class PostgresDialect implements Dialect {
     })();
     return this.#closing;
   }
-}
-
-async function checkServer(conn: PgConnection): Promise<void> {
-  const { rows } = await conn.query(
-    "select current_setting('server_version_num')::int as num, current_setting('server_version') as version",
-  );
-  const num = Number(rows[0]?.num ?? 0);
-  if (num < MIN_SERVER_VERSION) {
-    throw new SluiceError('CONFIG', `Sluice requires PostgreSQL 10 or newer (detected ${String(rows[0]?.version)}). Upgrade the server.`, {
-      value: rows[0]?.version,
-    });
-  }
-}
-
-/** Creates the schema unless it exists; two processes opening at once may both try. */
-async function ensureSchema(conn: PgConnection, schema: string): Promise<void> {
-  const { rows } = await conn.query('select 1 from pg_namespace where nspname = $1', [schema]);
-  if (rows.length > 0) return;
-  try {
-    await conn.query(`create schema if not exists ${quoteIdentifier(schema)}`);
-  } catch (error) {
-    const code = (error as { code?: string }).code;
-    // The other process won the race on the catalog's unique index: the schema exists now.
-    if (code !== '23505' && code !== '42P06') throw error;
-  }
-}
-
-function openError(url: string, error: unknown): SluiceError {
-  if (error instanceof SluiceError) return error;
-  const classified = classifyPostgresError(error);
-  let where = 'PostgreSQL';
-  try {
-    const parsed = new URL(url);
-    where = `PostgreSQL at ${parsed.host}${parsed.pathname}`;
-  } catch {
-    // An unparsable URL is reported by the driver's own message below.
-  }
-  return new SluiceError(
-    classified.code,
-    `Cannot open ${where}: ${(error as Error).message ?? String(error)}. ${advice(classified.code)}`,
-    {
-      cause: error,
-    },
-  );
-}
-
-function advice(code: string): string {
-  return code === 'CONFIG'
-    ? 'Check the URL, the database name, the role and its privileges.'
-    : 'Check that the server is running and reachable at that address.';
 }

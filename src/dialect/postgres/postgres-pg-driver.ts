@@ -7,7 +7,9 @@ import {
   type PgPool,
   type PgResult,
   type PostgresDriver,
+  transactionPrologue,
 } from './postgres-connection.js';
+import { TransactionBarrier } from './transaction-barrier.js';
 
 const types = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
@@ -17,19 +19,21 @@ const types = {
 
 function clientConfig(options: PgConnectionOptions, role: 'writer' | 'reader'): pg.ClientConfig {
   const { application_name, ...settings } = connectionSettings(options, role);
+  const startup = Object.entries(settings);
   return {
     // The writer's queries go out as soon as they are issued, each behind the one before, instead
     // of one round trip each: the batch runner sends a SAVEPOINT and the statement it guards, or
     // BEGIN and a batch's first insert, together (postgres-batch.ts). The server still runs them
     // one after another, and each gets its own result or error (a Sync follows each).
-    ...(role === 'writer' ? { pipeline: true } : {}),
+    // Behind a pooler in transaction mode nothing may be sent behind a statement that may end a
+    // transaction: the dialect never does, and the writer's TransactionBarrier makes sure. The
+    // readers pipeline when each read is BEGIN, the read and COMMIT sent together (readInTransaction).
+    ...(role === 'writer' || transactionPrologue(options, role) !== '' ? { pipeline: true } : {}),
     connectionString: options.url,
     types,
     // Startup options: `-c name=value` each; values here hold no spaces (the schema is a plain identifier).
-    options: Object.entries(settings)
-      .map(([name, value]) => `-c ${name}=${value}`)
-      .join(' '),
-    application_name,
+    ...(startup.length > 0 ? { options: startup.map(([name, value]) => `-c ${name}=${value}`).join(' ') } : {}),
+    ...(application_name === undefined ? {} : { application_name }),
     connectionTimeoutMillis: options.connectTimeoutMs,
     keepAlive: true,
   };
@@ -67,6 +71,9 @@ export const pgDriver: PostgresDriver = {
       throw error;
     }
     let inFlight = 0;
+    const barrier = options.pooler ? new TransactionBarrier() : undefined;
+    const send = (text: string, params: readonly unknown[] | undefined, name: string | undefined) =>
+      client.query(queryConfig(text, params, name));
     return {
       get broken() {
         return broken;
@@ -75,7 +82,7 @@ export const pgDriver: PostgresDriver = {
       async query(text, params, name) {
         inFlight++;
         try {
-          return toResult(await client.query(queryConfig(text, params, name)));
+          return toResult(await (barrier ? barrier.run(text, () => send(text, params, name)) : send(text, params, name)));
         } finally {
           inFlight--;
         }
@@ -95,8 +102,10 @@ export const pgDriver: PostgresDriver = {
     const pool = new pg.Pool({ ...clientConfig(options, 'reader'), max: size, idleTimeoutMillis: 30_000 });
     // An idle reader dropped by the server is removed by the pool; the event only needs a listener.
     pool.on('error', () => {});
+    const prologue = transactionPrologue(options, 'reader');
     return {
       async query(text, params, name) {
+        if (prologue !== '') return readInTransaction(pool, prologue, queryConfig(text, params, undefined));
         return toResult(await pool.query(queryConfig(text, params, name)));
       },
       counts: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
@@ -104,3 +113,17 @@ export const pgDriver: PostgresDriver = {
     };
   },
 };
+
+/**
+ * A read behind a pooler: outside a transaction it could run on any server connection, with any
+ * search_path, so it runs in one of its own, the settings first. The three statements go out
+ * together on the pipelining client: one round trip, as a bare read takes.
+ */
+async function readInTransaction(pool: pg.Pool, prologue: string, query: pg.QueryConfig): Promise<PgResult> {
+  const client = await pool.connect();
+  const [begun, read, ended] = await Promise.allSettled([client.query(`begin; ${prologue}`), client.query(query), client.query('commit')]);
+  // A connection whose transaction may still be open must not serve the next read: it is closed.
+  client.release(ended.status === 'rejected' ? (ended.reason as Error) : undefined);
+  for (const step of [begun, read, ended]) if (step.status === 'rejected') throw step.reason;
+  return toResult((read as PromiseFulfilledResult<pg.QueryResult>).value);
+}
