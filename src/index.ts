@@ -41,6 +41,8 @@ export type { OrderBy } from './query/order.js';
 export type { TableCachePolicy, TableCachePolicyInput } from './schema/cache-policy.js';
 export type { ColumnOptions, ColumnSpec, ColumnType } from './schema/column-types.js';
 export { COLUMN_TYPES } from './schema/column-types.js';
+export type { MeasureSpec, RollupEvery, RollupOptions, RollupPolicy } from './schema/define-rollup.js';
+export { defineRollup } from './schema/define-rollup.js';
 export type { InsertType, KeyType, PatchType, RowType, StateType, TableDef } from './schema/define-table.js';
 export { defineTable } from './schema/define-table.js';
 export type { LifecycleOptions } from './schema/lifecycle-policy.js';

@@ -16,6 +16,7 @@ import { newerDatabaseError } from '../dialect/migrator.js';
 import { type CommitListener, WriteGate } from '../gate/write-gate.js';
 import { Maintenance, type RetentionReport } from '../maintenance/maintenance.js';
 import { SluiceMetrics, type SluiceStats } from '../metrics/metrics.js';
+import { rollupOf } from '../schema/define-rollup.js';
 import type { AnyTableDef, RowType } from '../schema/define-table.js';
 import { type SyncApi, SyncShipper, type SyncStatus } from '../sync/sync-shipper.js';
 import { syncNodeTable, syncOutboxTable } from '../sync/sync-tables.js';
@@ -155,6 +156,29 @@ export class Database {
   get cache(): DerivedCacheApi {
     this.#requireOpen();
     return this.#cache;
+  }
+
+  /** The rollups passed to open(): `rebuild(rollup, { from, to })` recomputes buckets from the source rows. */
+  get rollups(): { rebuild(rollup: AnyTableDef, range?: { from?: Date; to?: Date }): Promise<void> } {
+    this.#requireOpen();
+    return { rebuild: (rollup, range) => this.#rebuildRollup(rollup, range) };
+  }
+
+  async #rebuildRollup(rollup: AnyTableDef, range: { from?: Date; to?: Date } = {}): Promise<void> {
+    this.#requireOpen();
+    const policy = rollupOf(rollup);
+    if (!policy || !this.#options.tables.includes(rollup)) {
+      throw new SluiceError('CONFIG', `${rollup?.name ?? 'That table'} is not a rollup passed to open({ rollups }).`, {
+        table: rollup?.name,
+      });
+    }
+    const from = range.from ?? new Date(-8_640_000_000_000_000);
+    const to = range.to ?? new Date(8_640_000_000_000_000);
+    // Whole buckets: a range that cuts one would rebuild it from part of its rows.
+    const start = new Date(Math.floor(from.getTime() / policy.sizeMs) * policy.sizeMs);
+    const end = new Date(Math.min(8_640_000_000_000_000, Math.ceil(to.getTime() / policy.sizeMs) * policy.sizeMs));
+    await this.#gate.exclusive(() => this.#dialect.rebuildRollup(rollup, policy, start, end));
+    this.#cache.invalidate(rollup);
   }
 
   /** The task store (work items with leases, cached results and cleanup); open with `tasks: true` to have it. */

@@ -5,6 +5,7 @@ import { cacheOptionsSchema } from '../cache/cache-options.js';
 import { DURABILITIES } from '../core/kinds.js';
 import type { SluiceLogger } from '../core/logger.js';
 import { didYouMean, SluiceError } from '../core/sluice-error.js';
+import { rollupOf } from '../schema/define-rollup.js';
 import type { AnyTableDef } from '../schema/define-table.js';
 import type { Migration } from '../schema/migration.js';
 import { syncOptionsSchema } from '../sync/sync-options.js';
@@ -80,6 +81,13 @@ const optionsSchema = z
     url: z.string().min(1),
     tables: z
       .array(z.custom<AnyTableDef>((t) => typeof t === 'object' && t !== null && 'columnsByName' in t, 'a table from defineTable()'))
+      .default([]),
+    /**
+     * Rollups from defineRollup(): summary tables kept exact by triggers on their source (which
+     * must be among `tables`), read with db.table(rollup). Default: none.
+     */
+    rollups: z
+      .array(z.custom<AnyTableDef>((t) => typeof t === 'object' && t !== null && 'rollup' in t, 'a rollup from defineRollup()'))
       .default([]),
     /** The schema version of this code; a database recorded at a higher one is refused. Default 1. */
     schemaVersion: z.number().int().min(1).default(1),
@@ -171,6 +179,17 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     throw new SluiceError('CONFIG', `Invalid option ${path}: ${issue?.message}.`);
   }
   const options = parsed.data;
+  for (const rollup of options.rollups) {
+    const policy = rollupOf(rollup);
+    if (!policy || !options.tables.includes(policy.source)) {
+      throw new SluiceError(
+        'CONFIG',
+        `Rollup ${rollup.name} summarises ${policy?.source.name ?? 'a table'}, which is not among the tables passed to open(); add it to tables.`,
+        { table: rollup.name },
+      );
+    }
+    if (!options.tables.includes(rollup)) options.tables = [...options.tables, rollup];
+  }
   if (options.tasks !== false && !options.tables.includes(tasksTable)) options.tables = [...options.tables, tasksTable];
   if (options.alerts.length > 0) {
     checkAlertRules(options.alerts, options.tables);

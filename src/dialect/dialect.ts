@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { DialectName } from '../core/kinds.js';
 import type { SluiceError } from '../core/sluice-error.js';
+import type { RollupPolicy } from '../schema/define-rollup.js';
 import type { AnyTableDef } from '../schema/define-table.js';
 import type { Migration } from '../schema/migration.js';
 import type { JsRow, RowCodec } from '../schema/row-codec.js';
@@ -81,6 +82,11 @@ export interface Dialect {
   dataVersion?(): number;
   /** Health facts for `sluice doctor`. */
   diagnose(): Promise<Record<string, unknown>>;
+  /**
+   * Recomputes a rollup's buckets in [from, to) from its source rows, in one write transaction.
+   * The caller holds the gate (no batch in flight); foreign writers wait for the lock as usual.
+   */
+  rebuildRollup(table: AnyTableDef, policy: RollupPolicy, from: Date, to: Date): Promise<void>;
   close(): Promise<void>;
 }
 

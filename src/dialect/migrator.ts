@@ -1,5 +1,6 @@
 import { SluiceError } from '../core/sluice-error.js';
 import { addColumnSql, createIndexesSql, createTableSql, type DdlFlavor } from '../query/ddl-builder.js';
+import { rollupOf } from '../schema/define-rollup.js';
 import type { AnyTableDef } from '../schema/define-table.js';
 import type { Migration } from '../schema/migration.js';
 import type { MigrationReport } from './dialect.js';
@@ -55,6 +56,11 @@ export async function runMigrations(
     }
     if (table.lifecycle) for (const statement of flavor.lifecycleDdl(table, table.lifecycle)) await session.exec(statement);
     if (table.timestamps) for (const statement of flavor.timestampsDdl(table)) await session.exec(statement);
+  }
+  // Rollup triggers last: they name both the source and the rollup table, which now both exist.
+  for (const table of tables) {
+    const policy = rollupOf(table);
+    if (policy) for (const statement of flavor.rollupDdl(table, policy)) await session.exec(statement);
   }
   for (const migration of pending) {
     for (const statement of flavor.migrationSql(migration)) await session.exec(statement);

@@ -1,6 +1,7 @@
 import { type ColumnDefinitionBuilder, type Kysely, type RawBuilder, sql } from 'kysely';
 import { SluiceError } from '../core/sluice-error.js';
 import type { ColumnType } from '../schema/column-types.js';
+import type { RollupPolicy } from '../schema/define-rollup.js';
 import type { ColumnDef, TableDef } from '../schema/define-table.js';
 import type { Lifecycle } from '../schema/lifecycle-policy.js';
 import type { Migration } from '../schema/migration.js';
@@ -21,6 +22,8 @@ export interface DdlFlavor {
   lifecycleDdl(table: TableDef, lifecycle: Lifecycle): string[];
   /** Triggers that keep `timestamps: true` columns for foreign writers; run on each migrate. */
   timestampsDdl(table: TableDef): string[];
+  /** Triggers on a rollup's source that keep the rollup exact for every writer; run on each migrate. */
+  rollupDdl(table: TableDef, policy: RollupPolicy): string[];
   /** The statements of a numbered migration meant for this database. */
   migrationSql(migration: Migration): readonly string[];
 }

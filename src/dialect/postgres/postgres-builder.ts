@@ -5,6 +5,7 @@ import type { ColumnType } from '../../schema/column-types.js';
 import { migrationSql } from '../../schema/migration.js';
 import { postgresCodec } from './postgres-codec.js';
 import { postgresLifecycleDdl } from './postgres-lifecycle-ddl.js';
+import { postgresRollupDdl } from './postgres-rollup-ddl.js';
 import { postgresTimestampsDdl } from './postgres-timestamps-ddl.js';
 
 /** Kysely as a SQL compiler only: the dummy driver makes sure it never runs anything itself. */
@@ -67,6 +68,7 @@ export function postgresDdlFlavor(builder: Kysely<any>): DdlFlavor {
     blobLiteral: (hex) => sql`${sql.lit(`\\x${hex}`)}::bytea`,
     lifecycleDdl: (table, lifecycle) => postgresLifecycleDdl(builder, table, lifecycle),
     timestampsDdl: (table) => postgresTimestampsDdl(builder, table),
+    rollupDdl: (table, policy) => postgresRollupDdl(builder, table, policy),
     migrationSql: (migration) => migrationSql(migration, 'postgres'),
   };
 }

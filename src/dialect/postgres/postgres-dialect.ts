@@ -43,6 +43,7 @@ import type { Kysely } from 'kysely';
 import { backoffMs, delay } from '../../core/backoff.js';
 import type { Durability } from '../../core/kinds.js';
 import { SluiceError } from '../../core/sluice-error.js';
+import type { RollupPolicy } from '../../schema/define-rollup.js';
 import type { AnyTableDef } from '../../schema/define-table.js';
 import type { Migration } from '../../schema/migration.js';
 import type { JsRow, RowCodec } from '../../schema/row-codec.js';
@@ -50,7 +51,7 @@ import type { BatchResult, Dialect, DialectStats, ExtraWrites, MigrationReport }
 import { MIGRATIONS_TABLE, type MigrationSession, runMigrations } from '../migrator.js';
 import type { WriteOp } from '../write-op.js';
 import { MAX_BOUND_VALUES, POSTGRES_CAPABILITIES, PostgresBatchRunner } from './postgres-batch.js';
-import { createPostgresBuilder, postgresDdlFlavor } from './postgres-builder.js';
+import { createPostgresBuilder, postgresDdlFlavor, quoteIdentifier } from './postgres-builder.js';
 import { postgresCodec } from './postgres-codec.js';
 import { ensureCommitMarkers } from './postgres-commit.js';
 import {
@@ -65,6 +66,7 @@ import { classifyPostgresError, isConnectionLoss } from './postgres-errors.js';
 import { checkServer, ensureSchema, openError } from './postgres-open.js';
 import { pgDriver } from './postgres-pg-driver.js';
 import { refuseUndeclaredPooler } from './postgres-pooler.js';
+import { postgresRollupRebuild } from './postgres-rollup-ddl.js';
 import { onConflictDoUpdate, type UpsertClause } from './postgres-statements.js';
 
 export interface PostgresDialectOptions {
@@ -245,6 +247,26 @@ export class PostgresDialect implements Dialect {
       if (isConnectionLoss(error) || conn.broken) this.#writer.discard(conn);
       else await conn.query('rollback').catch(() => this.#writer.discard(conn));
       throw classifyPostgresError(error);
+    }
+  }
+
+  async rebuildRollup(table: AnyTableDef, policy: RollupPolicy, from: Date, to: Date): Promise<void> {
+    let conn: PgConnection;
+    try {
+      conn = await this.#writer.get();
+    } catch (error) {
+      throw classifyPostgresError(error, table.name);
+    }
+    try {
+      await conn.query(`begin; ${this.#writer.prologue}`);
+      // The source's writers wait while the range is recomputed, so no row lands between the delete and the insert.
+      await conn.query(`lock table ${quoteIdentifier(policy.source.name)} in share row exclusive mode`);
+      for (const statement of postgresRollupRebuild(this.builder, table, policy, from, to)) await conn.query(statement);
+      await conn.query('commit');
+    } catch (error) {
+      if (isConnectionLoss(error) || conn.broken) this.#writer.discard(conn);
+      else await conn.query('rollback').catch(() => this.#writer.discard(conn));
+      throw classifyPostgresError(error, table.name);
     }
   }
 

@@ -5,6 +5,7 @@ import { migrationSql } from '../../schema/migration.js';
 import { sqliteCodec } from './sqlite-codec.js';
 import { sqliteLifecycleDdl } from './sqlite-lifecycle-ddl.js';
 import { SQLITE_LISTS } from './sqlite-lists.js';
+import { sqliteRollupDdl } from './sqlite-rollup-ddl.js';
 import { sqliteTimestampsDdl } from './sqlite-timestamps-ddl.js';
 
 /** Kysely as a SQL compiler only: the dummy driver makes sure it never runs anything itself. */
@@ -36,6 +37,7 @@ export function sqliteDdlFlavor(builder: Kysely<any>): DdlFlavor {
     blobLiteral: (hex) => sql`x${sql.lit(hex)}`,
     lifecycleDdl: (table, lifecycle) => sqliteLifecycleDdl(builder, table, lifecycle),
     timestampsDdl: (table) => sqliteTimestampsDdl(builder, table),
+    rollupDdl: (table, policy) => sqliteRollupDdl(builder, table, policy),
     migrationSql: (migration) => migrationSql(migration, 'sqlite'),
   };
 }

@@ -4,6 +4,7 @@ import type Database from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import { delay, retryWithBackoff } from '../../core/backoff.js';
 import { SluiceError } from '../../core/sluice-error.js';
+import type { RollupPolicy } from '../../schema/define-rollup.js';
 import type { AnyTableDef } from '../../schema/define-table.js';
 import type { Migration } from '../../schema/migration.js';
 import type { JsRow, RowCodec } from '../../schema/row-codec.js';
@@ -17,6 +18,7 @@ import { CheckpointWatchdog } from './sqlite-checkpoint.js';
 import { sqliteCodec } from './sqlite-codec.js';
 import { type Durability, openSqliteConnection } from './sqlite-connection.js';
 import { classifySqliteError, isSqliteBusy } from './sqlite-errors.js';
+import { sqliteRollupRebuild } from './sqlite-rollup-ddl.js';
 
 export interface SqliteDialectOptions {
   /** A file path, or ':memory:'. */
@@ -194,6 +196,24 @@ export class SqliteDialect implements Dialect {
     } catch (error) {
       if (db.inTransaction) db.prepare('ROLLBACK').run();
       throw classifySqliteError(error);
+    }
+  }
+
+  async rebuildRollup(table: AnyTableDef, policy: RollupPolicy, from: Date, to: Date): Promise<void> {
+    const db = this.#writer;
+    const statements = sqliteRollupRebuild(this.builder, table, policy, from.getTime(), to.getTime());
+    await retryWithBackoff(
+      () => db.prepare('BEGIN IMMEDIATE').run(),
+      isSqliteBusy,
+      Math.max(this.#lockTimeoutMs, 30_000),
+      (e) => classifySqliteError(e, table.name, this.file),
+    );
+    try {
+      for (const statement of statements) db.exec(statement);
+      db.prepare('COMMIT').run();
+    } catch (error) {
+      if (db.inTransaction) db.prepare('ROLLBACK').run();
+      throw classifySqliteError(error, table.name, this.file);
     }
   }
 

@@ -2,8 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import { compileDdl } from '../../query/lifecycle-sql.js';
 import type { TableDef } from '../../schema/define-table.js';
 
-/** Epoch milliseconds now, as SQLite stores a timestamp; julianday works on SQLite older than 3.42 too. */
-const NOW_MS = sql`cast(round((julianday('now') - 2440587.5) * 86400000) as integer)`;
+import { SQLITE_NOW_MS as NOW_MS } from './sqlite-now.js';
 
 /**
  * Triggers that keep `created_at` / `updated_at` for writers that never pass through Sluice (a
