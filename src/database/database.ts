@@ -172,11 +172,9 @@ export class Database {
         table: rollup?.name,
       });
     }
-    const from = range.from ?? new Date(-8_640_000_000_000_000);
-    const to = range.to ?? new Date(8_640_000_000_000_000);
-    // Whole buckets: a range that cuts one would rebuild it from part of its rows.
-    const start = new Date(Math.floor(from.getTime() / policy.sizeMs) * policy.sizeMs);
-    const end = new Date(Math.min(8_640_000_000_000_000, Math.ceil(to.getTime() / policy.sizeMs) * policy.sizeMs));
+    // Whole buckets: a range that cuts one would rebuild it from part of its rows. No bound: everything.
+    const start = range.from && new Date(Math.floor(range.from.getTime() / policy.sizeMs) * policy.sizeMs);
+    const end = range.to && new Date(Math.ceil(range.to.getTime() / policy.sizeMs) * policy.sizeMs);
     await this.#gate.exclusive(() => this.#dialect.rebuildRollup(rollup, policy, start, end));
     this.#cache.invalidate(rollup);
   }

@@ -83,10 +83,11 @@ export interface Dialect {
   /** Health facts for `sluice doctor`. */
   diagnose(): Promise<Record<string, unknown>>;
   /**
-   * Recomputes a rollup's buckets in [from, to) from its source rows, in one write transaction.
-   * The caller holds the gate (no batch in flight); foreign writers wait for the lock as usual.
+   * Recomputes a rollup's buckets in [from, to) from its source rows (a missing bound: no bound),
+   * in one write transaction. The caller holds the gate (no batch in flight); foreign writers wait
+   * for the lock as usual.
    */
-  rebuildRollup(table: AnyTableDef, policy: RollupPolicy, from: Date, to: Date): Promise<void>;
+  rebuildRollup(table: AnyTableDef, policy: RollupPolicy, from: Date | undefined, to: Date | undefined): Promise<void>;
   close(): Promise<void>;
 }
 

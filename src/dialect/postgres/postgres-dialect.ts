@@ -250,7 +250,7 @@ export class PostgresDialect implements Dialect {
     }
   }
 
-  async rebuildRollup(table: AnyTableDef, policy: RollupPolicy, from: Date, to: Date): Promise<void> {
+  async rebuildRollup(table: AnyTableDef, policy: RollupPolicy, from: Date | undefined, to: Date | undefined): Promise<void> {
     let conn: PgConnection;
     try {
       conn = await this.#writer.get();

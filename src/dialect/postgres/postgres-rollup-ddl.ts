@@ -128,7 +128,13 @@ function remove(r: Sql, s: Sql, policy: RollupPolicy, rows: Sql, recent: Sql): S
 }
 
 /** Recomputes the buckets in [from, to) from the source rows there. */
-export function postgresRollupRebuild(builder: Kysely<any>, table: AnyTableDef, policy: RollupPolicy, from: Date, to: Date): string[] {
+export function postgresRollupRebuild(
+  builder: Kysely<any>,
+  table: AnyTableDef,
+  policy: RollupPolicy,
+  from: Date | undefined,
+  to: Date | undefined,
+): string[] {
   const r = sql.id(table.name);
   const s = sql.id(policy.source.name);
   const keys = keyColumns(policy);
@@ -136,7 +142,14 @@ export function postgresRollupRebuild(builder: Kysely<any>, table: AnyTableDef, 
   const bucket = sql.id(policy.bucket.sqlName);
   const t = sql.id(policy.time.sqlName);
   const range = (column: Sql) =>
-    sql`${column} >= ${sql.lit(from.toISOString())}::timestamptz and ${column} < ${sql.lit(to.toISOString())}::timestamptz`;
+    sql.join(
+      [
+        sql`true`,
+        ...(from === undefined ? [] : [sql`${column} >= ${sql.lit(from.toISOString())}::timestamptz`]),
+        ...(to === undefined ? [] : [sql`${column} < ${sql.lit(to.toISOString())}::timestamptz`]),
+      ],
+      sql` and `,
+    );
   const statements = [
     sql`delete from ${r} where ${range(bucket)}`,
     sql`insert into ${r} (${sql.join(columns)}) ${aggregates(policy, sql`(select * from ${s} where ${range(t)})`)}`,

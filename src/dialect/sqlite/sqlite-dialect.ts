@@ -199,9 +199,9 @@ export class SqliteDialect implements Dialect {
     }
   }
 
-  async rebuildRollup(table: AnyTableDef, policy: RollupPolicy, from: Date, to: Date): Promise<void> {
+  async rebuildRollup(table: AnyTableDef, policy: RollupPolicy, from: Date | undefined, to: Date | undefined): Promise<void> {
     const db = this.#writer;
-    const statements = sqliteRollupRebuild(this.builder, table, policy, from.getTime(), to.getTime());
+    const statements = sqliteRollupRebuild(this.builder, table, policy, from?.getTime(), to?.getTime());
     await retryWithBackoff(
       () => db.prepare('BEGIN IMMEDIATE').run(),
       isSqliteBusy,

@@ -113,7 +113,13 @@ function removeStatements(r: Sql, s: Sql, policy: RollupPolicy, match: Sql): Sql
 }
 
 /** Recomputes the buckets in [from, to) from the source rows there: after foreign writers that bypassed the triggers, or a new rollup. */
-export function sqliteRollupRebuild(builder: Kysely<any>, table: AnyTableDef, policy: RollupPolicy, from: number, to: number): string[] {
+export function sqliteRollupRebuild(
+  builder: Kysely<any>,
+  table: AnyTableDef,
+  policy: RollupPolicy,
+  from: number | undefined,
+  to: number | undefined,
+): string[] {
   const r = sql.id(table.name);
   const s = sql.id(policy.source.name);
   const ts = sql`${s}.${sql.id(policy.time.sqlName)}`;
@@ -133,9 +139,18 @@ export function sqliteRollupRebuild(builder: Kysely<any>, table: AnyTableDef, po
   ];
   const groups = [sql.lit(1), ...policy.groupBy.map((_, i) => sql.lit(i + 2))];
   const bucketColumn = sql.id(policy.bucket.sqlName);
+  const range = (column: Sql) =>
+    sql.join(
+      [
+        sql`1 = 1`,
+        ...(from === undefined ? [] : [sql`${column} >= ${sql.lit(from)}`]),
+        ...(to === undefined ? [] : [sql`${column} < ${sql.lit(to)}`]),
+      ],
+      sql` and `,
+    );
   const statements = [
-    sql`delete from ${r} where ${bucketColumn} >= ${sql.lit(from)} and ${bucketColumn} < ${sql.lit(to)}`,
-    sql`insert into ${r} (${sql.join(columns)}) select ${sql.join(aggregates)} from ${s} where ${ts} >= ${sql.lit(from)} and ${ts} < ${sql.lit(to)} group by ${sql.join(groups)}`,
+    sql`delete from ${r} where ${range(bucketColumn)}`,
+    sql`insert into ${r} (${sql.join(columns)}) select ${sql.join(aggregates)} from ${s} where ${range(ts)} group by ${sql.join(groups)}`,
   ];
   return statements.map((statement) => compileDdl(builder, statement));
 }
