@@ -23,6 +23,8 @@ export type { LogFn, SluiceLogger } from './core/logger.js';
 export type { ErrorCode } from './core/sluice-error.js';
 export { ERROR_CODES, SluiceError } from './core/sluice-error.js';
 export { Database, open } from './database/database.js';
+export type { ConfigSource, EffectiveConfig, Profile } from './database/env-config.js';
+export { fromEnv, PROFILES, resolveEnvConfig } from './database/env-config.js';
 export type { OpenOptions } from './database/open-options.js';
 export type { MigrationReport } from './dialect/dialect.js';
 export type { CommittedChange, Lane } from './dialect/write-op.js';

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { registerBench } from './commands/bench.js';
 import { registerCleanup } from './commands/cleanup.js';
+import { registerConfig } from './commands/config.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerForeignSqlite } from './commands/foreign-sqlite.js';
 import { registerMigrate } from './commands/migrate.js';
@@ -27,6 +28,7 @@ const COMMANDS: readonly ((program: Command) => void)[] = [
   registerServe,
   registerSync,
   registerForeignSqlite,
+  registerConfig,
 ];
 
 const { version } = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };

@@ -12,7 +12,8 @@ export function closestName(name: string, known: readonly string[]): string | un
   return best;
 }
 
-function editDistance(a: string, b: string): number {
+/** Levenshtein distance: edits that turn one name into the other. */
+export function editDistance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
     let previous = row[0] ?? 0;
