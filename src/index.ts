@@ -52,5 +52,5 @@ export type { Migration } from './schema/migration.js';
 export type { SyncPolicy, SyncPolicyInput } from './schema/sync-policy.js';
 export type { SyncOptionsInput as SyncOptions } from './sync/sync-options.js';
 export type { DeadLetter, FlushResult, SyncApi, SyncStatus, TargetState } from './sync/sync-shipper.js';
-export type { CreateTaskOptions, Task, TaskClaimOptions, TaskStore } from './tasks/task-store.js';
+export type { CreateTaskOptions, Task, TaskClaimOptions, TaskStore, TaskWorkOptions } from './tasks/task-store.js';
 export type { TaskStatus } from './tasks/task-table.js';

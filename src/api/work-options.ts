@@ -66,6 +66,11 @@ export interface WorkOptions<Row, State extends string, Patch> {
    */
   // biome-ignore lint/suspicious/noConfusingVoidType: a handler written `async (row) => { … }` returns Promise<void>, which must type-check.
   readonly handler: (row: Row, context: HandlerContext) => Promise<Patch | undefined | void>;
+  /**
+   * Columns to set, beside `lastError` and `runAt`, when a thrown handler settles the row (to
+   * `failed`, or back to `from` for a retry): a task store's own error column, say.
+   */
+  readonly onFailure?: (error: unknown, row: Row) => Patch | undefined;
   /** The worker's own failures (a claim the database refused); default: the database's onError. */
   readonly onError?: (error: unknown) => void;
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Table } from '../api/table.js';
+import type { HandlerContext, Worker, WorkOptions } from '../api/work-options.js';
 import { describeValue, SluiceError } from '../core/sluice-error.js';
 import type { RowType } from '../schema/define-table.js';
 import { fingerprint } from './fingerprint.js';
@@ -20,6 +21,15 @@ export interface TaskClaimOptions {
   types?: readonly string[];
   limit?: number;
   leaseMs?: number;
+}
+
+/** Options of `tasks.work()`: a table worker's, with the task lifecycle's states filled in. */
+export interface TaskWorkOptions
+  extends Omit<WorkOptions<Task, TaskStatus, Partial<Task>>, 'from' | 'to' | 'done' | 'failed' | 'handler' | 'where' | 'onFailure'> {
+  /** Only tasks of these types. Default: every type. */
+  readonly types?: readonly string[];
+  /** Does the task; what it resolves with becomes the task's result. */
+  readonly handler: (task: Task, context: HandlerContext) => Promise<unknown>;
 }
 
 export const DEFAULT_RESULT_TTL_MS = 24 * 60 * 60 * 1000;
@@ -81,6 +91,13 @@ export class TaskStore {
         })
         .then((rows) => rows.filter((row) => row.status !== 'completed' || (row.completedAt?.getTime() ?? 0) + row.resultTtlMs >= now));
       if (existing) return existing;
+      // A task that failed on this same input is tried again, not made twice: its id, history and
+      // attempts stay. (force: true makes a new one.)
+      const [failed] = await this.#tasks.find({ where: { type, fingerprint: print, status: 'error' }, orderBy: '-updatedAt', limit: 1 });
+      if (failed) {
+        const retried = await this.#retry(failed.id);
+        if (retried) return retried;
+      }
     }
     return this.#tasks.insert({
       id: randomUUID(),
@@ -140,6 +157,50 @@ export class TaskStore {
     });
     if (!moved.applied) throw this.#wrongState(id, 'fail', moved.row.status);
     return moved.row;
+  }
+
+  /**
+   * Sends a failed task back to pending: its error cleared, its attempts kept (they are the fencing
+   * token of its claims and never go down). CONFLICT when it is not failed; NOT_FOUND when absent.
+   */
+  async retry(id: string): Promise<Task> {
+    const retried = await this.#retry(id);
+    if (retried) return retried;
+    const task = await this.#tasks.get(id);
+    if (!task) throw new SluiceError('NOT_FOUND', `There is no task ${id}; nothing was retried.`, { table: tasksTable.name, value: id });
+    throw this.#wrongState(id, 'retry', task.status);
+  }
+
+  async #retry(id: string): Promise<Task | undefined> {
+    const moved = await this.#tasks.transition(id, 'pending', {
+      from: 'error',
+      set: { error: null, lastError: null, result: null, completedAt: null, updatedAt: new Date(), runAt: null },
+      returning: 'row',
+    });
+    return moved.applied ? moved.row : undefined;
+  }
+
+  /**
+   * A worker over the task store: claims pending tasks (of `types`, when given), runs `handler`,
+   * and stores what it resolves as the result, or the error it throws (retried with backoff while
+   * `retry.attempts` remain). `stop()` it, or close the database.
+   */
+  work(options: TaskWorkOptions): Worker {
+    const { types, handler, ...rest } = options;
+    return this.#tasks.work({
+      ...rest,
+      from: 'pending',
+      to: 'processing',
+      done: 'completed',
+      failed: 'error',
+      ...(types === undefined ? {} : { where: { type: { $in: [...types] } } }),
+      handler: async (task, context) => {
+        const result = await handler(task, context);
+        const now = new Date();
+        return { result: result === undefined ? null : (result as Task['result']), error: null, completedAt: now, updatedAt: now };
+      },
+      onFailure: (error) => ({ error: error instanceof Error ? error.message : String(error), updatedAt: new Date() }),
+    });
   }
 
   async status(id: string): Promise<TaskStatus | undefined> {

@@ -228,12 +228,18 @@ export class TableWorker implements Worker {
 
   async #settleThrown(item: InHand, error: unknown): Promise<void> {
     const plan = this.#plan;
+    let extra: JsRow | undefined;
+    try {
+      extra = this.#options.onFailure?.(error, item.row) ?? undefined;
+    } catch (failure) {
+      this.#onError(failure);
+    }
     const lastError = describeError(error);
     if (plan.retry && item.token < plan.retry.attempts) {
       const runAt = new Date(Date.now() + retryDelayMs(plan.retry, item.token));
-      await this.#settle(item, plan.from, { lastError, runAt }, 'retried');
+      await this.#settle(item, plan.from, { ...extra, lastError, runAt }, 'retried');
     } else {
-      await this.#settle(item, plan.failed, { lastError }, 'failed');
+      await this.#settle(item, plan.failed, { ...extra, lastError }, 'failed');
     }
   }
 

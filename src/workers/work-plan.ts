@@ -43,6 +43,7 @@ const WORK_OPTIONS = [
   'pollMs',
   'graceMs',
   'handler',
+  'onFailure',
   'onError',
 ];
 const RETRY_OPTIONS = ['attempts', 'backoffMs', 'factor', 'maxBackoffMs'];

@@ -42,17 +42,52 @@ forEachDialect('the task store and retention', (t) => {
     expect((await db.tasks.create('ocr', { page: 1, lang: 'zh' }, { force: true })).id).not.toBe(a.id);
   });
 
-  it('does not reuse a failed task or an expired result', async () => {
+  it('retries a failed task when the same input is created again, and does not reuse an expired result', async () => {
     const failed = await db.tasks.create('render', { n: 1 });
     await db.tasks.start(failed.id);
     await db.tasks.fail(failed.id, new Error('out of memory'));
     expect(await db.tasks.status(failed.id)).toBe('error');
-    expect((await db.tasks.create('render', { n: 1 })).id).not.toBe(failed.id);
+    // The same input again: the failed task goes back to pending, no second task is made.
+    const again = await db.tasks.create('render', { n: 1 });
+    expect(again).toMatchObject({ id: failed.id, status: 'pending', error: null });
+    expect((await db.tasks.create('render', { n: 1 }, { force: true })).id).not.toBe(failed.id);
     const short = await db.tasks.create('render', { n: 2 }, { resultTtlMs: 1 });
     await db.tasks.start(short.id);
     await db.tasks.complete(short.id, 'done');
     await new Promise((r) => setTimeout(r, 10));
     expect((await db.tasks.create('render', { n: 2 })).id).not.toBe(short.id);
+  });
+
+  it('retry() sends a failed task back to pending with its error cleared and its attempts kept', async () => {
+    const task = await db.tasks.create('upload', { n: 1 });
+    const [claimed] = await db.tasks.claim({ owner: 'w', types: ['upload'] });
+    await db.tasks.fail(task.id, 'disk full', { token: claimed?.attempt });
+    const retried = await db.tasks.retry(task.id);
+    expect(retried).toMatchObject({ id: task.id, status: 'pending', error: null, attempt: 1 });
+    await expect(db.tasks.retry(task.id)).rejects.toMatchObject({ code: 'CONFLICT' });
+    await expect(db.tasks.retry('no-such-task')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    const [second] = await db.tasks.claim({ owner: 'w', types: ['upload'] });
+    expect(second?.attempt).toBe(2);
+  });
+
+  it('work() runs tasks through a handler: its result stored, a thrown error retried, then kept', async () => {
+    const ok = await db.tasks.create('thumb', { n: 1 });
+    const bad = await db.tasks.create('thumb', { n: 2 });
+    const worker = db.tasks.work({
+      types: ['thumb'],
+      concurrency: 2,
+      retry: { attempts: 2, backoffMs: 10 },
+      handler: async (task) => {
+        if ((task.input as { n: number }).n === 2) throw new Error('corrupt image');
+        return { url: `/t/${task.id}.png` };
+      },
+    });
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && (await db.tasks.status(bad.id)) !== 'error') await new Promise((r) => setTimeout(r, 10));
+    await worker.stop();
+    expect(await db.tasks.result(ok.id)).toEqual({ url: `/t/${ok.id}.png` });
+    const failed = await db.table(db.tables.find((t) => t.name === 'sluice_tasks') as never).get(bad.id as never);
+    expect(failed).toMatchObject({ status: 'error', error: 'corrupt image', attempt: 2 });
   });
 
   it('refuses to settle a task twice or with a stale token', async () => {
