@@ -17,6 +17,7 @@ import { registerPageRoutes } from './routes/page-routes.js';
 import { registerRecordRoutes } from './routes/record-routes.js';
 import { registerSyncRoutes } from './routes/sync-routes.js';
 import { registerTaskRoutes } from './routes/task-routes.js';
+import { registerTaskWorkRoutes } from './routes/task-work-routes.js';
 import type { RouteAccess, ServerContext } from './server-context.js';
 import { resolveServerOptions, type ServerOptions } from './server-options.js';
 import { syncOf } from './sync-probe.js';
@@ -105,6 +106,7 @@ export function createServer(db: Database, input: ServerOptions = {}): SluiceSer
   registerOpsRoutes(app, ctx);
   for (const { def, schemas } of tables.values()) registerRecordRoutes(app, ctx, def, schemas);
   registerTaskRoutes(app, ctx, tableSchemas(tasksTable));
+  registerTaskWorkRoutes(app, ctx, tableSchemas(tasksTable));
   if (sync) registerSyncRoutes(app, sync);
   feed.start();
 

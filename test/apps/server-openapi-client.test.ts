@@ -242,6 +242,19 @@ async function tasks(): Promise<void> {
   check(done.data?.applied && done.data.state === 'completed', Q + ' transition');
   const result = await client.GET('/api/v1/tasks/{id}/result', { params: { path: { id } } });
   check(JSON.stringify(result.data) === JSON.stringify({ status: 'completed', result: { pages: 2 } }), 'task result');
+  // The worker side of the task store.
+  const second = await client.POST('/api/v1/tasks', { body: { type: 'label', input: { shop: 'south' } } });
+  const secondId = second.data?.id ?? '';
+  const leased = await client.POST('/api/v1/tasks/claims', { body: { owner: 'client', types: ['label'], limit: 1, leaseMs: 60_000 } });
+  const lease = leased.data?.tasks[0];
+  check(lease?.id === secondId, 'task claim');
+  const failedTask = await client.POST('/api/v1/tasks/{id}/fail', { params: { path: { id: secondId } }, body: { error: 'printer jam', token: lease?.attempt } });
+  check(failedTask.data?.status === 'error' && failedTask.data.error === 'printer jam', 'task fail');
+  const retried = await client.POST('/api/v1/tasks/{id}/retry', { params: { path: { id: secondId } } });
+  check(retried.data?.status === 'pending', 'task retry');
+  await client.POST('/api/v1/tasks/claims', { body: { owner: 'client', limit: 1 } });
+  const completed = await client.POST('/api/v1/tasks/{id}/complete', { params: { path: { id: secondId } }, body: { result: { printed: true } } });
+  check(completed.data?.status === 'completed', 'task complete');
   const now = Date.now();
   const raw = await client.POST('/api/v1/tables/sluice_tasks/records', {
     body: { id: 'raw', type: 'raw', fingerprint: 'raw', input: {}, createdAt: now, updatedAt: now, resultTtlMs: 0 },
