@@ -1,0 +1,16 @@
+import { expect, it } from 'vitest';
+import { run } from './main.js';
+
+it('seed 000: five processes and a Python writer share one file with no surfaced BUSY, no lost write or update, an intact file', {
+  timeout: 120_000,
+}, async () => {
+  const report = await run({ seconds: 3 });
+  console.info(JSON.stringify(report));
+  expect(report.figures).toMatchObject({ surfacedBusy: 0, lostWrites: 0, lostUpdates: 0, integrity: 'ok' });
+  expect(report.figures.writes).toBeGreaterThan(500);
+  expect(report.figures.completed).toBeGreaterThan(0);
+  expect(report.figures.pythonWrites).toBeGreaterThan(0);
+  expect(report.figures.meanLatencyMs).toBeLessThan(100);
+  expect(report.figures.conflictRate).toBeLessThan(0.01);
+  expect(report.met).toBe(true);
+});
