@@ -20,8 +20,11 @@ export interface TableOptions<C extends ColumnsSpec, PK extends PrimaryKeySpec<C
   primaryKey: PK;
   /** Unique constraints: a column name or a list of them per constraint. */
   unique?: readonly ((keyof C & string) | readonly (keyof C & string)[])[];
-  /** Secondary indexes, as lists of column names. */
-  indexes?: readonly ((keyof C & string) | readonly (keyof C & string)[])[];
+  /**
+   * Secondary indexes, as lists of column names; the columns `timestamps` and `lifecycle.leases`
+   * add may be named too (an index on `['status', 'runAt']` serves a worker's claims).
+   */
+  indexes?: readonly (IndexColumn<C> | readonly IndexColumn<C>[])[];
   /** Cache reads of this table: `{ ttlMs, maxEntries, maxBytes?, l2?, negativeTtlMs?, queries? }`. Default: not cached. */
   cache?: TableCachePolicyInput;
   /** Delete rows whose timestamp `column` is older than `maxAgeMs`, in small batches (`db.runRetention()`). */
@@ -37,6 +40,9 @@ export interface TableOptions<C extends ColumnsSpec, PK extends PrimaryKeySpec<C
    */
   timestamps?: boolean;
 }
+
+/** A column an index may name: a declared one, or one that `timestamps` or leases add (checked when defined). */
+type IndexColumn<C> = (keyof C & string) | keyof TimestampColumns | keyof LeaseColumns;
 
 /** The columns a definition ends up with: leased lifecycles add their lease columns, `timestamps` its two. */
 export type TableColumns<C extends ColumnsSpec, O> = (O extends { readonly lifecycle: { readonly leases: object } }
