@@ -252,6 +252,11 @@ export class TableWorker implements Worker {
       if (result.applied) this.#stats[counted]++;
       else this.#stats.lost++;
     } catch (error) {
+      // The row was deleted while it was worked on: nothing is left to settle, as with a lost lease.
+      if (SluiceError.is(error, 'NOT_FOUND')) {
+        this.#stats.lost++;
+        return;
+      }
       if (counted === 'done' && SluiceError.is(error, 'VALIDATION')) {
         // The handler's patch was refused: the row fails with the reason rather than waiting for its lease.
         await this.#settle(item, this.#plan.failed, { lastError: describeError(error) }, 'failed');
