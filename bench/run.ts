@@ -21,6 +21,7 @@ import { figure, markdownReport } from './support/markdown-report.js';
 import type { Budget, ScenarioResult } from './support/scenario-result.js';
 import { sqliteVersion } from './support/sqlite-files.js';
 import * as sync from './sync.bench.js';
+import * as workers from './workers.bench.js';
 
 const KEPT_MARKER = '<!-- Hand-written from here on: bench/run.ts keeps this part when it rewrites the figures above. -->';
 
@@ -57,6 +58,7 @@ const scenarios: { id: string; run: () => Promise<ScenarioResult> }[] = [
   { id: 'postgres-insert', run: () => postgresInsert.run(budget) },
   { id: 'sqlite-lifecycle', run: () => sqliteLifecycle.run(budget) },
   { id: 'postgres-claims', run: () => postgresClaims.run(budget) },
+  { id: 'workers', run: () => workers.run(budget) },
   { id: 'sync', run: () => sync.run(budget) },
   { id: 'http', run: () => http.run(budget) },
   { id: 'peers', run: () => peers.run(budget) },

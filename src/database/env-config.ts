@@ -48,6 +48,8 @@ export const VARIABLES: Readonly<Record<string, { readonly path: string; readonl
   SLUICE_GATE_MAX_QUEUE: { path: 'gate.maxQueue', kind: 'integer' },
   SLUICE_GATE_MAX_BATCH: { path: 'gate.maxBatch', kind: 'integer' },
   SLUICE_GATE_DEADLINE_MS: { path: 'gate.deadlineMs', kind: 'integer' },
+  SLUICE_POSTGRES_POOLER: { path: 'postgres.pooler', kind: 'string' },
+  SLUICE_POSTGRES_SCHEMA: { path: 'postgres.schema', kind: 'string' },
   SLUICE_SYNC_TARGET: { path: 'sync.target', kind: 'string' },
   SLUICE_SYNC_FLAVOR: { path: 'sync.flavor', kind: 'string' },
   SLUICE_SYNC_SCHEMA: { path: 'sync.schema', kind: 'string' },
@@ -70,6 +72,7 @@ const READ_ELSEWHERE = [
   'SLUICE_TEST_POSTGRES_URL',
   'SLUICE_TEST_REDIS_URL',
   'SLUICE_REQUIRE_SERVICES',
+  'SLUICE_PYTHON',
 ];
 
 /** What a value would be without options or variables: open()'s defaults for the values a profile or variable sets. */
@@ -199,7 +202,7 @@ function set(object: Record<string, unknown>, path: string, value: unknown): voi
 /** A shallow copy whose option groups are copied too, so filling them never changes the caller's object. */
 function structuredCloneOptions(explicit: Partial<OpenOptions>): Record<string, unknown> {
   const copy: Record<string, unknown> = { ...explicit };
-  for (const group of ['gate', 'sync', 'cache'] as const) {
+  for (const group of ['gate', 'sync', 'cache', 'postgres'] as const) {
     const value = (explicit as Record<string, unknown>)[group];
     if (value !== null && typeof value === 'object') copy[group] = { ...(value as object) };
   }
