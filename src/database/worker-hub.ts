@@ -2,7 +2,7 @@ import type { Worker, WorkOptions } from '../api/work-options.js';
 import type { Dialect } from '../dialect/dialect.js';
 import type { WriteGate } from '../gate/write-gate.js';
 import type { JsRow } from '../schema/row-codec.js';
-import { TableWorker, type WakeSource } from '../workers/table-worker.js';
+import { TableWorker, type WakeListener, type WakeSource } from '../workers/table-worker.js';
 
 /**
  * How often an idle worker's database checks SQLite's data_version for another process's commit.
@@ -18,7 +18,9 @@ const FOREIGN_CHECK_MS = 10;
  * settles.
  */
 export class WorkerHub implements WakeSource {
-  readonly #listeners = new Map<string, Set<() => void>>();
+  readonly #listeners = new Map<string, Set<WakeListener>>();
+  /** Where the next offer starts, so wake-ups rotate among a table's workers. */
+  #cursor = 0;
   readonly #workers = new Set<Worker>();
   readonly #dialect: Pick<Dialect, 'capabilities' | 'dataVersion'>;
   #foreignTimer: NodeJS.Timeout | undefined;
@@ -32,13 +34,22 @@ export class WorkerHub implements WakeSource {
       for (const change of changes) {
         if (change.table === last) continue;
         last = change.table;
-        const listeners = this.#listeners.get(last);
-        if (listeners) for (const listener of listeners) listener();
+        this.nudge(last);
       }
     });
   }
 
-  subscribe(table: string, listener: () => void): () => void {
+  /** Offers the wake-up to one idle worker of `table`, rotating; marks them all when none is idle. */
+  nudge(table: string): void {
+    const listeners = this.#listeners.get(table);
+    if (!listeners || listeners.size === 0) return;
+    const list = [...listeners];
+    const start = this.#cursor++ % list.length;
+    for (let i = 0; i < list.length; i++) if ((list[(start + i) % list.length] as WakeListener).offer()) return;
+    for (const listener of list) listener.mark();
+  }
+
+  subscribe(table: string, listener: WakeListener): () => void {
     let set = this.#listeners.get(table);
     if (!set) {
       set = new Set();
@@ -77,7 +88,7 @@ export class WorkerHub implements WakeSource {
       const version = safeRead(read);
       if (version === this.#version && version !== undefined) return;
       this.#version = version;
-      for (const listeners of this.#listeners.values()) for (const listener of listeners) listener();
+      for (const table of this.#listeners.keys()) this.nudge(table);
     }, FOREIGN_CHECK_MS);
     this.#foreignTimer.unref();
   }

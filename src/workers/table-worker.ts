@@ -12,7 +12,21 @@ import { planWork, retryDelayMs, type WorkPlan } from './work-plan.js';
  * PostgreSQL's NOTIFY). Without a signal the worker polls every `pollMs`.
  */
 export interface WakeSource {
-  subscribe(table: string, listener: () => void): () => void;
+  subscribe(table: string, listener: WakeListener): () => void;
+  /** Offers a wake-up to another idle worker of the table (a claim came back full: there may be more). */
+  nudge(table: string): void;
+}
+
+/**
+ * How a worker hears of a commit. The source offers it to one idle worker at a time, so a commit
+ * costs one claim, not one per worker; only when none is idle is every worker marked, to claim
+ * once it is.
+ */
+export interface WakeListener {
+  /** Takes the wake-up if the worker sleeps waiting for one; false when it is busy. */
+  offer(): boolean;
+  /** Remembers a commit it could not take now: the worker's next sleep returns at once. */
+  mark(): void;
 }
 
 const LAST_ERROR_CHARS = 2000;
@@ -41,6 +55,9 @@ export class TableWorker implements Worker {
   readonly #options: WorkOptions<JsRow, string, JsRow>;
   readonly #onError: (error: unknown) => void;
   readonly #unsubscribe: () => void;
+  readonly #source: WakeSource;
+  /** Set while the loop sleeps waiting for a commit (a wakeable nap). */
+  #wakeable = false;
   readonly #waiting: InHand[] = [];
   readonly #active = new Map<InHand, AbortController>();
   readonly #settles = new Set<Promise<void>>();
@@ -65,7 +82,13 @@ export class TableWorker implements Worker {
     this.#table = table;
     this.#options = options;
     this.#onError = options.onError ?? onError;
-    this.#unsubscribe = wake.subscribe(table.table.name, () => this.#signal('commit'));
+    this.#source = wake;
+    this.#unsubscribe = wake.subscribe(table.table.name, {
+      offer: () => this.#offer(),
+      mark: () => {
+        this.#woken = true;
+      },
+    });
     this.#loop = this.#run();
   }
 
@@ -105,6 +128,8 @@ export class TableWorker implements Worker {
           this.#stats.claimed += rows.length;
           for (const row of rows) this.#waiting.push(this.#inHand(row));
           starved = rows.length < plan.batch;
+          // A full batch may have left more behind: let another idle worker of the table look too.
+          if (!starved) this.#source.nudge(plan.table);
         } catch (error) {
           if (!this.#running) break;
           this.#onError(error);
@@ -159,8 +184,10 @@ export class TableWorker implements Worker {
       const done = (why: WakeReason) => {
         if (timer) clearTimeout(timer);
         this.#wake = undefined;
+        this.#wakeable = false;
         resolve(why);
       };
+      this.#wakeable = wakeable;
       this.#wake = (why) => {
         if (why === 'commit') {
           if (!wakeable) return;
@@ -172,8 +199,13 @@ export class TableWorker implements Worker {
   }
 
   #signal(why: WakeReason): void {
-    if (why === 'commit') this.#woken = true;
     this.#wake?.(why);
+  }
+
+  #offer(): boolean {
+    if (!this.#wakeable || !this.#wake) return false;
+    this.#wake('commit');
+    return true;
   }
 
   #inHand(row: JsRow): InHand {
