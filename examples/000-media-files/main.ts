@@ -93,11 +93,43 @@ async function smoke(db: Database, until: number): Promise<Record<string, number
 
 const ROLES = { ingester, scheduler, smoke } as const;
 
+/** What a role reports every `sampleMs` during a soak: its memory, handles and latency now. */
+export interface RoleSample {
+  type: 'sample';
+  role: string;
+  pid: number;
+  rssBytes: number;
+  heapBytes: number;
+  handles: number;
+  ackP99Ms: number;
+  writes: number;
+}
+
 async function runRole(role: keyof typeof ROLES, args: Record<string, unknown>): Promise<void> {
   const db = await open(OPEN(args.url as string));
+  const sampleMs = args.sampleMs as number | undefined;
+  const sampler =
+    sampleMs === undefined
+      ? undefined
+      : setInterval(() => {
+          const memory = process.memoryUsage();
+          const stats = db.stats();
+          const sample: RoleSample = {
+            type: 'sample',
+            role,
+            pid: process.pid,
+            rssBytes: memory.rss,
+            heapBytes: memory.heapUsed,
+            handles: process.getActiveResourcesInfo().length,
+            ackP99Ms: stats.ackMs.p99,
+            writes: stats.ops.ok,
+          };
+          process.send?.(sample);
+        }, sampleMs);
   process.send?.({ type: 'ready' });
   await message<{ type: 'go' }>(process as never, 'go').catch(() => {});
   const extra = await ROLES[role](db, Date.now() + (args.seconds as number) * 1000, args.log as string);
+  if (sampler) clearInterval(sampler);
   const stats = db.stats();
   const table = stats.tables.media_files;
   const writes = Object.values(table?.writes ?? {}).reduce((sum, w) => sum + w.count, 0);
@@ -142,7 +174,13 @@ function foreignPython(dir: string): { python: string; env: NodeJS.ProcessEnv } 
   return { python: foreign.python ?? 'python3', env };
 }
 
-export async function run(options: ExampleOptions): Promise<ExampleReport> {
+export interface SoakOptions {
+  /** Every role reports a RoleSample this often. */
+  readonly sampleMs: number;
+  readonly onSample: (sample: RoleSample) => void;
+}
+
+export async function run(options: ExampleOptions & { soak?: SoakOptions }): Promise<ExampleReport> {
   const dir = exampleDir(options, '000');
   const url = `sqlite:${join(dir, 'media_status.db')}`;
   const setup = await open(OPEN(url));
@@ -150,8 +188,12 @@ export async function run(options: ExampleOptions): Promise<ExampleReport> {
   await setup.close();
   const log = join(dir, 'ingested.log');
   writeFileSync(log, '');
-  const args = { url, seconds: options.seconds, log };
+  const args = { url, seconds: options.seconds, log, ...(options.soak ? { sampleMs: options.soak.sampleMs } : {}) };
   const children = (['ingester', 'ingester', 'scheduler', 'scheduler', 'smoke'] as const).map((role) => forkRole(self, role, args));
+  if (options.soak) {
+    const onSample = options.soak.onSample;
+    for (const child of children) child.on('message', (m: { type?: string }) => m.type === 'sample' && onSample(m as RoleSample));
+  }
   await Promise.all(children.map((child) => message(child, 'ready')));
   const { python, env } = foreignPython(dir);
   const reports = children.map((child) => message<RoleReport>(child, 'report'));
@@ -166,17 +208,20 @@ export async function run(options: ExampleOptions): Promise<ExampleReport> {
   await Promise.all([...children.map(exited), exited(py as never)]);
   const [pyInserted = 0, pyCompleted = 0] = pyOut.trim().split(' ').map(Number);
 
-  // Afterwards: every acknowledged insert is there, every state legal, the file intact.
+  // Afterwards: every acknowledged insert is there (checked a chunk at a time: a soak acknowledges millions), the file intact.
   const db = await open({ url, tables: [mediaFiles] });
+  const files = db.table(mediaFiles);
   const acked = readFileSync(log, 'utf8').split('\n').filter(Boolean);
-  const rows = new Map((await db.table(mediaFiles).find({ where: { source: { $in: ['dock', 'python'] } } })).map((r) => [r.path, r]));
-  const lost =
-    acked.filter((path) => !rows.has(path)).length +
-    Math.max(0, pyInserted - [...rows.values()].filter((r) => r.source === 'python').length);
-  const completedRows = [...rows.values()].filter((r) => r.status === 'completed');
+  let lost = 0;
+  for (let i = 0; i < acked.length; i += 5000) {
+    const chunk = acked.slice(i, i + 5000);
+    lost += chunk.length - (await files.count({ path: { $in: chunk } }));
+  }
+  lost += Math.max(0, pyInserted - (await files.count({ source: 'python' })));
+  const completedRows = await files.count({ source: { $in: ['dock', 'python'] }, status: 'completed' });
   const completedByScheduler = roles.filter((r) => r.role === 'scheduler').reduce((sum, r) => sum + (r.extra.completed ?? 0), 0);
   // Every completion a scheduler was told of is in the file (a lost update would be missing).
-  const lostUpdates = Math.max(0, completedByScheduler + pyCompleted - completedRows.length);
+  const lostUpdates = Math.max(0, completedByScheduler + pyCompleted - completedRows);
   const integrity = (await db.diagnose()).integrity;
   await db.close();
 
@@ -196,7 +241,7 @@ export async function run(options: ExampleOptions): Promise<ExampleReport> {
     lostWrites: lost,
     lostUpdates,
     integrity: Array.isArray(integrity) ? integrity.join(',') : String(integrity),
-    completed: completedRows.length,
+    completed: completedRows,
     pythonWrites: pyInserted,
     conflictAlertsFired: roles.reduce((sum, r) => sum + (r.extra.alertsFired ?? 0), 0),
   };

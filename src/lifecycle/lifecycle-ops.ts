@@ -214,8 +214,13 @@ export class LifecycleOps {
       );
     }
     const column = this.#lifecycle.column.name;
-    // Whatever state the claim moved a row to, a lapsed lease hands it back (Lifecycle.returns).
-    const expired: JsRow = { leaseOwner: { $null: false }, leaseExpiresAt: { $lt: now } };
+    // Whatever working state the claim moved a row to, a lapsed lease hands it back (Lifecycle.returns);
+    // a row a foreign writer finished without clearing the lease stays finished.
+    const expired: JsRow = {
+      leaseOwner: { $null: false },
+      leaseExpiresAt: { $lt: now },
+      [column]: { $in: this.#lifecycle.returnFrom },
+    };
     const result: ReapResult = { returned: 0, exhausted: 0 };
     const run = async (filter: JsRow, patch: JsRow): Promise<number> => {
       let total = 0;
@@ -359,12 +364,13 @@ export class LifecycleOps {
     const lifecycle = this.#lifecycle;
     const column = lifecycle.column.name;
     const returns = lifecycle.returns.has(to) && from !== to;
-    const held = { leaseOwner: { $null: false }, [column]: from ?? { $ne: to } };
+    const working = lifecycle.returnFrom.filter((state) => state !== to);
+    const held = { leaseOwner: { $null: false }, [column]: from === undefined ? { $in: working } : from };
     let declared: string[];
     try {
       declared = this.#sources(to, from);
     } catch (error) {
-      if (returns && lifecycle.next.has(to) && (from === undefined || lifecycle.next.has(from))) return held;
+      if (returns && lifecycle.next.has(to) && (from === undefined || lifecycle.returnFrom.includes(from))) return held;
       throw error;
     }
     const plain = { [column]: { $in: declared } };
@@ -422,6 +428,7 @@ function describeMoves(lifecycle: Lifecycle): string {
   const moves = [...lifecycle.next]
     .filter(([, targets]) => targets.size > 0)
     .map(([from, targets]) => `${from} -> ${[...targets].join('|')}`);
-  if (lifecycle.returns.size > 0) moves.push(`a row holding a lease -> ${[...lifecycle.returns].join('|')}`);
+  if (lifecycle.returns.size > 0)
+    moves.push(`a row holding a lease in ${lifecycle.returnFrom.join('|')} -> ${[...lifecycle.returns].join('|')}`);
   return moves.join(', ');
 }

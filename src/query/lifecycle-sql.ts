@@ -26,8 +26,10 @@ export function allowedMoves(lifecycle: Lifecycle, from: RawBuilder<unknown>, to
   const moves = [...lifecycle.next]
     .filter(([, targets]) => targets.size > 0)
     .map(([source, targets]) => sql`(${from} = ${sql.lit(source)} and ${to} in (${sql.join([...targets].map((t) => sql.lit(t)))}))`);
-  if (lifecycle.returns.size > 0) {
-    moves.push(sql`(old.lease_owner is not null and ${to} in (${sql.join([...lifecycle.returns].map((t) => sql.lit(t)))}))`);
+  if (lifecycle.returns.size > 0 && lifecycle.returnFrom.length > 0) {
+    const into = sql.join([...lifecycle.returns].map((t) => sql.lit(t)));
+    const out = sql.join(lifecycle.returnFrom.map((t) => sql.lit(t)));
+    moves.push(sql`(old.lease_owner is not null and ${from} in (${out}) and ${to} in (${into}))`);
   }
   return moves.length === 0 ? sql`1 = 0` : sql`(${sql.join(moves, sql` or `)})`;
 }
@@ -41,7 +43,8 @@ export function illegalMessage(table: TableDef, lifecycle: Lifecycle): string {
   const moves = [...lifecycle.next]
     .filter(([, targets]) => targets.size > 0)
     .map(([source, targets]) => `${source}->${[...targets].join('|')}`);
-  if (lifecycle.returns.size > 0) moves.push(`(a row holding a lease)->${[...lifecycle.returns].join('|')}`);
+  if (lifecycle.returns.size > 0)
+    moves.push(`(a row holding a lease, from ${lifecycle.returnFrom.join('|')})->${[...lifecycle.returns].join('|')}`);
   return `sluice: illegal lifecycle transition on ${table.name}.${lifecycle.column.sqlName}; allowed: ${moves.join(', ')}`;
 }
 

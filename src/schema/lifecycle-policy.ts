@@ -19,8 +19,9 @@ export interface LifecycleOptions {
    * `lastError` and `runAt` (not claimable before). An expired lease goes back to `expireTo`, or to `exhaustedTo` once
    * `maxAttempts` (default 5) claims have been made. These return moves need not be declared in
    * `transitions`: a row that holds a lease may always go back to `expireTo` or `exhaustedTo`
-   * (the reaper, a worker releasing what it holds, a foreign writer), whatever state the claim
-   * moved it to; a row that holds no lease follows `transitions` only.
+   * (the reaper, a worker releasing what it holds, a foreign writer), from whatever working state
+   * the claim moved it to; a row that holds no lease, or sits in a final state, follows
+   * `transitions` only.
    */
   readonly leases?: { readonly expireTo: string; readonly maxAttempts?: number; readonly exhaustedTo?: string };
 }
@@ -60,6 +61,11 @@ export interface Lifecycle {
    * may move a row to any state, and only a claimed row may be handed back.
    */
   readonly returns: ReadonlySet<string>;
+  /**
+   * The states a leased row may be handed back from: every state with a move out of it. A final
+   * state (`completed`) is never left, even with a stale lease a foreign writer did not clear.
+   */
+  readonly returnFrom: readonly string[];
 }
 
 /**
@@ -125,5 +131,6 @@ export function resolveLifecycle(table: string, options: LifecycleOptions, colum
     history: options.history === true,
     leases,
     returns: new Set(leases === undefined ? [] : [leases.expireTo, ...(leases.exhaustedTo === undefined ? [] : [leases.exhaustedTo])]),
+    returnFrom: leases === undefined ? [] : states.filter((state) => (next.get(state)?.size ?? 0) > 0),
   });
 }

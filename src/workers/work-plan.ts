@@ -79,7 +79,8 @@ export function planWork(table: AnyTableDef, given: WorkOptions<unknown, string,
   const to = state('to', given.to);
   const done = state('done', given.done);
   const failed = state('failed', given.failed);
-  const may = (a: string, b: string) => lifecycle.next.get(a)?.has(b) === true || (a !== b && lifecycle.returns.has(b));
+  const may = (a: string, b: string) =>
+    lifecycle.next.get(a)?.has(b) === true || (a !== b && lifecycle.returns.has(b) && lifecycle.returnFrom.includes(a));
   const requireMove = (a: string, b: string, why: string) => {
     if (!may(a, b)) fail(`the lifecycle does not allow ${a} -> ${b}, which ${why}; declare it in transitions.`, b);
   };

@@ -338,6 +338,28 @@ forEachDialect('leases imply their return moves', (t) => {
     expect(await files.get('tired')).toMatchObject({ status: 'failed', attempt: 5, lastError: 'lease expired after 5 attempts' });
   });
 
+  it('never hands back a row in a final state, even with a stale lease a foreign writer left on it', async () => {
+    const files = db.table(readmeFiles);
+    await files.insert({ path: 'finished-foreign', size: 1 });
+    const [held] = await files.claim({
+      from: 'pending',
+      to: 'downloading',
+      limit: 1,
+      leaseMs: 60_000,
+      owner: 'w',
+      where: { path: 'finished-foreign' },
+    });
+    // A foreign writer finishes the row without clearing the lease.
+    expect(await foreignUpdate(t, 'update readme_files set status = ? where path = ?', ['completed', 'finished-foreign'])).toBeUndefined();
+    await expireLease(files, 'finished-foreign', held?.attempt ?? 0);
+    await files.reapExpired();
+    expect(await files.get('finished-foreign')).toMatchObject({ status: 'completed' });
+    expect(await files.transition('finished-foreign', 'pending')).toEqual({ applied: false, state: 'completed' });
+    expect(await foreignUpdate(t, 'update readme_files set status = ? where path = ?', ['pending', 'finished-foreign'])).toMatch(
+      /illegal lifecycle transition/,
+    );
+  });
+
   it('the database allows the return move to any client for a row holding a lease, and refuses it otherwise', async () => {
     const files = db.table(readmeFiles);
     await files.insert({ path: 'foreign-held', size: 1 });
