@@ -7,9 +7,11 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as durability from './durability.bench.js';
 import * as http from './http.bench.js';
+import * as logging from './logging.bench.js';
 import * as peers from './peers.bench.js';
 import * as postgresClaims from './postgres-claims.bench.js';
 import * as postgresInsert from './postgres-insert.bench.js';
+import * as soak from './soak.bench.js';
 import * as sqliteGet from './sqlite-get.bench.js';
 import * as sqliteInsert from './sqlite-insert.bench.js';
 import * as sqliteLifecycle from './sqlite-lifecycle.bench.js';
@@ -34,6 +36,8 @@ const { values } = parseArgs({
     'table-rows': { type: 'string' },
     /** open() gate options for the multi-process scenario, to compare tunings (e.g. '{"backoffMaxMs":20}'). */
     gate: { type: 'string', default: '{}' },
+    /** Minutes of the seed-000 soak at the end of the run; 0 leaves it out. */
+    'soak-minutes': { type: 'string', default: '10' },
   },
 });
 
@@ -63,6 +67,8 @@ const scenarios: { id: string; run: () => Promise<ScenarioResult> }[] = [
   { id: 'http', run: () => http.run(budget) },
   { id: 'peers', run: () => peers.run(budget) },
   { id: 'durability', run: () => durability.run(budget) },
+  { id: 'logging', run: () => logging.run(budget) },
+  ...(Number(values['soak-minutes']) > 0 ? [{ id: 'soak', run: () => soak.run(Number(values['soak-minutes'])) }] : []),
 ];
 
 const only = values.only?.split(',');
