@@ -13,8 +13,8 @@ const FOREIGN_CHECK_MS = 10;
 
 /**
  * The workers of one Database and what wakes them: this process's commits, by table, at once;
- * other processes' commits through the dialect's change signal (SQLite's data_version) while any
- * worker listens. Closing the database stops every worker first, while the gate still takes their
+ * other processes' commits through the dialect's change signal (PostgreSQL's NOTIFY, SQLite's
+ * data_version) while any worker listens; the workers' own poll when there is none. Closing the database stops every worker first, while the gate still takes their
  * settles.
  */
 export class WorkerHub implements WakeSource {
@@ -22,11 +22,12 @@ export class WorkerHub implements WakeSource {
   /** Where the next offer starts, so wake-ups rotate among a table's workers. */
   #cursor = 0;
   readonly #workers = new Set<Worker>();
-  readonly #dialect: Pick<Dialect, 'capabilities' | 'dataVersion'>;
+  readonly #dialect: Pick<Dialect, 'capabilities' | 'dataVersion' | 'onForeignChange'>;
+  #unlisten: (() => void) | undefined;
   #foreignTimer: NodeJS.Timeout | undefined;
   #version: number | undefined;
 
-  constructor(gate: WriteGate, dialect: Pick<Dialect, 'capabilities' | 'dataVersion'>) {
+  constructor(gate: WriteGate, dialect: Pick<Dialect, 'capabilities' | 'dataVersion' | 'onForeignChange'>) {
     this.#dialect = dialect;
     gate.onCommit((changes) => {
       if (this.#listeners.size === 0) return;
@@ -81,6 +82,15 @@ export class WorkerHub implements WakeSource {
   }
 
   #watchForeign(): void {
+    const listen = this.#dialect.onForeignChange;
+    if (listen) {
+      // PostgreSQL says which table another client changed (LISTEN/NOTIFY); '*' after a reconnect.
+      this.#unlisten ??= listen((table) => {
+        if (table === '*') for (const name of this.#listeners.keys()) this.nudge(name);
+        else this.nudge(table);
+      });
+      return;
+    }
     const read = this.#dialect.dataVersion?.bind(this.#dialect);
     if (this.#foreignTimer || !this.#dialect.capabilities.dataVersion || !read || this.#dialect.capabilities.processPrivate) return;
     this.#version = safeRead(read);
@@ -96,6 +106,8 @@ export class WorkerHub implements WakeSource {
   #unwatchForeign(): void {
     if (this.#foreignTimer) clearInterval(this.#foreignTimer);
     this.#foreignTimer = undefined;
+    this.#unlisten?.();
+    this.#unlisten = undefined;
   }
 }
 

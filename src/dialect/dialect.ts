@@ -80,6 +80,13 @@ export interface Dialect {
    * connection (another process) commits. Present when `capabilities.dataVersion` is true.
    */
   dataVersion?(): number;
+  /**
+   * Tells `listener` which table another client's commit changed (PostgreSQL LISTEN/NOTIFY from
+   * the triggers migrate() installs on lifecycle tables; `'*'` after a lost connection came back:
+   * look at everything). Absent where the database cannot say (SQLite uses dataVersion; a
+   * transaction pooler forbids LISTEN): callers poll.
+   */
+  onForeignChange?(listener: (table: string) => void): () => void;
   /** Health facts for `sluice doctor`. */
   diagnose(): Promise<Record<string, unknown>>;
   /**

@@ -54,7 +54,10 @@ export async function runMigrations(
       }
       for (const statement of createIndexesSql(flavor, table)) await session.exec(statement);
     }
-    if (table.lifecycle) for (const statement of flavor.lifecycleDdl(table, table.lifecycle)) await session.exec(statement);
+    if (table.lifecycle) {
+      for (const statement of flavor.lifecycleDdl(table, table.lifecycle)) await session.exec(statement);
+      for (const statement of flavor.changeNotifyDdl(table)) await session.exec(statement);
+    }
     if (table.timestamps) for (const statement of flavor.timestampsDdl(table)) await session.exec(statement);
   }
   // Rollup triggers last: they name both the source and the rollup table, which now both exist.

@@ -22,6 +22,8 @@ export interface DdlFlavor {
   lifecycleDdl(table: TableDef, lifecycle: Lifecycle): string[];
   /** Triggers that keep `timestamps: true` columns for foreign writers; run on each migrate. */
   timestampsDdl(table: TableDef): string[];
+  /** A trigger that tells other processes a lifecycle table changed (PostgreSQL NOTIFY); none where there is no such signal. */
+  changeNotifyDdl(table: TableDef): string[];
   /** Triggers on a rollup's source that keep the rollup exact for every writer; run on each migrate. */
   rollupDdl(table: TableDef, policy: RollupPolicy): string[];
   /** The statements of a numbered migration meant for this database. */

@@ -4,6 +4,7 @@ import { afterEach, beforeAll, expect, it } from 'vitest';
 import { foreignEnv, prepareForeignSqlite } from '../../src/cli/foreign/foreign-sqlite.js';
 import { type Database, defineTable, type Table, type Worker } from '../../src/index.js';
 import { forEachDialect } from '../support/databases.js';
+import { withPostgres } from '../support/services.js';
 
 const jobs = defineTable('jobs', {
   columns: { id: 'integer', status: 'text', payload: 'text', result: 'text?', startedAt: 'timestamp?' },
@@ -191,6 +192,49 @@ print(int(time.time() * 1000))
     expect(startedAt - committedAt).toBeLessThan(200);
     await until(async () => (await table.get(id))?.status === 'done');
   });
+
+  it.runIf(t.dialect === 'postgres')(
+    "wakes on another client's insert (psql) through LISTEN/NOTIFY, falls back to polling when the listener is cut, and recovers",
+    async () => {
+      const table = db.table(jobs);
+      const starts = new Map<number, number>();
+      const [first] = ids(1) as [number];
+      work({
+        from: 'pending',
+        to: 'running',
+        done: 'done',
+        failed: 'failed',
+        pollMs: 1500,
+        where: { id: { $gte: first, $lt: first + 10 } },
+        handler: async (row) => {
+          starts.set(row.id, Date.now());
+        },
+      });
+      const { schema } = t.location();
+      const foreignInsert = async (id: number) => {
+        const at = Date.now();
+        await withPostgres(async (client) => {
+          await client.query(`set search_path to "${schema}"`);
+          await client.query("insert into jobs (id, payload) values ($1, 'from psql')", [id]);
+        });
+        await until(() => starts.has(id), 5000);
+        return (starts.get(id) as number) - at;
+      };
+      await sleep(300); // the listener connects on the worker's first subscription
+      expect(await foreignInsert(first)).toBeLessThan(200);
+      // Cut the listener: the worker still gets the next row, at its poll.
+      await withPostgres((client) =>
+        client.query('select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1', [
+          `sluice listener ${schema}`.slice(0, 63),
+        ]),
+      );
+      expect(await foreignInsert(first + 1)).toBeLessThan(2500);
+      // The listener reconnects by itself (backoff from 100 ms): wake-ups are immediate again.
+      await sleep(1000);
+      expect(await foreignInsert(first + 2)).toBeLessThan(200);
+      nextId = first + 9;
+    },
+  );
 
   it('stop() finishes running handlers, hands back what was not started, and leaves nothing claimed', async () => {
     const table = db.table(jobs);

@@ -5,6 +5,7 @@ import type { ColumnType } from '../../schema/column-types.js';
 import { migrationSql } from '../../schema/migration.js';
 import { postgresCodec } from './postgres-codec.js';
 import { postgresLifecycleDdl } from './postgres-lifecycle-ddl.js';
+import { postgresNotifyDdl } from './postgres-notify-ddl.js';
 import { postgresRollupDdl } from './postgres-rollup-ddl.js';
 import { postgresTimestampsDdl } from './postgres-timestamps-ddl.js';
 
@@ -69,6 +70,7 @@ export function postgresDdlFlavor(builder: Kysely<any>): DdlFlavor {
     lifecycleDdl: (table, lifecycle) => postgresLifecycleDdl(builder, table, lifecycle),
     timestampsDdl: (table) => postgresTimestampsDdl(builder, table),
     rollupDdl: (table, policy) => postgresRollupDdl(builder, table, policy),
+    changeNotifyDdl: (table) => postgresNotifyDdl(builder, table),
     migrationSql: (migration) => migrationSql(migration, 'postgres'),
   };
 }

@@ -45,6 +45,14 @@ export interface PgConnectionOptions {
 export interface PostgresDriver {
   connect(options: PgConnectionOptions, role: 'writer'): Promise<PgConnection>;
   createPool(options: PgConnectionOptions, size: number): PgPool;
+  /** A connection that LISTENs on `channel`: `onMessage` per notification, `onEnd` once it is gone. Absent: no notifications. */
+  listen?(options: PgConnectionOptions, channel: string, onMessage: (payload: string) => void, onEnd: () => void): Promise<PgListening>;
+}
+
+/** A LISTEN connection: its server process (for tests that cut it), and how to end it. */
+export interface PgListening {
+  readonly pid: number;
+  close(): Promise<void>;
 }
 
 /**
@@ -115,6 +123,11 @@ export class WriterSlot {
 
   get connected(): boolean {
     return this.#current !== undefined && !this.#current.broken;
+  }
+
+  /** The writer's server process now (its own commits notify with it); undefined while disconnected. */
+  get pid(): number | undefined {
+    return this.#current?.pid;
   }
 
   async get(): Promise<PgConnection> {

@@ -52,6 +52,7 @@ import { MIGRATIONS_TABLE, type MigrationSession, runMigrations } from '../migra
 import type { WriteOp } from '../write-op.js';
 import { MAX_BOUND_VALUES, POSTGRES_CAPABILITIES, PostgresBatchRunner } from './postgres-batch.js';
 import { createPostgresBuilder, postgresDdlFlavor, quoteIdentifier } from './postgres-builder.js';
+import { ChangeListener } from './postgres-change-listener.js';
 import { postgresCodec } from './postgres-codec.js';
 import { ensureCommitMarkers } from './postgres-commit.js';
 import {
@@ -149,9 +150,10 @@ export class PostgresDialect implements Dialect {
     };
     const driver = options.driver ?? pgDriver;
     const writer = new WriterSlot(connection, driver);
+    let facts: Awaited<ReturnType<typeof checkServer>>;
     try {
       const conn = await writer.get();
-      const facts = await checkServer(conn);
+      facts = await checkServer(conn);
       if (!connection.pooler) {
         await refuseUndeclaredPooler(conn, facts, options, () => driver.connect(connection, 'writer'));
       }
@@ -162,7 +164,31 @@ export class PostgresDialect implements Dialect {
       throw openError(options.url, error);
     }
     const pool = driver.createPool(connection, Math.max(1, options.poolSize - 1));
-    return new PostgresDialect(pool, writer, options);
+    const dialect = new PostgresDialect(pool, writer, options);
+    // Behind a transaction pooler LISTEN would hold a server connection nobody else may use.
+    if (!connection.pooler && driver.listen) {
+      const schema = options.schema ?? facts.currentSchema ?? 'public';
+      dialect.#changes = new ChangeListener(
+        connection,
+        driver,
+        () => schema,
+        (pid) => pid === writer.pid,
+      );
+    }
+    return dialect;
+  }
+
+  #changes: ChangeListener | undefined;
+
+  /** Foreign commits by table, from the NOTIFY triggers on lifecycle tables; absent behind a pooler. */
+  get onForeignChange(): ((listener: (table: string) => void) => () => void) | undefined {
+    const changes = this.#changes;
+    return changes && ((listener) => changes.subscribe(listener));
+  }
+
+  /** The LISTEN connection, for status and for tests that cut it. */
+  get changeListener(): ChangeListener | undefined {
+    return this.#changes;
   }
 
   executeBatch(ops: readonly WriteOp[], extra: ExtraWrites | undefined): Promise<BatchResult> {
@@ -335,6 +361,7 @@ export class PostgresDialect implements Dialect {
   /** Ends the writer, then the readers once their queries finish; later calls wait for the first. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      await this.#changes?.close();
       await this.#writer.close();
       await this.#pool.end();
     })();

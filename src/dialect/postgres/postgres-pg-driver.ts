@@ -54,6 +54,37 @@ function queryConfig(text: string, params: readonly unknown[] | undefined, name:
  * given to each client and pool, never installed on the driver's globals.
  */
 export const pgDriver: PostgresDriver = {
+  async listen(options, channel, onMessage, onEnd) {
+    // Named for its schema, so an operator (or a test) can tell one database's listener from another's.
+    const client = new pg.Client({
+      ...clientConfig(options, 'reader'),
+      application_name: `sluice listener ${options.schema ?? ''}`.trim().slice(0, 63),
+    });
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      onEnd();
+    };
+    client.on('error', end);
+    client.on('end', end);
+    client.on('notification', (message) => onMessage(message.payload ?? ''));
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${channel}`);
+    } catch (error) {
+      ended = true;
+      client.end().catch(() => {});
+      throw error;
+    }
+    return {
+      pid: (client as unknown as { processID: number }).processID,
+      close: async () => {
+        ended = true;
+        await client.end().catch(() => {});
+      },
+    };
+  },
   async connect(options, role): Promise<PgConnection> {
     const client = new pg.Client(clientConfig(options, role));
     let broken = false;

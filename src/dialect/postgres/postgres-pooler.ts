@@ -34,16 +34,19 @@ export interface SessionFacts {
   readonly pid: number;
   readonly searchPath: string;
   readonly synchronousCommit: string;
+  /** The schema unqualified names resolve to (null when the search_path names none that exists yet). */
+  readonly currentSchema: string | undefined;
 }
 
 /** The columns of the version query at open that SessionFacts reads. */
 export const SESSION_FACTS_SQL =
-  "pg_backend_pid() as pid, current_setting('search_path') as search_path, current_setting('synchronous_commit') as synchronous_commit";
+  "pg_backend_pid() as pid, current_setting('search_path') as search_path, current_setting('synchronous_commit') as synchronous_commit, current_schema() as current_schema";
 
 export function sessionFacts(row: Record<string, unknown> | undefined): SessionFacts {
   return {
     pid: Number(row?.pid),
     searchPath: String(row?.search_path ?? ''),
+    currentSchema: row?.current_schema === null || row?.current_schema === undefined ? undefined : String(row.current_schema),
     synchronousCommit: String(row?.synchronous_commit ?? ''),
   };
 }

@@ -38,6 +38,8 @@ export function sqliteDdlFlavor(builder: Kysely<any>): DdlFlavor {
     lifecycleDdl: (table, lifecycle) => sqliteLifecycleDdl(builder, table, lifecycle),
     timestampsDdl: (table) => sqliteTimestampsDdl(builder, table),
     rollupDdl: (table, policy) => sqliteRollupDdl(builder, table, policy),
+    // Other processes on the file see commits through PRAGMA data_version: no trigger needed.
+    changeNotifyDdl: () => [],
     migrationSql: (migration) => migrationSql(migration, 'sqlite'),
   };
 }
