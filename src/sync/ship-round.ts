@@ -241,7 +241,15 @@ export class ShipRound {
     }
     await Promise.all(updates);
     for (const { item } of refused) for (const seq of item.seqs) host.figures.dead.add(seq);
-    host.log.deadLetters(refused.map((r) => ({ table: r.item.table, error: r.error, sqlState: r.sqlState, constraint: r.constraint })));
+    host.log.deadLetters(
+      refused.map((r) => ({
+        table: r.item.table,
+        changes: r.item.seqs.length,
+        error: r.error,
+        sqlState: r.sqlState,
+        constraint: r.constraint,
+      })),
+    );
     host.figures.deadLetterNote = `The target refused ${refused.length} row(s); they are dead letters (db.sync.deadLetters(), then db.sync.retry()). First: ${refused[0]?.error}`;
   }
 }

@@ -15,6 +15,8 @@ export type ShipTrigger = 'count' | 'interval' | 'cap' | 'forced' | 'drain' | 'r
 /** What the log may say about a refused row: the target's codes, never the row's values unless asked. */
 export interface RefusalNote {
   readonly table: string;
+  /** Outbox changes the refused key covers (what status().deadLetters counts). */
+  readonly changes: number;
   readonly error: string;
   readonly sqlState: string | undefined;
   readonly constraint: string | undefined;
@@ -116,16 +118,20 @@ export class SyncLog {
   /** Rows the target refused, set aside: counts per table and the target's codes; its words (which may quote values) only with logParams. */
   deadLetters(refused: readonly RefusalNote[]): void {
     const tables: Record<string, number> = {};
-    for (const r of refused) tables[r.table] = (tables[r.table] ?? 0) + 1;
+    let count = 0;
+    for (const r of refused) {
+      tables[r.table] = (tables[r.table] ?? 0) + r.changes;
+      count += r.changes;
+    }
     const sqlStates = [...new Set(refused.map((r) => r.sqlState).filter((s) => s !== undefined))];
     const constraints = [...new Set(refused.map((r) => r.constraint).filter((c) => c !== undefined))];
-    const fields: Record<string, unknown> = { event: 'sync_dead_letters', count: refused.length, tables, sqlStates, constraints };
+    const fields: Record<string, unknown> = { event: 'sync_dead_letters', count, keys: refused.length, tables, sqlStates, constraints };
     if (this.#values) fields.error = refused[0]?.error;
     this.#log.log(
       'warn',
       `sync_dead_letters|${Object.keys(tables).join(',')}|${sqlStates.join(',')}`,
       fields,
-      `the sync target refused ${refused.length} change(s) of ${Object.keys(tables).join(', ')} (${sqlStates.join(', ') || 'no SQLSTATE'}): set aside as dead letters, see db.sync.deadLetters() and db.sync.retry()`,
+      `the sync target refused ${count} change(s) (${refused.length} key(s)) of ${Object.keys(tables).join(', ')} (${sqlStates.join(', ') || 'no SQLSTATE'}): set aside as dead letters, see db.sync.deadLetters() and db.sync.retry()`,
     );
   }
 }
