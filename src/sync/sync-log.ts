@@ -1,16 +1,6 @@
 import type { LogCoalescer } from '../core/logger.js';
+import type { ShipTrigger } from './ship-trigger.js';
 import type { TargetState } from './sync-api.js';
-
-/**
- * Why a batch shipped:
- * - `count`: `batchSize` changes were waiting;
- * - `interval`: the oldest change had waited `intervalMs`;
- * - `cap`: either of those, while the outbox stood at `maxPending` and writes to synced tables waited for it;
- * - `forced`: a `flush()` asked;
- * - `drain`: `close()` ships what it can within `drainMs`;
- * - `resync`: a fork's resync queued the file's current rows again.
- */
-export type ShipTrigger = 'count' | 'interval' | 'cap' | 'forced' | 'drain' | 'resync';
 
 /** What the log may say about a refused row: the target's codes, never the row's values unless asked. */
 export interface RefusalNote {

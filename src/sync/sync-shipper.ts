@@ -4,25 +4,28 @@ import { delay } from '../core/backoff.js';
 import type { LogCoalescer } from '../core/logger.js';
 import { SluiceError } from '../core/sluice-error.js';
 import type { Dialect } from '../dialect/dialect.js';
-import { PostgresSyncTarget } from '../dialect/postgres/postgres-sync-target.js';
+import type { PostgresSyncTarget } from '../dialect/postgres/postgres-sync-target.js';
 import type { CaptureWrites, WriteGate } from '../gate/write-gate.js';
 import type { AnyTableDef } from '../schema/define-table.js';
 import { RowCodec } from '../schema/row-codec.js';
+import { requeueDeadLetters } from './dead-letters.js';
 import { answerFailure } from './failed-attempt.js';
 import { FlushWaiters } from './flush-waiters.js';
 import { LocalOutbox } from './local-outbox.js';
 import { NodeIdentity } from './node-identity.js';
 import type { NodeRecord } from './node-lineage.js';
-import { outboxCapture, outboxInsert, submitWrite } from './outbox-writes.js';
+import { outboxCapture } from './outbox-writes.js';
 import { ResyncPager } from './resync.js';
 import { ShipRound } from './ship-round.js';
+import { type ShipTrigger, shipTrigger } from './ship-trigger.js';
 import { SyncAdmission } from './sync-admission.js';
 import type { DeadLetter, FlushResult, SyncApi, SyncStatus } from './sync-api.js';
 import { SyncFigures } from './sync-figures.js';
-import { type ShipTrigger, SyncLog } from './sync-log.js';
+import { SyncLog } from './sync-log.js';
 import { registerSyncMetrics, type ShipperMetrics } from './sync-metrics.js';
 import type { SyncOptions } from './sync-options.js';
 import { syncNodeTable, syncOutboxTable } from './sync-tables.js';
+import { TargetLink } from './target-link.js';
 
 export type { DeadLetter, FlushResult, SyncApi, SyncStatus, TargetState } from './sync-api.js';
 
@@ -63,7 +66,7 @@ export class SyncShipper implements SyncApi {
   readonly #flushes = new FlushWaiters();
   readonly capture: CaptureWrites;
   readonly admission: SyncAdmission;
-  #target: PostgresSyncTarget | undefined;
+  readonly #link: TargetLink;
   #state: 'running' | 'draining' | 'stopped' = 'running';
   #attempt = 0;
   #wake: (() => void) | undefined;
@@ -83,6 +86,7 @@ export class SyncShipper implements SyncApi {
     this.#local = new LocalOutbox(parts.dialect, this.#synced, syncNodeTable);
     this.#outboxCodec = new RowCodec(syncOutboxTable, parts.dialect.codec);
     this.#identity = new NodeIdentity(parts.node, this.#local.sql);
+    this.#link = new TargetLink(this.#options, this.#synced);
     this.capture = outboxCapture(this.#synced, this.#outboxCodec, (rows) => this.#onCaptured(rows));
     this.admission = new SyncAdmission(this.#options.maxPending, this.#figures, () => this.#state === 'stopped');
     this.#metrics = registerSyncMetrics(parts.registry, () => this.status());
@@ -103,7 +107,7 @@ export class SyncShipper implements SyncApi {
       notify: (error) => parts.notify?.(error),
       refresh: () => this.#refresh(),
       see: (row) => this.#see(row),
-      dropTarget: () => this.#dropTarget(),
+      dropTarget: () => this.#link.drop(),
       trigger: () => this.#trigger(),
       mustStop: () => this.#state === 'stopped' || (this.#state === 'draining' && performance.now() >= this.#drainUntil),
       resyncDone: () => this.#flushes.raise(this.#figures.local.maxSeq + this.#figures.capturedSince),
@@ -146,18 +150,7 @@ export class SyncShipper implements SyncApi {
 
   async retry(): Promise<number> {
     this.#requireRunning();
-    let moved = 0;
-    for (;;) {
-      const dead = await this.#parts.outbox.find({ where: { error: { $null: false } }, orderBy: 'seq', limit: 1000 });
-      if (dead.length === 0) break;
-      const now = Date.now();
-      // New rows first, so the largest seq never leaves the file; then the dead ones go.
-      const inserts = dead.map((d) => submitWrite(this.#parts.gate, outboxInsert(this.#outboxCodec, d.tableName, d.keyJson, 'retry', now)));
-      const deletes = dead.map((d) => this.#parts.outbox.delete(d.seq));
-      await Promise.all([...inserts, ...deletes]);
-      for (const d of dead) this.#figures.dead.delete(d.seq);
-      moved += dead.length;
-    }
+    const moved = await requeueDeadLetters(this.#parts.outbox, this.#parts.gate, this.#outboxCodec, this.#figures.dead);
     this.#figures.capturedSince += moved;
     await this.#refresh();
     this.#wake?.();
@@ -179,7 +172,7 @@ export class SyncShipper implements SyncApi {
     this.#state = 'stopped';
     this.#wake?.();
     // A batch still waiting on an unresponsive target is cut off: it stays in the outbox.
-    await this.#target?.close();
+    await this.#link.drop();
     await this.#loop;
     this.admission.wake(true);
     this.#flushes.rejectAll(
@@ -237,7 +230,7 @@ export class SyncShipper implements SyncApi {
         this.#attempt = 0;
         return again ? 0 : IDLE_POLL_MS;
       }
-      if (this.#figures.target !== 'up' && this.#target === undefined) {
+      if (this.#figures.target !== 'up' && !this.#link.held) {
         // Degraded since open: keep trying to reach the target so status tells the truth.
         await this.#connect();
         this.#attempt = 0;
@@ -256,7 +249,7 @@ export class SyncShipper implements SyncApi {
     if (answer.message !== undefined) figures.lastError = answer.message;
     if (answer.target !== undefined) figures.target = answer.target;
     // The connection goes with a target failure: the next attempt starts on a fresh one.
-    if (answer.target !== undefined && answer.target !== 'up') void this.#dropTarget();
+    if (answer.target !== undefined && answer.target !== 'up') void this.#link.drop();
     if (answer.flushError) this.#flushes.rejectAll(answer.flushError);
     return answer.waitMs;
   }
@@ -304,48 +297,28 @@ export class SyncShipper implements SyncApi {
       return false;
     }
     this.#figures.mark = row.ackedSeq;
-    await this.#dropTarget();
+    await this.#link.drop();
     return true;
   }
 
-  /** Lets the connection (and with it the node's lock) go; the next round connects afresh. */
-  async #dropTarget(): Promise<void> {
-    const target = this.#target;
-    this.#target = undefined;
-    await target?.close();
-  }
-
-  /** Why a batch should ship now, if one should (see ShipTrigger). */
   #trigger(): ShipTrigger | undefined {
-    if (this.#identity.resync !== undefined) return 'resync';
-    const f = this.#figures.local;
-    if (f.oldestSeq === undefined) return undefined;
-    if (this.#state === 'draining') return 'drain';
-    if (this.#flushes.size > 0) return 'forced';
-    const pending = this.#figures.pending();
-    const counted = pending >= this.#options.batchSize;
-    if (!counted && !(f.oldestAt !== undefined && Date.now() - f.oldestAt >= this.#options.intervalMs)) return undefined;
-    if (pending >= this.#options.maxPending) return 'cap';
-    return counted ? 'count' : 'interval';
+    return shipTrigger({
+      resyncing: this.#identity.resync !== undefined,
+      draining: this.#state === 'draining',
+      flushing: this.#flushes.size > 0,
+      local: this.#figures.local,
+      pending: this.#figures.pending(),
+      options: this.#options,
+    });
   }
 
   async #connect(): Promise<PostgresSyncTarget> {
-    const nodeId = this.#identity.nodeId as string;
-    if (this.#target && this.#target.nodeId !== nodeId) await this.#dropTarget();
-    if (this.#target?.connected) return this.#target;
-    this.#target ??= new PostgresSyncTarget({
-      url: this.#options.target,
-      schema: this.#options.schema,
-      flavor: this.#options.flavor,
-      connectTimeoutMs: this.#options.connectTimeoutMs,
-      statementTimeoutMs: this.#options.statementTimeoutMs,
-      nodeId,
-      tables: this.#synced,
-    });
-    await this.#target.connect();
-    this.#unchecked = true;
-    this.#figures.target = 'up';
-    this.#figures.lastError = undefined;
-    return this.#target;
+    const { target, fresh } = await this.#link.connect(this.#identity.nodeId as string);
+    if (fresh) {
+      this.#unchecked = true;
+      this.#figures.target = 'up';
+      this.#figures.lastError = undefined;
+    }
+    return target;
   }
 }
