@@ -94,11 +94,13 @@ export class Database {
         node: this.table(syncNodeTable),
         registry: this.#metrics.registry,
         onError: this.#onError,
+        log: { to: this.#log, foldMs: LOG_FOLD_MS, values: options.logParams },
+        notify: options.onError,
       });
       this.#sync = shipper;
-      this.#gate.setExtraWrites(shipper.capture);
+      this.#gate.addExtraWrites(shipper.capture);
       // Every write to a synced table, by any path (enqueue too), waits or is dropped past sync.maxPending.
-      this.#gate.setAdmission(shipper);
+      this.#gate.setAdmission(shipper.admission);
       shipper.start();
     }
     this.#maintenance = new Maintenance(
@@ -135,7 +137,12 @@ export class Database {
     return this.#alerts;
   }
 
-  /** The shipper of tables declared with `sync` (open with `sync: { target }`). */
+  /** True when this database ships tables (opened with `sync: { target }` and a table declared with `sync`): `db.sync` is there. */
+  get syncEnabled(): boolean {
+    return this.#sync !== undefined;
+  }
+
+  /** The shipper of tables declared with `sync` (open with `sync: { target }`); see `syncEnabled`. */
   get sync(): SyncApi {
     this.#requireOpen();
     if (!this.#sync) {

@@ -20,7 +20,6 @@ import { registerTaskRoutes } from './routes/task-routes.js';
 import { registerTaskWorkRoutes } from './routes/task-work-routes.js';
 import type { RouteAccess, ServerContext } from './server-context.js';
 import { resolveServerOptions, type ServerOptions } from './server-options.js';
-import { syncOf } from './sync-probe.js';
 import { tableSchemas } from './table-schemas.js';
 
 /** A fastify instance serving one database, plus a hook for the host to report its own errors. */
@@ -54,7 +53,7 @@ export function createServer(db: Database, input: ServerOptions = {}): SluiceSer
     frameworkErrors: (error, request, reply) => fail(reply, frameworkError(error, request), request),
   });
   acceptStrictUtf8Json(app, options.maxRowsPerRequest);
-  const sync = syncOf(db);
+  const sync = db.syncEnabled ? db.sync : undefined;
   const tables = new Map<string, { def: AnyTableDef; schemas: ReturnType<typeof tableSchemas> }>();
   for (const def of db.tables) tables.set(def.name, { def, schemas: tableSchemas(def) });
   const feed = new EventFeed(

@@ -1,8 +1,7 @@
-import type { Database } from '../index.js';
+import type { Database, SyncApi } from '../index.js';
 import type { AnyTableDef } from '../internal.js';
 import { cutStrings, snapshotFrame } from './event-frames.js';
 import type { RecentErrors } from './recent-errors.js';
-import type { SyncSurface } from './sync-probe.js';
 
 /** One point of the dashboard's charts. */
 export interface SeriesPoint {
@@ -43,7 +42,7 @@ export class EventFeed {
   readonly #db: Database;
   readonly #tables: readonly AnyTableDef[];
   readonly #errors: RecentErrors;
-  readonly #sync: SyncSurface | undefined;
+  readonly #sync: SyncApi | undefined;
   readonly #intervalMs: number;
   readonly #history: SeriesPoint[] = [];
   readonly #subscribers = new Set<(frame: string) => void>();
@@ -55,7 +54,7 @@ export class EventFeed {
   #counting = false;
   #last: string | undefined;
 
-  constructor(db: Database, tables: readonly AnyTableDef[], errors: RecentErrors, sync: SyncSurface | undefined, intervalMs: number) {
+  constructor(db: Database, tables: readonly AnyTableDef[], errors: RecentErrors, sync: SyncApi | undefined, intervalMs: number) {
     this.#db = db;
     this.#tables = tables;
     this.#errors = errors;

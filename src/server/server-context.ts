@@ -1,10 +1,9 @@
-import type { Database } from '../index.js';
+import type { Database, SyncApi } from '../index.js';
 import type { AnyTableDef } from '../internal.js';
 import type { BearerAuth } from './bearer-auth.js';
 import type { EventFeed } from './event-feed.js';
 import type { RecentErrors } from './recent-errors.js';
 import type { ResolvedServerOptions } from './server-options.js';
-import type { SyncSurface } from './sync-probe.js';
 import type { TableSchemas } from './table-schemas.js';
 
 /** What every route module needs: the database, its tables, the limits and the shared services. */
@@ -15,7 +14,7 @@ export interface ServerContext {
   readonly tables: ReadonlyMap<string, { readonly def: AnyTableDef; readonly schemas: TableSchemas }>;
   readonly errors: RecentErrors;
   readonly feed: EventFeed;
-  readonly sync: SyncSurface | undefined;
+  readonly sync: SyncApi | undefined;
   /** Ends each open event stream, so shutdown does not wait on them. */
   readonly streams: Set<() => void>;
 }

@@ -1,6 +1,9 @@
 import { backoffMs } from '../core/backoff.js';
 import { SluiceError } from '../core/sluice-error.js';
-import { describePgError, ShipperLockedError, type TargetFailure, targetFailure } from './target-errors.js';
+import { describePgError, type TargetFailure, targetFailure } from '../dialect/postgres/postgres-sync-errors.js';
+
+/** Another process holds this node's shipping lock: the target answered, this round waits its turn. */
+export class ShipperLockedError extends Error {}
 
 /** How the shipper answers one failed attempt. */
 export interface FailureAnswer {

@@ -1,17 +1,11 @@
 import type { Table } from '../api/table.js';
 import { SluiceError } from '../core/sluice-error.js';
-import type { Dialect } from '../dialect/dialect.js';
+import type { SqliteOutbox } from '../dialect/sqlite/sqlite-outbox.js';
 import type { NodeRecord } from './node-lineage.js';
 import { type ResyncCursor, ResyncPager } from './resync.js';
-import { syncNodeTable } from './sync-tables.js';
+import type { syncNodeTable } from './sync-tables.js';
 
 type NodeTable = Table<typeof syncNodeTable>;
-
-/** The table is there but holds no row yet. */
-const NO_ROW = Symbol('no row');
-
-/** The row by column name: read on the reader connection directly, which close() keeps open while sync drains. */
-const READ_NODE = `select ${syncNodeTable.columns.map((c) => `"${c.sqlName}" as "${c.name}"`).join(', ')} from "${syncNodeTable.name}" where id = 1`;
 
 /**
  * This file's node row, as one process sees it: which node id it ships under, what it forked
@@ -21,49 +15,40 @@ const READ_NODE = `select ${syncNodeTable.columns.map((c) => `"${c.sqlName}" as 
  */
 export class NodeIdentity {
   readonly #node: NodeTable;
-  readonly #dialect: Pick<Dialect, 'selectAll'>;
+  /** Reads the row on the reader connection directly, which close() keeps open while sync drains. */
+  readonly #reader: Pick<SqliteOutbox, 'nodeRow'>;
   nodeId: string | undefined;
   forkedFrom: string | undefined;
   resync: ResyncCursor | undefined;
   /** Forks since open. */
   forks = 0;
 
-  constructor(node: NodeTable, dialect: Pick<Dialect, 'selectAll'>) {
+  constructor(node: NodeTable, reader: Pick<SqliteOutbox, 'nodeRow'>) {
     this.#node = node;
-    this.#dialect = dialect;
+    this.#reader = reader;
   }
 
   /** The row, created on first use; undefined until migrate() has created the sync tables (and this version's columns). */
   async load(): Promise<NodeRecord | undefined> {
-    let row = await this.#select();
-    if (row !== NO_ROW) return row;
+    let row = await this.#reader.nodeRow();
+    if (row === 'no-table') return undefined;
+    if (row !== 'no-row') return row as unknown as NodeRecord;
     try {
       await this.#node.insert({ id: 1, nodeId: crypto.randomUUID(), ackedSeq: 0, createdAt: new Date() });
     } catch (error) {
       // Another process sharing the file created it first.
       if (!(SluiceError.is(error) && error.code === 'CONSTRAINT')) throw error;
     }
-    row = await this.#select();
-    if (row === NO_ROW)
+    row = await this.#reader.nodeRow();
+    if (row === 'no-row' || row === 'no-table')
       throw new SluiceError('UNAVAILABLE', 'The sync node row vanished right after it was created; open the database again.');
-    return row;
+    return row as unknown as NodeRecord;
   }
 
   /** A fresh read of the row (undefined before migrate, or before the row exists). */
   async read(): Promise<NodeRecord | undefined> {
-    const row = await this.#select();
-    return row === NO_ROW ? undefined : row;
-  }
-
-  async #select(): Promise<NodeRecord | undefined | typeof NO_ROW> {
-    try {
-      const [row] = await this.#dialect.selectAll(READ_NODE, []);
-      return row === undefined ? NO_ROW : (row as unknown as NodeRecord);
-    } catch (error) {
-      // The sync tables (or this version's columns) appear with migrate(); until then nothing ships.
-      if (/no such (table|column)/i.test((error as Error | undefined)?.message ?? '')) return undefined;
-      throw error;
-    }
+    const row = await this.#reader.nodeRow();
+    return typeof row === 'string' ? undefined : (row as unknown as NodeRecord);
   }
 
   /** Takes the row as this process's view; true when the node id changed (a fork made elsewhere). */

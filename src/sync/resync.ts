@@ -1,8 +1,8 @@
-import type { Dialect } from '../dialect/dialect.js';
+import type { SqliteOutbox } from '../dialect/sqlite/sqlite-outbox.js';
 import type { WriteGate } from '../gate/write-gate.js';
 import type { AnyTableDef } from '../schema/define-table.js';
 import type { RowCodec } from '../schema/row-codec.js';
-import { keyJsonOf } from './sync-capture.js';
+import { outboxInsert, submitWrite } from './outbox-writes.js';
 
 /** Where a resync stands: the table it pages through, and the last key it queued there. */
 export interface ResyncCursor {
@@ -20,13 +20,11 @@ export interface ResyncCursor {
  */
 export class ResyncPager {
   readonly #tables: readonly AnyTableDef[];
-  readonly #dialect: Pick<Dialect, 'selectAll'>;
-  readonly #pageSql = new Map<string, { first: string; next: string }>();
+  readonly #outbox: SqliteOutbox;
 
-  constructor(tables: readonly AnyTableDef[], dialect: Pick<Dialect, 'selectAll'>) {
+  constructor(tables: readonly AnyTableDef[], outbox: SqliteOutbox) {
     this.#tables = tables;
-    this.#dialect = dialect;
-    for (const table of tables) this.#pageSql.set(table.name, pageSql(table));
+    this.#outbox = outbox;
   }
 
   /** Where a resync starts; undefined when there is nothing to resync. */
@@ -53,44 +51,14 @@ export class ResyncPager {
   ): Promise<{ queued: number; next: ResyncCursor | undefined }> {
     let index = this.#tables.findIndex((t) => t.name === cursor.table);
     // A table no longer synced: start over from the first (a repeat only costs duplicates).
-    let after = index < 0 ? null : cursor.after;
+    const after = index < 0 ? null : cursor.after;
     if (index < 0) index = 0;
     const table = this.#tables[index] as AnyTableDef;
-    const sql = this.#pageSql.get(table.name) as { first: string; next: string };
-    const rows = await this.#dialect.selectAll(after === null ? sql.first : sql.next, [
-      ...(after === null ? [] : keyParams(table, after)),
-      limit,
-    ]);
+    const keys = await this.#outbox.keyPage(table, after, limit);
     const now = Date.now();
-    let last: string | null = after;
-    const queued: Promise<unknown>[] = [];
-    for (const row of rows) {
-      const keyJson = keyJsonOf(table.primaryKey.map((_, i) => row[`k${i}`]));
-      queued.push(gate.submit(outbox, { kind: 'insert', params: [null, table.name, keyJson, 'resync', now, null, null], row: {} }));
-      last = keyJson;
-    }
-    await Promise.all(queued);
-    after = last;
-    if (rows.length === limit) return { queued: rows.length, next: { table: table.name, after } };
+    await Promise.all(keys.map((keyJson) => submitWrite(gate, outboxInsert(outbox, table.name, keyJson, 'resync', now))));
+    if (keys.length === limit) return { queued: keys.length, next: { table: table.name, after: keys[keys.length - 1] as string } };
     const following = this.#tables[index + 1];
-    return { queued: rows.length, next: following && { table: following.name, after: null } };
+    return { queued: keys.length, next: following && { table: following.name, after: null } };
   }
-}
-
-/** The keyset pages of one table, in primary-key order. */
-function pageSql(table: AnyTableDef): { first: string; next: string } {
-  const columns = table.primaryKey.map((c) => `"${c.sqlName}"`);
-  const select = columns.map((c, i) => `${c} as k${i}`).join(', ');
-  const order = columns.join(', ');
-  const after = columns.length === 1 ? `${columns[0]} > ?` : `(${order}) > (${columns.map(() => '?').join(', ')})`;
-  return {
-    first: `select ${select} from "${table.name}" order by ${order} limit ?`,
-    next: `select ${select} from "${table.name}" where ${after} order by ${order} limit ?`,
-  };
-}
-
-/** A queued key back as SQLite parameters (blobs were written as hex). */
-function keyParams(table: AnyTableDef, keyJson: string): unknown[] {
-  const values = JSON.parse(keyJson) as unknown[];
-  return table.primaryKey.map((column, i) => (column.type === 'blob' ? Buffer.from(values[i] as string, 'hex') : values[i]));
 }

@@ -1,16 +1,19 @@
 import type { Table } from '../api/table.js';
 import { SluiceError } from '../core/sluice-error.js';
+import type { PostgresSyncTarget, Refused } from '../dialect/postgres/postgres-sync-target.js';
 import type { WriteGate } from '../gate/write-gate.js';
 import type { RowCodec } from '../schema/row-codec.js';
-import type { LocalOutbox } from './local-outbox.js';
+import { ShipperLockedError } from './failed-attempt.js';
+import type { LocalOutbox, OutboxBatch, ShipItem } from './local-outbox.js';
 import type { NodeIdentity } from './node-identity.js';
 import { judge, type NodeRecord, newToken, sameRecord } from './node-lineage.js';
 import type { ResyncPager } from './resync.js';
+import type { ShipTrigger } from './ship-trigger.js';
+import type { SyncFigures } from './sync-figures.js';
+import type { SyncLog } from './sync-log.js';
+import type { ShipperMetrics } from './sync-metrics.js';
 import type { SyncOptions } from './sync-options.js';
-import type { ShipperMetrics, SyncFigures } from './sync-status.js';
 import type { syncOutboxTable } from './sync-tables.js';
-import type { ShipItem, SyncTarget } from './sync-target.js';
-import { ShipperLockedError } from './target-errors.js';
 
 /** What a round needs from the shipper that runs it. */
 export interface RoundHost {
@@ -23,15 +26,18 @@ export interface RoundHost {
   readonly outbox: Table<typeof syncOutboxTable>;
   readonly outboxCodec: RowCodec;
   readonly metrics: ShipperMetrics;
+  readonly log: SyncLog;
   report(error: unknown): void;
+  /** Tells the application's own onError of a notice (a fork), beside the log. */
+  notify(error: unknown): void;
   /** Rereads the node row and the outbox figures. */
   refresh(): Promise<void>;
   /** Takes a node row as the truth; true when the node id changed under this process. */
   see(row: NodeRecord): Promise<boolean>;
   /** Drops the target connection (after a fork: the old node's lock goes with it). */
   dropTarget(): Promise<void>;
-  /** A trigger still holds (pending, age, flush, drain, resync). */
-  shouldShip(): boolean;
+  /** The trigger that holds now (count, age, flush, drain, resync), or undefined: nothing to ship. */
+  trigger(): ShipTrigger | undefined;
   /** The database is closing and the drain time is over. */
   mustStop(): boolean;
   /** The resync finished: flushes waiting for it now cover the rows it queued. */
@@ -40,8 +46,6 @@ export interface RoundHost {
 
 /** The round's answer when this file's node id changed under it: start over under the new one. */
 const CHANGED = Symbol('changed');
-
-type Batch = NonNullable<Awaited<ReturnType<LocalOutbox['batch']>>>;
 
 /**
  * One shipping round, under the node's lock on the target: check that the target's record of
@@ -60,7 +64,7 @@ export class ShipRound {
   }
 
   /** Runs one round; true when the next should start at once (a fork, a node id changed). */
-  async run(target: SyncTarget): Promise<boolean> {
+  async run(target: PostgresSyncTarget): Promise<boolean> {
     if (!(await target.lock())) return this.#lockedOut(target);
     try {
       const lineage = await this.#reconcile(target);
@@ -82,7 +86,7 @@ export class ShipRound {
   }
 
   /** The target's lineage to ship on from, or CHANGED when this file forked (or found it had). */
-  async #reconcile(target: SyncTarget): Promise<string | null | typeof CHANGED> {
+  async #reconcile(target: PostgresSyncTarget): Promise<string | null | typeof CHANGED> {
     const host = this.#host;
     const row = await host.identity.read();
     if (!row) throw new SluiceError('UNAVAILABLE', 'The sync node row is missing; run db.migrate().');
@@ -108,7 +112,7 @@ export class ShipRound {
    * on the target that it wrote into the file first; so if the file's row did not move while the
    * target was read, and the target's token is still not one of the file's, the holder is a copy.
    */
-  async #lockedOut(target: SyncTarget): Promise<boolean> {
+  async #lockedOut(target: PostgresSyncTarget): Promise<boolean> {
     const host = this.#host;
     const before = await host.identity.read();
     const there = await target.mark();
@@ -131,8 +135,9 @@ export class ShipRound {
     if (nodeId === undefined) return;
     host.figures.mark = 0;
     host.metrics.forks.inc();
+    host.log.fork(nodeId, row.nodeId, reason);
     await host.dropTarget();
-    host.report(
+    host.notify(
       new SluiceError(
         'CONFLICT',
         `Sync: this file now ships as node ${nodeId}, forked from ${row.nodeId}: ${reason}. A cloned VM, a restored backup or a moved disk makes two files with one node id; this one took a new id and ships every current row of its synced tables again (the target keeps the last state of each key). Nothing is lost.`,
@@ -141,17 +146,18 @@ export class ShipRound {
   }
 
   /** Ships batches while a trigger holds; resolves with the lineage the target holds after the last. */
-  async #shipBatches(target: SyncTarget, lineage: string | null): Promise<string | null> {
+  async #shipBatches(target: PostgresSyncTarget, lineage: string | null): Promise<string | null> {
     const host = this.#host;
     const figures = host.figures;
     const size = host.options.batchSize;
     let expected = lineage;
-    let next: Promise<Batch | undefined> | undefined;
+    let next: Promise<OutboxBatch | undefined> | undefined;
     for (;;) {
       if (host.mustStop()) return expected;
       if (host.identity.resync !== undefined && figures.pending() < size && !(await this.#resyncPage())) return expected;
       await host.refresh();
-      if (host.identity.nodeId !== target.nodeId || !host.shouldShip()) return expected;
+      const trigger = host.trigger();
+      if (host.identity.nodeId !== target.nodeId || trigger === undefined) return expected;
       const batch = await (next ?? host.local.batch(figures.mark, size));
       next = undefined;
       if (!batch) {
@@ -181,14 +187,14 @@ export class ShipRound {
           continue;
         }
         expected = token;
-        this.#applied(batch, performance.now() - started);
+        this.#applied(batch, performance.now() - started, trigger);
       } finally {
         figures.syncing = false;
       }
     }
   }
 
-  #applied(batch: Batch, ms: number): void {
+  #applied(batch: OutboxBatch, ms: number, trigger: ShipTrigger): void {
     const figures = this.#host.figures;
     figures.mark = batch.last;
     figures.shipped += batch.rows;
@@ -197,6 +203,7 @@ export class ShipRound {
     figures.lastBatch = { size: batch.rows, ms: Math.round(ms * 10) / 10 };
     this.#host.metrics.shipped.inc(batch.rows);
     this.#host.metrics.batch.observe(ms / 1000);
+    this.#host.log.batch(trigger, batch.rows, ms);
     this.#trimLater(batch.last);
   }
 
@@ -226,7 +233,7 @@ export class ShipRound {
       .catch((error) => this.#host.report(error));
   }
 
-  async #deadLetter(refused: readonly { item: ShipItem; error: string }[]): Promise<void> {
+  async #deadLetter(refused: readonly Refused<ShipItem>[]): Promise<void> {
     const host = this.#host;
     const failedAt = Date.now();
     const updates: Promise<unknown>[] = [];
@@ -235,6 +242,15 @@ export class ShipRound {
     }
     await Promise.all(updates);
     for (const { item } of refused) for (const seq of item.seqs) host.figures.dead.add(seq);
+    host.log.deadLetters(
+      refused.map((r) => ({
+        table: r.item.table,
+        changes: r.item.seqs.length,
+        error: r.error,
+        sqlState: r.sqlState,
+        constraint: r.constraint,
+      })),
+    );
     host.figures.deadLetterNote = `The target refused ${refused.length} row(s); they are dead letters (db.sync.deadLetters(), then db.sync.retry()). First: ${refused[0]?.error}`;
   }
 }

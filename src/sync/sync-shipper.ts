@@ -1,24 +1,33 @@
 import type { Registry } from 'prom-client';
 import type { Table } from '../api/table.js';
 import { delay } from '../core/backoff.js';
+import type { LogCoalescer } from '../core/logger.js';
 import { SluiceError } from '../core/sluice-error.js';
-import type { Dialect, ExtraWrites } from '../dialect/dialect.js';
-import type { WriteAdmission, WriteGate } from '../gate/write-gate.js';
+import type { Dialect } from '../dialect/dialect.js';
+import type { PostgresSyncTarget } from '../dialect/postgres/postgres-sync-target.js';
+import type { CaptureWrites, WriteGate } from '../gate/write-gate.js';
 import type { AnyTableDef } from '../schema/define-table.js';
 import { RowCodec } from '../schema/row-codec.js';
+import { requeueDeadLetters } from './dead-letters.js';
 import { answerFailure } from './failed-attempt.js';
+import { FlushWaiters } from './flush-waiters.js';
 import { LocalOutbox } from './local-outbox.js';
 import { NodeIdentity } from './node-identity.js';
 import type { NodeRecord } from './node-lineage.js';
+import { outboxCapture } from './outbox-writes.js';
 import { ResyncPager } from './resync.js';
 import { ShipRound } from './ship-round.js';
-import { outboxCapture } from './sync-capture.js';
+import { type ShipTrigger, shipTrigger } from './ship-trigger.js';
+import { SyncAdmission } from './sync-admission.js';
+import type { DeadLetter, FlushResult, SyncApi, SyncStatus } from './sync-api.js';
+import { SyncFigures } from './sync-figures.js';
+import { SyncLog } from './sync-log.js';
+import { registerSyncMetrics, type ShipperMetrics } from './sync-metrics.js';
 import type { SyncOptions } from './sync-options.js';
-import { type DeadLetter, type FlushResult, registerSyncMetrics, type SyncApi, SyncFigures, type SyncStatus } from './sync-status.js';
-import { type syncNodeTable, syncOutboxTable } from './sync-tables.js';
-import { SyncTarget } from './sync-target.js';
+import { syncNodeTable, syncOutboxTable } from './sync-tables.js';
+import { TargetLink } from './target-link.js';
 
-export type { DeadLetter, FlushResult, SyncApi, SyncStatus, TargetState } from './sync-status.js';
+export type { DeadLetter, FlushResult, SyncApi, SyncStatus, TargetState } from './sync-api.js';
 
 export interface ShipperParts {
   readonly options: SyncOptions & { target: string };
@@ -30,25 +39,20 @@ export interface ShipperParts {
   readonly node: Table<typeof syncNodeTable>;
   readonly registry: Registry;
   readonly onError: (error: unknown) => void;
-}
-
-interface FlushWaiter {
-  /** Raised when a resync finishes, to cover the rows it queued. */
-  upTo: number;
-  readonly resolve: () => void;
-  readonly reject: (error: SluiceError) => void;
-  readonly onProgress: ((shipped: number, total: number) => void) | undefined;
-  readonly from: number;
+  /** The database's log; batches fold per `foldMs`, row values appear only with `logValues`. */
+  readonly log: { readonly to: LogCoalescer; readonly foldMs: number; readonly values: boolean };
+  /** The application's own onError, also told of a fork (a notice, logged at warn, not a failure). */
+  readonly notify: ((error: unknown) => void) | undefined;
 }
 
 const IDLE_POLL_MS = 200;
 
 /**
  * The one owner of shipping for a Database: it watches the outbox, runs a shipping round when a
- * trigger fires (count, age, flush, drain, a resync), and keeps the figures. It is also the
- * gate's admission for writes to synced tables (sync.maxPending).
+ * trigger fires (count, age, flush, drain, a resync), and keeps the figures. Its `capture` is
+ * the gate's extra writes (the outbox rows), its `admission` the gate's bound on synced tables.
  */
-export class SyncShipper implements SyncApi, WriteAdmission {
+export class SyncShipper implements SyncApi {
   readonly #parts: ShipperParts;
   readonly #options: SyncOptions & { target: string };
   readonly #synced: readonly AnyTableDef[];
@@ -56,14 +60,15 @@ export class SyncShipper implements SyncApi, WriteAdmission {
   readonly #outboxCodec: RowCodec;
   readonly #identity: NodeIdentity;
   readonly #figures = new SyncFigures();
-  readonly #metrics;
+  readonly #metrics: ShipperMetrics;
+  readonly #log: SyncLog;
   readonly #round: ShipRound;
-  readonly capture: ExtraWrites;
-  #target: SyncTarget | undefined;
+  readonly #flushes = new FlushWaiters();
+  readonly capture: CaptureWrites;
+  readonly admission: SyncAdmission;
+  readonly #link: TargetLink;
   #state: 'running' | 'draining' | 'stopped' = 'running';
   #attempt = 0;
-  #flushWaiters: FlushWaiter[] = [];
-  #admissionWaiters: (() => void)[] = [];
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
   #drainUntil = 0;
@@ -78,31 +83,34 @@ export class SyncShipper implements SyncApi, WriteAdmission {
     this.#parts = parts;
     this.#options = parts.options;
     this.#synced = parts.tables.filter((t) => t.sync !== undefined);
-    this.#local = new LocalOutbox(parts.dialect, this.#synced);
+    this.#local = new LocalOutbox(parts.dialect, this.#synced, syncNodeTable);
     this.#outboxCodec = new RowCodec(syncOutboxTable, parts.dialect.codec);
-    this.#identity = new NodeIdentity(parts.node, parts.dialect);
-    this.capture = outboxCapture(this.#synced, parts.dialect.codec, (rows) => this.#onCaptured(rows));
+    this.#identity = new NodeIdentity(parts.node, this.#local.sql);
+    this.#link = new TargetLink(this.#options, this.#synced);
+    this.capture = outboxCapture(this.#synced, this.#outboxCodec, (rows) => this.#onCaptured(rows));
+    this.admission = new SyncAdmission(this.#options.maxPending, this.#figures, () => this.#state === 'stopped');
     this.#metrics = registerSyncMetrics(parts.registry, () => this.status());
+    this.#log = new SyncLog(parts.log.to, { foldMs: parts.log.foldMs, values: parts.log.values });
+    this.#figures.onTarget = (to, lastError) => this.#log.target(to, lastError);
     this.#round = new ShipRound({
       options: this.#options,
       figures: this.#figures,
       identity: this.#identity,
       local: this.#local,
-      resync: new ResyncPager(this.#synced, parts.dialect),
+      resync: new ResyncPager(this.#synced, this.#local.sql),
       gate: parts.gate,
       outbox: parts.outbox,
       outboxCodec: this.#outboxCodec,
       metrics: this.#metrics,
+      log: this.#log,
       report: (error) => parts.onError(error),
+      notify: (error) => parts.notify?.(error),
       refresh: () => this.#refresh(),
       see: (row) => this.#see(row),
-      dropTarget: () => this.#dropTarget(),
-      shouldShip: () => this.#shouldShip(),
+      dropTarget: () => this.#link.drop(),
+      trigger: () => this.#trigger(),
       mustStop: () => this.#state === 'stopped' || (this.#state === 'draining' && performance.now() >= this.#drainUntil),
-      resyncDone: () => {
-        const upTo = this.#figures.local.maxSeq + this.#figures.capturedSince;
-        for (const waiter of this.#flushWaiters) waiter.upTo = Math.max(waiter.upTo, upTo);
-      },
+      resyncDone: () => this.#flushes.raise(this.#figures.local.maxSeq + this.#figures.capturedSince),
     });
   }
 
@@ -112,20 +120,6 @@ export class SyncShipper implements SyncApi, WriteAdmission {
 
   status(): SyncStatus {
     return this.#figures.status(this.#identity);
-  }
-
-  /** WriteAdmission: how many more writes to `table` may queue before its outbox passes maxPending. */
-  room(table: AnyTableDef, inFlight: number): number | undefined {
-    if (table.sync === undefined || this.#state === 'stopped') return undefined;
-    return this.#options.maxPending - this.#figures.pending() - inFlight;
-  }
-
-  whenRoom(): Promise<void> {
-    return new Promise((resolve) => this.#admissionWaiters.push(resolve));
-  }
-
-  describe(table: AnyTableDef): string {
-    return `sync.maxPending (${this.#options.maxPending}) is reached: ${this.#figures.pending()} changes of the synced tables (${table.name} is one) wait to ship, target ${this.#figures.target}`;
   }
 
   #onCaptured(rows: number): void {
@@ -139,14 +133,13 @@ export class SyncShipper implements SyncApi, WriteAdmission {
     await this.#parts.gate.flush();
     await this.#refresh();
     const shippedBefore = this.#figures.shipped;
-    const waiter = { upTo: this.#figures.local.maxSeq, onProgress: options.onProgress, from: this.#figures.mark };
-    if (!this.#covers(waiter.upTo)) {
-      await new Promise<void>((resolve, reject) => {
-        this.#flushWaiters.push(Object.assign(waiter, { resolve, reject }));
-        this.#wake?.();
-      });
+    let upTo = this.#figures.local.maxSeq;
+    if (!this.#covers(upTo)) {
+      const waiting = this.#flushes.wait(upTo, this.#figures.mark, options.onProgress);
+      this.#wake?.();
+      upTo = await waiting;
     }
-    return { shipped: this.#figures.shipped - shippedBefore, deadLettered: this.#figures.deadUpTo(waiter.upTo) };
+    return { shipped: this.#figures.shipped - shippedBefore, deadLettered: this.#figures.deadUpTo(upTo) };
   }
 
   /** Everything up to `upTo` shipped (or set aside as a dead letter), and no resync still due. */
@@ -157,24 +150,7 @@ export class SyncShipper implements SyncApi, WriteAdmission {
 
   async retry(): Promise<number> {
     this.#requireRunning();
-    let moved = 0;
-    for (;;) {
-      const dead = await this.#parts.outbox.find({ where: { error: { $null: false } }, orderBy: 'seq', limit: 1000 });
-      if (dead.length === 0) break;
-      const now = Date.now();
-      // New rows first, so the largest seq never leaves the file; then the dead ones go.
-      const inserts = dead.map((d) =>
-        this.#parts.gate.submit(this.#outboxCodec, {
-          kind: 'insert',
-          params: [null, d.tableName, d.keyJson, 'retry', now, null, null],
-          row: {},
-        }),
-      );
-      const deletes = dead.map((d) => this.#parts.outbox.delete(d.seq));
-      await Promise.all([...inserts, ...deletes]);
-      for (const d of dead) this.#figures.dead.delete(d.seq);
-      moved += dead.length;
-    }
+    const moved = await requeueDeadLetters(this.#parts.outbox, this.#parts.gate, this.#outboxCodec, this.#figures.dead);
     this.#figures.capturedSince += moved;
     await this.#refresh();
     this.#wake?.();
@@ -196,15 +172,16 @@ export class SyncShipper implements SyncApi, WriteAdmission {
     this.#state = 'stopped';
     this.#wake?.();
     // A batch still waiting on an unresponsive target is cut off: it stays in the outbox.
-    await this.#target?.close();
+    await this.#link.drop();
     await this.#loop;
-    for (const wake of this.#admissionWaiters.splice(0)) wake();
-    this.#rejectFlushes(
+    this.admission.wake(true);
+    this.#flushes.rejectAll(
       new SluiceError(
         'CLOSED',
         'The database closed before the sync flush finished; what was not shipped stays in the file for the next start.',
       ),
     );
+    this.#log.flush();
   }
 
   #requireRunning(): void {
@@ -247,13 +224,13 @@ export class SyncShipper implements SyncApi, WriteAdmission {
     try {
       if (this.#identity.nodeId === undefined && !(await this.#initNode())) return 500;
       await this.#refresh();
-      if (this.#shouldShip() || this.#unchecked) {
+      if (this.#trigger() !== undefined || this.#unchecked) {
         const again = await this.#round.run(await this.#connect());
         this.#unchecked = false;
         this.#attempt = 0;
         return again ? 0 : IDLE_POLL_MS;
       }
-      if (this.#figures.target !== 'up' && this.#target === undefined) {
+      if (this.#figures.target !== 'up' && !this.#link.held) {
         // Degraded since open: keep trying to reach the target so status tells the truth.
         await this.#connect();
         this.#attempt = 0;
@@ -272,13 +249,9 @@ export class SyncShipper implements SyncApi, WriteAdmission {
     if (answer.message !== undefined) figures.lastError = answer.message;
     if (answer.target !== undefined) figures.target = answer.target;
     // The connection goes with a target failure: the next attempt starts on a fresh one.
-    if (answer.target !== undefined && answer.target !== 'up') void this.#dropTarget();
-    if (answer.flushError) this.#rejectFlushes(answer.flushError);
+    if (answer.target !== undefined && answer.target !== 'up') void this.#link.drop();
+    if (answer.flushError) this.#flushes.rejectAll(answer.flushError);
     return answer.waitMs;
-  }
-
-  #rejectFlushes(error: SluiceError): void {
-    for (const waiter of this.#flushWaiters.splice(0)) waiter.reject(error);
   }
 
   #sleep(ms: number): Promise<void> {
@@ -313,7 +286,8 @@ export class SyncShipper implements SyncApi, WriteAdmission {
     if (row) await this.#see(row);
     this.#figures.capturedSince = 0;
     this.#figures.local = await this.#local.figures(this.#figures.mark);
-    this.#settleWaiters();
+    this.admission.wake();
+    this.#flushes.settle((upTo) => this.#covers(upTo), this.#figures.mark);
   }
 
   /** Takes the file's node row as the truth; true when another process forked the file meanwhile. */
@@ -323,62 +297,28 @@ export class SyncShipper implements SyncApi, WriteAdmission {
       return false;
     }
     this.#figures.mark = row.ackedSeq;
-    await this.#dropTarget();
+    await this.#link.drop();
     return true;
   }
 
-  /** Lets the connection (and with it the node's lock) go; the next round connects afresh. */
-  async #dropTarget(): Promise<void> {
-    const target = this.#target;
-    this.#target = undefined;
-    await target?.close();
-  }
-
-  #shouldShip(): boolean {
-    if (this.#identity.resync !== undefined) return true;
-    const f = this.#figures.local;
-    if (f.oldestSeq === undefined) return false;
-    if (this.#state === 'draining' || this.#flushWaiters.length > 0) return true;
-    if (this.#figures.pending() >= this.#options.batchSize) return true;
-    return f.oldestAt !== undefined && Date.now() - f.oldestAt >= this.#options.intervalMs;
-  }
-
-  async #connect(): Promise<SyncTarget> {
-    const nodeId = this.#identity.nodeId as string;
-    if (this.#target && this.#target.nodeId !== nodeId) await this.#dropTarget();
-    if (this.#target?.connected) return this.#target;
-    this.#target ??= new SyncTarget({
-      url: this.#options.target,
-      schema: this.#options.schema,
-      flavor: this.#options.flavor,
-      connectTimeoutMs: this.#options.connectTimeoutMs,
-      statementTimeoutMs: this.#options.statementTimeoutMs,
-      nodeId,
-      tables: this.#synced,
+  #trigger(): ShipTrigger | undefined {
+    return shipTrigger({
+      resyncing: this.#identity.resync !== undefined,
+      draining: this.#state === 'draining',
+      flushing: this.#flushes.size > 0,
+      local: this.#figures.local,
+      pending: this.#figures.pending(),
+      options: this.#options,
     });
-    await this.#target.connect();
-    this.#unchecked = true;
-    this.#figures.target = 'up';
-    this.#figures.lastError = undefined;
-    return this.#target;
   }
 
-  #settleWaiters(): void {
-    if (this.#figures.pending() < this.#options.maxPending && this.#admissionWaiters.length > 0) {
-      for (const wake of this.#admissionWaiters.splice(0)) wake();
+  async #connect(): Promise<PostgresSyncTarget> {
+    const { target, fresh } = await this.#link.connect(this.#identity.nodeId as string);
+    if (fresh) {
+      this.#unchecked = true;
+      this.#figures.target = 'up';
+      this.#figures.lastError = undefined;
     }
-    if (this.#flushWaiters.length === 0) return;
-    const waiting = this.#flushWaiters;
-    this.#flushWaiters = [];
-    const mark = this.#figures.mark;
-    for (const waiter of waiting) {
-      if (this.#covers(waiter.upTo)) {
-        waiter.onProgress?.(waiter.upTo - waiter.from, waiter.upTo - waiter.from);
-        waiter.resolve();
-      } else {
-        waiter.onProgress?.(Math.max(0, mark - waiter.from), waiter.upTo - waiter.from);
-        this.#flushWaiters.push(waiter);
-      }
-    }
+    return target;
   }
 }

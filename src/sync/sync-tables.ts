@@ -49,13 +49,3 @@ export const syncOutboxTable = defineSluiceTable('_sluice_sync_outbox', {
   },
   primaryKey: 'seq',
 });
-
-export type SyncOutboxRow = {
-  seq: number;
-  tableName: string;
-  keyJson: string;
-  kind: string;
-  at: number;
-  error: string | null;
-  failedAt: number | null;
-};

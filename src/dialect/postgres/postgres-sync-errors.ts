@@ -1,13 +1,10 @@
 import type pg from 'pg';
 
-/** The target refused a value (a constraint it has and we don't, a value out of its range). */
-export function isRowRefusal(error: unknown): boolean {
-  const code = sqlState(error);
-  return code !== undefined && (code.startsWith('22') || code.startsWith('23') || code.startsWith('P0'));
-}
-
-/** Another process holds this node's shipping lock. */
-export class ShipperLockedError extends Error {}
+/**
+ * How the sync target's failures are sorted. Unlike classifyPostgresError (postgres-errors.ts),
+ * which names what was wrong with one caller's write, this sorts by SQLSTATE class what a failure
+ * says about the target as a whole: a row it refuses, a statement it refuses, or no answer.
+ */
 
 /** The target gave no answer in time: a statement past statementTimeoutMs, or a connection past connectTimeoutMs. */
 export class TargetStalledError extends Error {}
@@ -32,6 +29,25 @@ export function targetFailure(error: unknown): TargetFailure {
   if (code === '57014') return 'stalled';
   if (code !== undefined && REFUSING.includes(code.slice(0, 2))) return 'refusing';
   return 'down';
+}
+
+/** The target refused a value (a constraint it has and we don't, a value out of its range). */
+export function isRowRefusal(error: unknown): boolean {
+  const code = sqlState(error);
+  return code !== undefined && (code.startsWith('22') || code.startsWith('23') || code.startsWith('P0'));
+}
+
+/** One row the target refused: its own words, and the parts of them that name no value. */
+export interface RowRefusal {
+  /** Message, SQLSTATE, constraint and detail: the detail may quote the row's values. */
+  readonly error: string;
+  readonly sqlState: string | undefined;
+  readonly constraint: string | undefined;
+}
+
+export function rowRefusal(error: unknown): RowRefusal {
+  const constraint = (error as { constraint?: unknown } | undefined)?.constraint;
+  return { error: describePgError(error), sqlState: sqlState(error), constraint: typeof constraint === 'string' ? constraint : undefined };
 }
 
 function sqlState(error: unknown): string | undefined {

@@ -1,29 +1,25 @@
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { SluiceError } from '../core/sluice-error.js';
-import { offsetInitSql, offsetLineageSql, offsetTableSql, type UpsertFlavor } from '../dialect/postgres/opengauss-upsert.js';
-import { createPostgresBuilder, postgresDdlFlavor, quoteIdentifier } from '../dialect/postgres/postgres-builder.js';
-import { addColumnSql, createTableSql } from '../query/ddl-builder.js';
-import type { AnyTableDef } from '../schema/define-table.js';
-import { copyLine, keyParam } from './copy-text.js';
-import { describePgError, isRowRefusal, rollback, stalls, TargetStalledError } from './target-errors.js';
-import { plan, type TablePlan } from './target-plan.js';
+import { SluiceError } from '../../core/sluice-error.js';
+import type { AnyTableDef } from '../../schema/define-table.js';
+import type { UpsertFlavor } from './opengauss-upsert.js';
+import { quoteIdentifier } from './postgres-builder.js';
+import { prepareTarget } from './postgres-sync-ddl.js';
+import { isRowRefusal, type RowRefusal, rollback, rowRefusal, stalls, TargetStalledError } from './postgres-sync-errors.js';
+import { copyLine, keyParam, plan, type TablePlan } from './postgres-sync-plan.js';
 
 export const OFFSETS_TABLE = '_sluice_sync_offsets';
 
-/** What one outbox key became in a batch: its current row (stored values, column order), or absent. */
-export interface ShipItem {
+/** What one key became by the time a batch ships: its current row, or none (a delete). */
+export interface TargetChange {
   readonly table: string;
-  readonly keyJson: string;
-  /** The outbox rows this key covers. */
-  readonly seqs: number[];
-  /** The local row in column order; undefined ships as a delete. */
+  /** The row in column order, in SQLite's stored form; undefined ships as a delete. */
   readonly row: readonly unknown[] | undefined;
-  /** The stored primary key. */
+  /** The stored primary key; read for deletes only. */
   readonly key: readonly unknown[];
 }
 
-export interface ShipBatch {
+export interface ShipBatch<T extends TargetChange> {
   /** The mark the target must hold for this batch to apply: the seq before its first row. */
   readonly after: number;
   /** The lineage token the target must hold with that mark (null: none written yet). */
@@ -32,7 +28,7 @@ export interface ShipBatch {
   readonly last: number;
   /** The token the batch leaves on the target, recorded in the file before it was sent. */
   readonly next: string;
-  readonly items: readonly ShipItem[];
+  readonly items: readonly T[];
 }
 
 /** This node's row on the target. */
@@ -41,12 +37,17 @@ export interface TargetMark {
   readonly lineage: string | null;
 }
 
-export type ApplyResult =
+/** One change the target refused, with what it said. */
+export interface Refused<T> extends RowRefusal {
+  readonly item: T;
+}
+
+export type ApplyResult<T> =
   | { readonly kind: 'applied'; readonly upserts: number; readonly deletes: number }
   /** The target's mark or lineage is not what the batch expected: another shipper moved it. */
   | { readonly kind: 'moved'; readonly mark: TargetMark }
   /** Rows the target refused, each with its error; nothing was applied. */
-  | { readonly kind: 'refused'; readonly refused: readonly { item: ShipItem; error: string }[] };
+  | { readonly kind: 'refused'; readonly refused: readonly Refused<T>[] };
 
 export interface SyncTargetOptions {
   readonly url: string;
@@ -64,7 +65,7 @@ export interface SyncTargetOptions {
  * per node at a time, whichever process runs it. The lock is let go between rounds, so an idle
  * holder never keeps another process (or a copy of the file) from looking at the target.
  */
-export class SyncTarget {
+export class PostgresSyncTarget {
   readonly #options: SyncTargetOptions;
   readonly #plans = new Map<string, TablePlan>();
   #client: pg.Client | undefined;
@@ -108,7 +109,7 @@ export class SyncTarget {
           : error;
       });
       await stalls(client.query(`set statement_timeout = ${Math.round(statementMs)}`), statementMs);
-      await stalls(this.#migrate(client), statementMs);
+      await stalls(prepareTarget(client, this.#options, OFFSETS_TABLE), statementMs);
       // Made outside any batch's transaction, so a rolled-back batch cannot take them away.
       for (const planned of this.#plans.values()) {
         await stalls(
@@ -121,35 +122,6 @@ export class SyncTarget {
       throw error;
     }
     this.#client = client;
-  }
-
-  async #migrate(client: pg.Client): Promise<void> {
-    const schema = this.#options.schema;
-    await client.query('begin');
-    try {
-      // Several edge nodes may create the same tables at once; the lock makes them take turns.
-      await client.query("select pg_advisory_xact_lock(hashtext('sluice.sync.ddl'))");
-      if (schema !== undefined) {
-        await client.query(`create schema if not exists ${quoteIdentifier(schema)}`);
-        await client.query(`set search_path to ${quoteIdentifier(schema)}`);
-      }
-      await client.query(offsetTableSql(OFFSETS_TABLE));
-      if (!(await columnsOf(client, OFFSETS_TABLE)).has('lineage')) await client.query(offsetLineageSql(OFFSETS_TABLE));
-      const flavor = postgresDdlFlavor(createPostgresBuilder());
-      for (const def of this.#options.tables) {
-        const have = await columnsOf(client, def.name);
-        if (have.size === 0) {
-          for (const statement of createTableSql(flavor, def)) await client.query(statement);
-        } else {
-          for (const column of def.columns) if (!have.has(column.sqlName)) await client.query(addColumnSql(flavor, def, column));
-        }
-      }
-      await client.query(offsetInitSql(this.#options.flavor, OFFSETS_TABLE), [this.#options.nodeId]);
-      await client.query('commit');
-    } catch (error) {
-      await rollback(client, error);
-      throw error;
-    }
   }
 
   /** Takes the node's shipping lock for a round; false when another session holds it. */
@@ -179,7 +151,7 @@ export class SyncTarget {
    * inside savepoints; if any are found the whole transaction is rolled back and they are
    * reported, so the caller can set them aside and ship the rest as a fresh batch.
    */
-  async apply(batch: ShipBatch): Promise<ApplyResult> {
+  async apply<T extends TargetChange>(batch: ShipBatch<T>): Promise<ApplyResult<T>> {
     try {
       return await this.#apply(batch, false);
     } catch (error) {
@@ -190,7 +162,7 @@ export class SyncTarget {
     }
   }
 
-  async #apply(batch: ShipBatch, isolate: boolean): Promise<ApplyResult> {
+  async #apply<T extends TargetChange>(batch: ShipBatch<T>, isolate: boolean): Promise<ApplyResult<T>> {
     const client = this.#require();
     await this.#query('begin');
     try {
@@ -201,7 +173,7 @@ export class SyncTarget {
         await this.#query('rollback');
         return { kind: 'moved', mark };
       }
-      const refused: { item: ShipItem; error: string }[] = [];
+      const refused: Refused<T>[] = [];
       let upserts = 0;
       let deletes = 0;
       for (const [table, entry] of byTable(batch.items)) {
@@ -239,11 +211,11 @@ export class SyncTarget {
   }
 
   /** Tries the items in one savepoint; on a refusal, splits them in halves until each bad row is alone. */
-  async #bisect(
+  async #bisect<T extends TargetChange>(
     client: pg.Client,
-    items: readonly ShipItem[],
-    run: (items: readonly ShipItem[]) => Promise<void>,
-    refused: { item: ShipItem; error: string }[],
+    items: readonly T[],
+    run: (items: readonly T[]) => Promise<void>,
+    refused: Refused<T>[],
   ): Promise<void> {
     await this.#query('savepoint sluice_part');
     try {
@@ -254,7 +226,7 @@ export class SyncTarget {
       await this.#query('rollback to savepoint sluice_part');
       await this.#query('release savepoint sluice_part');
       if (items.length === 1) {
-        refused.push({ item: items[0] as ShipItem, error: describePgError(error) });
+        refused.push({ item: items[0] as T, ...rowRefusal(error) });
         return;
       }
       const half = Math.ceil(items.length / 2);
@@ -263,7 +235,7 @@ export class SyncTarget {
     }
   }
 
-  async #upsert(client: pg.Client, planned: TablePlan, items: readonly ShipItem[]): Promise<void> {
+  async #upsert(client: pg.Client, planned: TablePlan, items: readonly TargetChange[]): Promise<void> {
     await this.#query(`truncate ${quoteIdentifier(planned.stage)}`);
     const copying = new Promise<void>((resolve, reject) => {
       const stream = client.query(copyFrom(planned.copy));
@@ -283,7 +255,7 @@ export class SyncTarget {
     await this.#query(planned.upsert);
   }
 
-  async #delete(planned: TablePlan, items: readonly ShipItem[]): Promise<void> {
+  async #delete(planned: TablePlan, items: readonly TargetChange[]): Promise<void> {
     const pk = planned.def.primaryKey;
     const arrays = pk.map((column, i) => items.map((item) => keyParam(column.type, item.key[i])));
     await this.#query(planned.delete, arrays);
@@ -307,8 +279,8 @@ export class SyncTarget {
   }
 }
 
-function byTable(items: readonly ShipItem[]): Map<string, { upserts: ShipItem[]; deletes: ShipItem[] }> {
-  const tables = new Map<string, { upserts: ShipItem[]; deletes: ShipItem[] }>();
+function byTable<T extends TargetChange>(items: readonly T[]): Map<string, { upserts: T[]; deletes: T[] }> {
+  const tables = new Map<string, { upserts: T[]; deletes: T[] }>();
   for (const item of items) {
     let entry = tables.get(item.table);
     if (!entry) {
@@ -318,14 +290,6 @@ function byTable(items: readonly ShipItem[]): Map<string, { upserts: ShipItem[];
     (item.row === undefined ? entry.deletes : entry.upserts).push(item);
   }
   return tables;
-}
-
-async function columnsOf(client: pg.Client, table: string): Promise<Set<string>> {
-  const { rows } = await client.query(
-    'select column_name from information_schema.columns where table_schema = current_schema() and table_name = $1',
-    [table],
-  );
-  return new Set(rows.map((r: { column_name: string }) => r.column_name));
 }
 
 /** Ends the session, and cuts the socket if the goodbye goes unanswered (a hung link never answers it). */
