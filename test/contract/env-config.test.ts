@@ -8,7 +8,7 @@ const files = defineTable('backup_files', {
   sync: true,
 });
 
-const valueOf = (env: NodeJS.ProcessEnv, path: string, explicit = {}) =>
+const resolvedValue = (env: NodeJS.ProcessEnv, path: string, explicit = {}) =>
   resolveEnvConfig(explicit, env).values.find((v) => v.path === path);
 
 describe('configuration from the environment', () => {
@@ -55,11 +55,11 @@ describe('configuration from the environment', () => {
 
   it('ranks explicit options over variables over the profile over the defaults, and says which won', () => {
     const env = { SLUICE_PROFILE: 'high', SLUICE_SYNC_TARGET: 'postgres://h/db', SLUICE_SYNC_BATCH_SIZE: '3000' };
-    expect(valueOf({}, 'sync.batchSize')).toMatchObject({ value: 5000, source: 'default' });
-    expect(valueOf({ SLUICE_PROFILE: 'low' }, 'sync.batchSize')).toMatchObject({ value: 2000, source: 'profile' });
-    expect(valueOf(env, 'sync.batchSize')).toMatchObject({ value: 3000, source: 'environment', variable: 'SLUICE_SYNC_BATCH_SIZE' });
-    expect(valueOf(env, 'sync.batchSize', { sync: { batchSize: 7 } })).toMatchObject({ value: 7, source: 'option' });
-    expect(valueOf(env, 'sync.maxPending')).toMatchObject({ value: 200_000, source: 'profile' });
+    expect(resolvedValue({}, 'sync.batchSize')).toMatchObject({ value: 5000, source: 'default' });
+    expect(resolvedValue({ SLUICE_PROFILE: 'low' }, 'sync.batchSize')).toMatchObject({ value: 2000, source: 'profile' });
+    expect(resolvedValue(env, 'sync.batchSize')).toMatchObject({ value: 3000, source: 'environment', variable: 'SLUICE_SYNC_BATCH_SIZE' });
+    expect(resolvedValue(env, 'sync.batchSize', { sync: { batchSize: 7 } })).toMatchObject({ value: 7, source: 'option' });
+    expect(resolvedValue(env, 'sync.maxPending')).toMatchObject({ value: 200_000, source: 'profile' });
     const options = fromEnv({ sync: { batchSize: 7 } }, env);
     expect(options.sync).toMatchObject({ target: 'postgres://h/db', batchSize: 7, intervalMs: 60_000, maxPending: 200_000 });
     expect(options.gate).toEqual({ maxQueue: PROFILES.high['gate.maxQueue'] });

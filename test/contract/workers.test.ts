@@ -196,7 +196,6 @@ print(int(time.time() * 1000))
   it.runIf(t.dialect === 'postgres')(
     "wakes on another client's insert (psql) through LISTEN/NOTIFY, falls back to polling when the listener is cut, and recovers",
     async () => {
-      const table = db.table(jobs);
       const starts = new Map<number, number>();
       const [first] = ids(1) as [number];
       work({
