@@ -11,6 +11,7 @@ import * as logging from './logging.bench.js';
 import * as peers from './peers.bench.js';
 import * as postgresClaims from './postgres-claims.bench.js';
 import * as postgresInsert from './postgres-insert.bench.js';
+import * as rollups from './rollups.bench.js';
 import * as soak from './soak.bench.js';
 import * as sqliteGet from './sqlite-get.bench.js';
 import * as sqliteInsert from './sqlite-insert.bench.js';
@@ -63,6 +64,7 @@ const scenarios: { id: string; run: () => Promise<ScenarioResult> }[] = [
   { id: 'sqlite-lifecycle', run: () => sqliteLifecycle.run(budget) },
   { id: 'postgres-claims', run: () => postgresClaims.run(budget) },
   { id: 'workers', run: () => workers.run(budget) },
+  { id: 'rollups', run: () => rollups.run(budget) },
   { id: 'sync', run: () => sync.run(budget) },
   { id: 'http', run: () => http.run(budget) },
   { id: 'peers', run: () => peers.run(budget) },
