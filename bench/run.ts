@@ -6,6 +6,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as durability from './durability.bench.js';
+import * as examples from './examples.bench.js';
 import * as http from './http.bench.js';
 import * as logging from './logging.bench.js';
 import * as peers from './peers.bench.js';
@@ -39,6 +40,8 @@ const { values } = parseArgs({
     gate: { type: 'string', default: '{}' },
     /** Minutes of the seed-000 soak at the end of the run; 0 leaves it out. */
     'soak-minutes': { type: 'string', default: '10' },
+    /** Seconds each seed example runs. */
+    'example-seconds': { type: 'string', default: '20' },
   },
 });
 
@@ -70,6 +73,7 @@ const scenarios: { id: string; run: () => Promise<ScenarioResult> }[] = [
   { id: 'peers', run: () => peers.run(budget) },
   { id: 'durability', run: () => durability.run(budget) },
   { id: 'logging', run: () => logging.run(budget) },
+  { id: 'examples', run: () => examples.run(Number(values['example-seconds'])) },
   ...(Number(values['soak-minutes']) > 0 ? [{ id: 'soak', run: () => soak.run(Number(values['soak-minutes'])) }] : []),
 ];
 
