@@ -6,7 +6,8 @@ import { MEDIA_FILES_SCHEMA_VERSION, mediaFiles } from '../../src/cli/media-file
 import { compiledEntry } from '../../src/cli/package-paths.js';
 import { ERROR_CODES, open } from '../../src/index.js';
 import { tempDir } from '../support/databases.js';
-import { postgresAvailable, postgresUrl, withPostgres } from '../support/services.js';
+import { describeWithPostgres } from '../support/postgres-suite.js';
+import { postgresUrl, withPostgres } from '../support/services.js';
 import { sluice, writeSchemaModule } from './cli-support.js';
 
 const NOTES = "defineTable('notes', { columns: { id: 'integer', body: 'text' }, primaryKey: 'id' })";
@@ -114,7 +115,7 @@ describe('sluice doctor', () => {
   }, 60_000);
 });
 
-describe.skipIf(!(await postgresAvailable()))('sluice doctor and migrate on PostgreSQL', () => {
+describeWithPostgres('sluice doctor and migrate on PostgreSQL', () => {
   const dir = tempDir('sluice-cli-doctor-pg-');
   const schema = `cli_doctor_${process.pid}`;
   const url = `${postgresUrl}?schema=${schema}`;

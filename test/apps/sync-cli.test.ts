@@ -2,14 +2,13 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { compiledEntry, packageRoot } from '../../src/cli/package-paths.js';
 import { defineTable, open } from '../../src/index.js';
 import { targetSchema } from '../contract/sync/sync-support.js';
 import { tempDir } from '../support/databases.js';
-import { postgresAvailable, postgresUrl, withPostgres } from '../support/services.js';
-
-const available = await postgresAvailable();
+import { describeWithPostgres } from '../support/postgres-suite.js';
+import { postgresUrl, withPostgres } from '../support/services.js';
 
 function cli(args: string[]): Promise<{ code: number | null; body: Record<string, any> }> {
   return new Promise((resolve, reject) => {
@@ -29,7 +28,7 @@ function cli(args: string[]): Promise<{ code: number | null; body: Record<string
   });
 }
 
-describe.skipIf(!available)('sluice sync', () => {
+describeWithPostgres('sluice sync', () => {
   const dir = tempDir('sluice-sync-cli-');
   const schema = targetSchema('cli');
 

@@ -1,11 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { SluiceError } from '../../../src/index.js';
-import { postgresAvailable } from '../../support/services.js';
+import { describeWithPostgres } from '../../support/postgres-suite.js';
 import { edgeOpener, syncedKv, targetSchema } from './sync-support.js';
 
-const available = await postgresAvailable();
-
-describe.skipIf(!available)('sync.maxPending admits every write path alike', () => {
+describeWithPostgres('sync.maxPending admits every write path alike', () => {
   const schema = targetSchema('admission');
   const edges = edgeOpener(schema);
 

@@ -2,15 +2,14 @@ import { fork } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { open } from '../../../src/index.js';
 import { tempDir } from '../../support/databases.js';
-import { postgresAvailable, postgresUrl } from '../../support/services.js';
+import { describeWithPostgres } from '../../support/postgres-suite.js';
+import { postgresUrl } from '../../support/services.js';
 import { crashKv } from './crash-table.js';
 import { copyEdgeFile, missingOnTarget, range } from './edge-files.js';
 import { targetSchema } from './sync-support.js';
-
-const available = await postgresAvailable();
 
 /** Runs the window writer until it kills itself after its `killAt`-th acknowledged COMMIT. */
 function killedAfterCommit(file: string, schema: string, from: number, count: number, killAt: number, log: string): Promise<string> {
@@ -39,7 +38,7 @@ function ackedIds(log: string): number[] {
     .map(Number);
 }
 
-describe.skipIf(!available)('a crash between the target COMMIT and the local record', () => {
+describeWithPostgres('a crash between the target COMMIT and the local record', () => {
   const schema = targetSchema('window');
   const dir = tempDir('sluice-sync-window-');
 

@@ -1,9 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { defineTable } from '../../../src/index.js';
-import { postgresAvailable, withPostgres } from '../../support/services.js';
+import { describeWithPostgres } from '../../support/postgres-suite.js';
+import { withPostgres } from '../../support/services.js';
 import { edgeOpener, syncedKv, targetRows, targetSchema } from './sync-support.js';
-
-const available = await postgresAvailable();
 
 const everyType = defineTable('sync_types', {
   columns: {
@@ -26,7 +25,7 @@ const blobKeyed = defineTable('sync_blob_keys', {
   sync: true,
 });
 
-describe.skipIf(!available)('sync: poison rows, every type, many nodes', () => {
+describeWithPostgres('sync: poison rows, every type, many nodes', () => {
   const schema = targetSchema('failures');
   const edges = edgeOpener(schema);
 

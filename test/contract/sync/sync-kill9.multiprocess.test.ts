@@ -1,15 +1,15 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { open } from '../../../src/index.js';
 import { tempDir } from '../../support/databases.js';
-import { postgresAvailable, postgresUrl, withPostgres } from '../../support/services.js';
+import { describeWithPostgres } from '../../support/postgres-suite.js';
+import { postgresUrl, withPostgres } from '../../support/services.js';
 import { crashCounts, lossFigures, NOTHING_LOST, readLogFile } from './crash-check.js';
 import { crashKv } from './crash-table.js';
 import { targetSchema } from './sync-support.js';
 
-const available = await postgresAvailable();
 /** 25 kills in the default run (about 30 s); SLUICE_SOAK=1 makes it 100. */
 const KILLS = process.env.SLUICE_SOAK === '1' ? 100 : 25;
 
@@ -18,7 +18,7 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-describe.skipIf(!available)('sync survives kill -9 of the writing, shipping process', () => {
+describeWithPostgres('sync survives kill -9 of the writing, shipping process', () => {
   const schema = targetSchema('kill9');
   const dir = tempDir('sluice-sync-kill-');
 

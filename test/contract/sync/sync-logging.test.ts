@@ -1,10 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { Database, SluiceLogger } from '../../../src/index.js';
-import { postgresAvailable, withPostgres } from '../../support/services.js';
+import { describeWithPostgres } from '../../support/postgres-suite.js';
+import { withPostgres } from '../../support/services.js';
 import { copyEdgeFile, range } from './edge-files.js';
 import { edgeOpener, syncedKv, targetSchema } from './sync-support.js';
-
-const available = await postgresAvailable();
 
 interface Line {
   level: string;
@@ -43,7 +42,7 @@ async function until(check: () => boolean, ms = 5000): Promise<void> {
   }
 }
 
-describe.skipIf(!available)('sync logs', () => {
+describeWithPostgres('sync logs', () => {
   const schema = targetSchema('logging');
   const edges = edgeOpener(schema);
 

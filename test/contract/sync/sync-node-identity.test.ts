@@ -1,11 +1,10 @@
 import BetterSqlite3 from 'better-sqlite3';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { Database } from '../../../src/index.js';
-import { postgresAvailable, withPostgres } from '../../support/services.js';
+import { describeWithPostgres } from '../../support/postgres-suite.js';
+import { withPostgres } from '../../support/services.js';
 import { copyEdgeFile, missingOnTarget, range } from './edge-files.js';
 import { edgeOpener, syncedKv, targetSchema } from './sync-support.js';
-
-const available = await postgresAvailable();
 
 /** Ships only when asked, so each test decides who ships first. */
 const ON_FLUSH = { intervalMs: 3_600_000, batchSize: 5000 };
@@ -20,7 +19,7 @@ async function flushed(db: Database, errors: string[]): Promise<void> {
   await db.sync.flush().catch((error: Error) => errors.push(error.message));
 }
 
-describe.skipIf(!available)('a copied or restored edge file is not the same node', () => {
+describeWithPostgres('a copied or restored edge file is not the same node', () => {
   for (const order of ['original', 'copy'] as const) {
     const schema = targetSchema(`clone_${order}`);
     const edges = edgeOpener(schema);

@@ -1,10 +1,9 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import type { Database } from '../../../src/index.js';
-import { postgresAvailable, withPostgres } from '../../support/services.js';
+import { describeWithPostgres } from '../../support/postgres-suite.js';
+import { withPostgres } from '../../support/services.js';
 import { freezableProxy, missingOnTarget, range } from './edge-files.js';
 import { edgeOpener, syncedKv, targetSchema } from './sync-support.js';
-
-const available = await postgresAvailable();
 
 async function until<T>(what: string, read: () => T | Promise<T>, ok: (value: T) => boolean, timeoutMs: number): Promise<T> {
   const deadline = performance.now() + timeoutMs;
@@ -18,7 +17,7 @@ async function until<T>(what: string, read: () => T | Promise<T>, ok: (value: T)
 
 const targetOf = (db: Database) => () => db.sync.status().target;
 
-describe.skipIf(!available)('sync status tells the truth', () => {
+describeWithPostgres('sync status tells the truth', () => {
   const schema = targetSchema('status');
   const edges = edgeOpener(schema);
   const proxies: Awaited<ReturnType<typeof freezableProxy>>[] = [];

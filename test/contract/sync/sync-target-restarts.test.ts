@@ -1,14 +1,15 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { open } from '../../../src/index.js';
 import { tempDir } from '../../support/databases.js';
-import { throwawayPostgres, throwawayPostgresSupported } from '../../support/throwaway-postgres.js';
+import { describeWithThrowawayPostgres } from '../../support/postgres-suite.js';
+import { throwawayPostgres } from '../../support/throwaway-postgres.js';
 import { crashCounts, lossFigures, NOTHING_LOST, readLog } from './crash-check.js';
 import { crashKv } from './crash-table.js';
 
 /** 10 restarts in the default run; SLUICE_SOAK=1 makes it 40. */
 const RESTARTS = process.env.SLUICE_SOAK === '1' ? 40 : 10;
 
-describe.skipIf(!throwawayPostgresSupported())('sync across target restarts and killed connections', () => {
+describeWithThrowawayPostgres('sync across target restarts and killed connections', () => {
   const server = throwawayPostgres();
   const dir = tempDir('sluice-sync-restart-');
 

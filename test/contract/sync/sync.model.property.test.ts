@@ -1,12 +1,11 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { type Database, defineTable, open } from '../../../src/index.js';
 import { tempDir } from '../../support/databases.js';
-import { postgresAvailable, withPostgres } from '../../support/services.js';
+import { describeWithPostgres } from '../../support/postgres-suite.js';
+import { withPostgres } from '../../support/services.js';
 import { targetSchema } from './sync-support.js';
-
-const available = await postgresAvailable();
 
 const modelKv = defineTable('sync_model_kv', {
   columns: { id: 'integer', version: 'integer', blob: 'blob?' },
@@ -66,7 +65,7 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ op: fc.constant('outage' as const), down: fc.boolean() }) },
 );
 
-describe.skipIf(!available)('sync against a model', () => {
+describeWithPostgres('sync against a model', () => {
   const dir = tempDir('sluice-sync-model-');
   const proxies: Awaited<ReturnType<typeof outageProxy>>[] = [];
   afterAll(async () => {

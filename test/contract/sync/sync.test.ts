@@ -1,11 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { defineTable, SluiceError } from '../../../src/index.js';
-import { postgresAvailable, withPostgres } from '../../support/services.js';
+import { describeWithPostgres } from '../../support/postgres-suite.js';
+import { withPostgres } from '../../support/services.js';
 import { edgeOpener, syncedFiles, syncedKv, targetRows, targetSchema } from './sync-support.js';
 
-const available = await postgresAvailable();
-
-describe.skipIf(!available)('sync to PostgreSQL', () => {
+describeWithPostgres('sync to PostgreSQL', () => {
   const schema = targetSchema('basic');
   const edges = edgeOpener(schema);
 

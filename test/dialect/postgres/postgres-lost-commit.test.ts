@@ -1,6 +1,7 @@
 import pg from 'pg';
-import { describe, expect, it } from 'vitest';
-import { type ThrowawayPostgres, throwawayPostgres, throwawayPostgresSupported } from '../../support/throwaway-postgres.js';
+import { expect, it } from 'vitest';
+import { describeWithThrowawayPostgres } from '../../support/postgres-suite.js';
+import { type ThrowawayPostgres, throwawayPostgres } from '../../support/throwaway-postgres.js';
 import { postgresSchema } from './support/postgres-schema.js';
 import { events, sleep } from './support/write-load.js';
 
@@ -54,7 +55,7 @@ function consumeIds(server: ThrowawayPostgres, count: number): { done: Promise<n
   return { done };
 }
 
-describe.skipIf(!throwawayPostgresSupported())('PostgreSQL crash during COMMIT', () => {
+describeWithThrowawayPostgres('PostgreSQL crash during COMMIT', () => {
   const cluster = throwawayPostgres();
 
   it('acknowledges no write whose COMMIT a crash cut short, even when its transaction id is reused', async () => {

@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
-import { type ThrowawayPostgres, throwawayPostgres, throwawayPostgresSupported } from '../../support/throwaway-postgres.js';
+import { expect, it } from 'vitest';
+import { describeWithThrowawayPostgres } from '../../support/postgres-suite.js';
+import { type ThrowawayPostgres, throwawayPostgres } from '../../support/throwaway-postgres.js';
 import { postgresSchema } from './support/postgres-schema.js';
 import { events, missing, sleep, startLoad } from './support/write-load.js';
 
@@ -18,7 +19,7 @@ const restarts: ReadonlyArray<{ how: string; restart: (server: ThrowawayPostgres
   },
 ];
 
-describe.skipIf(!throwawayPostgresSupported())('PostgreSQL server restart', () => {
+describeWithThrowawayPostgres('PostgreSQL server restart', () => {
   const cluster = throwawayPostgres();
 
   for (const { how, restart } of restarts) {
