@@ -442,7 +442,10 @@ export class PostgresBatchRunner {
    */
   async #commit(conn: PgConnection, marker: string, backend: { pid: number; xid: string }, ops: readonly WriteOp[]): Promise<void> {
     try {
-      await conn.query('commit');
+      // lock_timeout bounds waits on rows, not the COMMIT: a transaction that NOTIFYs (the workers'
+      // wake-up trigger) takes PostgreSQL's one notify-queue lock at commit, and under many
+      // instances committing at once that wait must not fail a batch that has already written.
+      await conn.query('set local lock_timeout = 0; commit');
       return;
     } catch (error) {
       if (!conn.broken && !isConnectionLoss(error)) throw error;
