@@ -75,7 +75,9 @@ describe('sluice serve', () => {
       }
     };
     const clients = Array.from({ length: 32 }, (_, i) => client(i));
-    await new Promise((r) => setTimeout(r, 1500));
+    // The signal lands mid-load: after 100 acknowledged writes (however long a loaded machine takes), not after a fixed time.
+    const loadStarted = Date.now();
+    while (acknowledged.length <= 100 && Date.now() - loadStarted < 60_000) await new Promise((r) => setTimeout(r, 20));
     const beforeSignal = acknowledged.length;
     server.child.kill('SIGTERM');
     const [code] = await once(server.child, 'exit');

@@ -162,6 +162,17 @@ forEachDialect('writes and reads', (t) => {
 describe('the package entry', () => {
   it('exports the public surface', async () => {
     const entry = await import('../../src/index.js');
-    expect(Object.keys(entry).sort()).toEqual(['COLUMN_TYPES', 'Database', 'ERROR_CODES', 'SluiceError', 'defineTable', 'open']);
+    expect(Object.keys(entry).sort()).toEqual([
+      'COLUMN_TYPES',
+      'Database',
+      'ERROR_CODES',
+      'PROFILES',
+      'SluiceError',
+      'defineRollup',
+      'defineTable',
+      'fromEnv',
+      'open',
+      'resolveEnvConfig',
+    ]);
   });
 });
