@@ -176,7 +176,7 @@ export class EventFeed {
       const states: Record<string, number> = {};
       let total = 0;
       for (const state of table.lifecycle.states) {
-        const n = await handle.count({ [column]: state } as never, { cache: false });
+        const n = await handle.count({ [column]: state }, { cache: false });
         states[state] = n;
         total += n;
       }
