@@ -1,5 +1,6 @@
 // What Sluice's own tools (the CLI, the coming server) need beyond the public entry, and users
 // should not build on: it may change in any release.
+export { stderrLogger } from './core/logger.js';
 export { closestName, describeValue } from './core/sluice-error.js';
 export { parseUrl } from './dialect/create-dialect.js';
 export { offsetInitSql, type UpsertFlavor, upsertFromSql } from './dialect/postgres/opengauss-upsert.js';
