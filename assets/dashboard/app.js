@@ -85,7 +85,10 @@
       if (!card) {
         card = el('div', { className: 'card' });
         card.dataset.table = t.name;
-        card.append(el('h2', { textContent: t.name }), el('div', { className: 'total' }), el('div', { className: 'states' }));
+        const title = el('h2', { textContent: t.name });
+        // A rollup is a summary the database keeps from its source: say so, and of what.
+        if (t.rollup) title.append(el('span', { className: 'kind', textContent: `rollup of ${t.rollup.source} per ${t.rollup.every}` }));
+        card.append(title, el('div', { className: 'total' }), el('div', { className: 'states' }));
         box.append(card);
       }
       card.querySelector('.total').textContent = fmt(c.total);
@@ -111,8 +114,29 @@
   }
   const ratio = (tier) => (tier && tier.hits + tier.misses > 0 ? `${fmt((100 * tier.hits) / (tier.hits + tier.misses), 1)} % of ${fmt(tier.hits + tier.misses)}` : 'no reads');
 
+  // Firing rules first, then pending, then the quiet ones; the box turns red while any fires.
+  const ORDER = { firing: 0, pending: 1, ok: 2 };
+  function renderAlerts(rules) {
+    if (!rules) return;
+    $('alerts').hidden = false;
+    const sorted = [...rules].sort((a, b) => (ORDER[a.state] ?? 3) - (ORDER[b.state] ?? 3) || a.name.localeCompare(b.name));
+    const firing = sorted.filter((r) => r.state === 'firing').length;
+    $('alerts').classList.toggle('firing', firing > 0);
+    $('alerts-summary').textContent = firing > 0 ? `${firing} firing of ${rules.length}` : `none firing (${rules.length} rules)`;
+    $('alerts-list').replaceChildren(
+      ...sorted.map((r) => {
+        const item = el('li', { className: `alert ${r.state}`, title: r.lastError || (r.since ? `since ${r.since}` : '') }, `${r.name} · ${r.state}`);
+        if (r.value !== null && r.value !== undefined) item.append(` · ${fmt(r.value, 2)}`);
+        item.dataset.rule = r.name;
+        item.dataset.state = r.state;
+        return item;
+      }),
+    );
+  }
+
   function renderSnapshot(s) {
     const st = s.stats;
+    renderAlerts(s.alerts);
     $('dialect').textContent = st.dialect;
     renderCards(s.tables);
     dl('gate', [
@@ -192,6 +216,7 @@
       for (const p of payload) addPoint(p);
       drawCharts();
     } else if (event === 'counts') renderCards(payload);
+    else if (event === 'alert') console.info(`alert ${payload.name} ${payload.event}`);
     else if (event === 'snapshot') {
       addPoint(payload.point);
       drawCharts();

@@ -14,6 +14,8 @@ export interface CacheStats {
   l2: TierStats &
     Omit<RedisTierCounters, 'hits' | 'misses'> & {
       enabled: boolean;
+      /** A Redis URL was given (redisUrl): the tier runs for derived values and invalidations even when no table reads through L2. */
+      configured: boolean;
       /** 'trusted' only while a recent keepalive proves the channel delivers; 'down' when Redis is unreachable (degraded: reads go to the database). */
       state: RedisTierState;
       /** Other instances' invalidations are proven to reach us: L2 is read, L1 entries live their TTL. */

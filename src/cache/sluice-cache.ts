@@ -212,6 +212,7 @@ export class SluiceCache implements CacheContext, DerivedCacheApi {
       l2: {
         ...tierStats(t?.hits ?? 0, t?.misses ?? 0),
         enabled: this.#tier !== undefined && this.#anyL2,
+        configured: this.#tier !== undefined,
         state: this.#tier?.state ?? 'down',
         trusted: this.#tier?.trusted ?? false,
         connected: this.#tier?.connected ?? false,

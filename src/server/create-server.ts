@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Database } from '../index.js';
 import { SluiceError } from '../index.js';
-import { type AnyTableDef, closestName, tasksTable } from '../internal.js';
+import { type AnyTableDef, closestName, rollupOf, tasksTable } from '../internal.js';
 import { BearerAuth } from './bearer-auth.js';
 import { answerClientError, frameworkError, MAX_PARAM_LENGTH } from './client-errors.js';
 import { loadDashboardAssets } from './dashboard-assets.js';
@@ -139,6 +139,14 @@ function notFound(method: string, url: string, tables: ReadonlyMap<string, { def
       );
     }
     const rest = match[2] ?? '';
+    const rollup = rollupOf(entry.def);
+    if (rollup && method !== 'GET' && method !== 'HEAD') {
+      return new HttpError(
+        404,
+        'NOT_FOUND',
+        `${name} is a rollup of ${rollup.source.name}, kept by the database with every write to it: it is read-only here. Write ${rollup.source.name} instead.`,
+      );
+    }
     if (/\/history$/.test(rest) && entry.def.lifecycle) {
       const why = !entry.def.lifecycle.history
         ? 'keeps no history (lifecycle.history is off)'

@@ -1,6 +1,7 @@
 import type { Database, SyncApi } from '../index.js';
 import type { AnyTableDef } from '../internal.js';
-import { cutStrings, snapshotFrame } from './event-frames.js';
+import { cutStrings, frame, MAX_FRAME_BYTES, snapshotFrame } from './event-frames.js';
+import { alertJson, alertsOf } from './ops-state.js';
 import type { RecentErrors } from './recent-errors.js';
 
 /** One point of the dashboard's charts. */
@@ -27,6 +28,8 @@ export interface Snapshot {
   stats: ReturnType<Database['stats']>;
   tables: Record<string, TableCounts>;
   sync?: unknown;
+  /** Every alert rule's state (absent without rules): the dashboard's first screen shows the firing ones. */
+  alerts?: readonly unknown[];
   errors: readonly unknown[];
 }
 
@@ -53,6 +56,8 @@ export class EventFeed {
   #lastTick = performance.now();
   #counting = false;
   #last: string | undefined;
+  /** Each alert rule's state at the last tick, to tell when one fires or resolves. */
+  readonly #alertStates = new Map<string, string>();
 
   constructor(db: Database, tables: readonly AnyTableDef[], errors: RecentErrors, sync: SyncApi | undefined, intervalMs: number) {
     this.#db = db;
@@ -121,14 +126,38 @@ export class EventFeed {
     };
     this.#history.push(point);
     if (this.#history.length > HISTORY_POINTS) this.#history.shift();
+    const alerts = this.#alerts();
     if (this.#subscribers.size === 0 || this.#counting) return;
     this.#counting = true;
-    void this.#publish(point, stats).finally(() => {
+    void this.#publish(point, stats, alerts).finally(() => {
       this.#counting = false;
     });
   }
 
-  async #publish(point: SeriesPoint, stats: ReturnType<Database['stats']>): Promise<void> {
+  /**
+   * The alert rules' states now (undefined without rules). A rule that fired or resolved since
+   * the last tick goes out at once as an `alert` event, so a viewer hears of it without
+   * comparing snapshots.
+   */
+  #alerts(): unknown[] | undefined {
+    const api = alertsOf(this.#db);
+    if (!api) return undefined;
+    const rules = api.status().map(alertJson);
+    for (const rule of rules) {
+      const name = String(rule.name);
+      const before = this.#alertStates.get(name) ?? 'ok';
+      this.#alertStates.set(name, String(rule.state));
+      const event =
+        rule.state === 'firing' && before !== 'firing' ? 'firing' : before === 'firing' && rule.state !== 'firing' ? 'resolved' : undefined;
+      if (event === undefined) continue;
+      const text = frame('alert', cutStrings({ event, ...rule }));
+      if (text.length > MAX_FRAME_BYTES) continue;
+      for (const send of this.#subscribers) send(text);
+    }
+    return cutStrings(rules) as unknown[];
+  }
+
+  async #publish(point: SeriesPoint, stats: ReturnType<Database['stats']>, alerts: unknown[] | undefined): Promise<void> {
     const tables: Record<string, TableCounts> = {};
     for (const table of this.#tables) {
       const cached = this.#counts.get(table.name);
@@ -159,6 +188,7 @@ export class EventFeed {
       stats,
       tables,
       ...(sync === undefined ? {} : { sync }),
+      ...(alerts === undefined ? {} : { alerts }),
       errors: this.#errors.list(),
     };
     const frame = snapshotFrame(snapshot);
@@ -176,7 +206,7 @@ export class EventFeed {
       const states: Record<string, number> = {};
       let total = 0;
       for (const state of table.lifecycle.states) {
-        const n = await handle.count({ [column]: state } as never, { cache: false });
+        const n = await handle.count({ [column]: state }, { cache: false });
         states[state] = n;
         total += n;
       }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { SluiceError } from '../../index.js';
+import { SluiceError, type SluiceLogger } from '../../index.js';
+import { stderrLogger } from '../../internal.js';
 import { type CommonOptions, commandAction, wholeNumber, withCommonOptions } from '../cli-command.js';
 import { resolveTarget, schemaToWrite, type TargetOptions, withSchemaOptions } from '../command-target.js';
 import { openDatabase } from '../open-database.js';
@@ -43,12 +44,10 @@ export function registerServe(program: Command): void {
         // Loaded through the package's own name: the CLI reaches the server as any user would.
         const { createServer } = await import('sluice/server');
         let report: (source: string, error: unknown) => void = () => {};
-        const db = await openDatabase(target.url, schema, {
-          onError: (error) => {
-            console.error('[sluice]', error);
-            report('database', error);
-          },
-        });
+        // No onError: the library's own handler folds repeated failures (one line per distinct
+        // error per interval, no stack) before they reach this logger, which also shows them on
+        // the dashboard. A file served before it is migrated fails every reaper tick.
+        const db = await openDatabase(target.url, schema, { logger: dashboardLogger((error) => report('database', error)) });
         let demo: DemoScenario | undefined;
         try {
           if (options.demo || options.migrate) await db.migrate();
@@ -88,6 +87,18 @@ export function registerServe(program: Command): void {
         }
       }),
     );
+}
+
+/** Errors (already folded by the library) on stderr and among the dashboard's last errors. */
+function dashboardLogger(report: (error: Error) => void): SluiceLogger {
+  const stderr = stderrLogger();
+  return {
+    ...stderr,
+    error: (fields, message) => {
+      stderr.error(fields, message);
+      report(Object.assign(new Error(message ?? String(fields.message ?? 'error')), { code: fields.code ?? fields.name ?? 'ERROR' }));
+    },
+  };
 }
 
 function writeToken(options: ServeOptions): string | undefined {

@@ -17,7 +17,6 @@ export function registerLifecycleRoutes(app: FastifyInstance, kit: RecordKit): v
 function registerTransitionRoute(app: FastifyInstance, kit: RecordKit): void {
   const { def, schemas, base, tags, keyParam, table, rowOut } = kit;
   const states = { type: 'string', enum: schemas.states };
-  const stateColumn = def.lifecycle!.column.name;
   app.post<{
     Params: KeyParams;
     Querystring: WriteQuery;
@@ -52,16 +51,14 @@ function registerTransitionRoute(app: FastifyInstance, kit: RecordKit): void {
     async (request) => {
       const key = parseKey(def, request.params.key);
       const { to, from, token, set } = request.body;
-      const result = (await table().transition(key, to, {
+      const result = await table().transition(key, to, {
         ...kit.writeOptions(request),
         ...(from === undefined ? {} : { from }),
         ...(token === undefined ? {} : { token }),
-        ...(set === undefined ? {} : { set: decodeRow(def, set) as never }),
+        ...(set === undefined ? {} : { set: decodeRow(def, set) }),
         returning: 'row',
-      })) as { applied: boolean; state?: string; row: Record<string, unknown> };
-      // The library names the state itself (or will); the returned row says the same until then.
-      const state = result.state ?? (result.row[stateColumn] as string);
-      return { applied: result.applied, state, row: rowOut(result.row) };
+      });
+      return { applied: result.applied, state: result.state, row: rowOut(result.row) };
     },
   );
 }
@@ -151,8 +148,8 @@ function registerClaimRoute(app: FastifyInstance, kit: RecordKit): void {
         limit,
         leaseMs,
         owner,
-        ...(where === undefined ? {} : { where: decodeFilter(def, where) as never }),
-        ...(orderBy === undefined ? {} : { orderBy: parseOrderBy(orderBy) as never }),
+        ...(where === undefined ? {} : { where: decodeFilter(def, where) }),
+        ...(orderBy === undefined ? {} : { orderBy: parseOrderBy(orderBy) }),
       });
       return { rows: rows.map(rowOut) };
     },

@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { SluiceError } from '../../index.js';
 import type { AnyTableDef } from '../../internal.js';
+import type { JsonRow } from '../json-table.js';
 import { ERROR_RESPONSES } from '../route-schemas.js';
 import { decodeRow } from '../table-schemas.js';
 import { PRIORITY, type RecordKit, refuseUnknownColumns, type WriteQuery } from './record-kit.js';
 
-type InputRow = Record<string, unknown>;
 type WriteOptions = ReturnType<RecordKit['writeOptions']>;
 interface Written {
   row: unknown;
@@ -25,7 +25,7 @@ export function registerRecordInsertRoute(app: FastifyInstance, kit: RecordKit):
   const rowsOut = { type: 'object', properties: { rows: { type: 'array', items: schemas.row } }, required: ['rows'] };
   const stored = (description: string) => ({ description, anyOf: [schemas.row, rowsOut] });
 
-  app.post<{ Querystring: WriteQuery & { upsert?: boolean }; Body: InputRow | InputRow[] }>(
+  app.post<{ Querystring: WriteQuery & { upsert?: boolean }; Body: JsonRow | JsonRow[] }>(
     `${base}/records`,
     {
       config: { write: true },
@@ -59,7 +59,8 @@ export function registerRecordInsertRoute(app: FastifyInstance, kit: RecordKit):
     async (request, reply) => {
       const options = kit.writeOptions(request);
       const array = Array.isArray(request.body);
-      const rows = (array ? (request.body as InputRow[]) : [request.body as InputRow]).map((row) => decodeRow(def, row));
+      const body = request.body;
+      const rows = (Array.isArray(body) ? body : [body]).map((row) => decodeRow(def, row));
       const existing = request.query.upsert ? await existingKeys(kit, rows) : undefined;
       const written = await settle(
         kit,
@@ -95,14 +96,14 @@ function checkRows(def: AnyTableDef, body: unknown, max: number): void {
  * writer created in between fails that insert on its key and is upserted after all. 200 can be
  * wrong only when another writer deletes the row between the lookup and the write.
  */
-function writeRow(kit: RecordKit, row: InputRow, existing: Set<string> | undefined, options: WriteOptions): Promise<Written> {
+function writeRow(kit: RecordKit, row: JsonRow, existing: Set<string> | undefined, options: WriteOptions): Promise<Written> {
   const handle = kit.table();
   const inserted = (stored: unknown) => ({ row: stored, created: true });
-  if (existing === undefined) return handle.insert(row as never, options).then(inserted);
-  const replace = () => handle.upsert(row as never, options).then((stored) => ({ row: stored, created: false }));
+  if (existing === undefined) return handle.insert(row, options).then(inserted);
+  const replace = () => handle.upsert(row, options).then((stored) => ({ row: stored, created: false }));
   const key = keyText(kit.def, row);
   if (key !== undefined && existing.has(key)) return replace();
-  return handle.insert(row as never, options).then(inserted, (error: unknown) => {
+  return handle.insert(row, options).then(inserted, (error: unknown) => {
     if (key !== undefined && SluiceError.is(error, 'CONSTRAINT')) return replace();
     throw error;
   });
@@ -123,13 +124,13 @@ async function settle(kit: RecordKit, writes: Promise<Written>[], array: boolean
   );
 }
 
-async function existingKeys(kit: RecordKit, rows: readonly InputRow[]): Promise<Set<string>> {
+async function existingKeys(kit: RecordKit, rows: readonly JsonRow[]): Promise<Set<string>> {
   const columns = kit.def.primaryKey;
   const keyed = rows.filter((row) => keyText(kit.def, row) !== undefined);
   const found = new Set<string>();
   for (let i = 0; i < keyed.length; i += LOOKUP_CHUNK) {
     const chunk = keyed.slice(i, i + LOOKUP_CHUNK);
-    const keyOf = (row: InputRow) => Object.fromEntries(columns.map((c) => [c.name, row[c.name]]));
+    const keyOf = (row: JsonRow) => Object.fromEntries(columns.map((c) => [c.name, row[c.name]]));
     // One row (the common upsert) is a plain key lookup, the cheapest statement there is.
     const where =
       chunk.length === 1
@@ -137,17 +138,14 @@ async function existingKeys(kit: RecordKit, rows: readonly InputRow[]): Promise<
         : columns.length === 1
           ? { [columns[0]!.name]: { $in: chunk.map((row) => row[columns[0]!.name]) } }
           : { $or: chunk.map(keyOf) };
-    const rowsFound = await kit.read(
-      kit.table().find({ where: where as never, limit: chunk.length, cache: false }),
-      `Looking up ${kit.def.name}`,
-    );
-    for (const row of rowsFound) found.add(keyText(kit.def, row as InputRow)!);
+    const rowsFound = await kit.read(kit.table().find({ where: where, limit: chunk.length, cache: false }), `Looking up ${kit.def.name}`);
+    for (const row of rowsFound) found.add(keyText(kit.def, row)!);
   }
   return found;
 }
 
 /** The key of a row as text, equal for equal keys however the value was given (a Date or epoch ms); undefined when a key column is missing. */
-function keyText(def: AnyTableDef, row: InputRow): string | undefined {
+function keyText(def: AnyTableDef, row: JsonRow): string | undefined {
   const parts: unknown[] = [];
   for (const column of def.primaryKey) {
     const value = row[column.name];

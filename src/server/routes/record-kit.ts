@@ -1,13 +1,12 @@
 import type { FastifyRequest } from 'fastify';
-import type { Table } from '../../index.js';
 import { SluiceError } from '../../index.js';
 import { type AnyTableDef, closestName, describeValue } from '../../internal.js';
 import { withDeadline } from '../deadline.js';
 import { HttpError } from '../http-errors.js';
+import { type JsonTable, jsonTable } from '../json-table.js';
 import type { ServerContext } from '../server-context.js';
 import { encodeRow, type JsonSchema, type TableSchemas } from '../table-schemas.js';
 
-export type AnyTable = Table<any>;
 export interface KeyParams {
   key: string;
 }
@@ -29,7 +28,7 @@ export interface RecordKit {
   readonly base: string;
   readonly tags: string[];
   readonly keyParam: JsonSchema;
-  table(): AnyTable;
+  table(): JsonTable;
   writeOptions(request: FastifyRequest<{ Querystring: WriteQuery }>): { timeoutMs: number; priority?: WriteQuery['priority'] };
   /** A read under the request deadline. */
   read<T>(work: Promise<T>, what: string): Promise<T>;
@@ -58,7 +57,7 @@ export function recordKit(ctx: ServerContext, def: AnyTableDef, schemas: TableSc
       },
       required: ['key'],
     },
-    table: () => ctx.db.table(def) as AnyTable,
+    table: () => jsonTable(ctx.db, def),
     writeOptions: (request) => ({
       timeoutMs: requestTimeoutMs,
       ...(request.query.priority ? { priority: request.query.priority } : {}),

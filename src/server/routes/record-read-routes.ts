@@ -38,8 +38,8 @@ export function registerRecordReadRoutes(app: FastifyInstance, kit: RecordKit): 
       const { where, orderBy, limit, after } = request.query;
       const page = await read(
         table().page({
-          where: decodeFilter(def, parseJsonParameter('where', where)) as never,
-          orderBy: parseOrderBy(orderBy) as never,
+          where: decodeFilter(def, parseJsonParameter('where', where)),
+          orderBy: parseOrderBy(orderBy),
           limit: limit ?? Math.min(100, maxLimit),
           after: after === undefined || after === '' ? null : after,
         }),
@@ -62,7 +62,7 @@ export function registerRecordReadRoutes(app: FastifyInstance, kit: RecordKit): 
     },
     async (request) => {
       const where = decodeFilter(def, parseJsonParameter('where', request.query.where));
-      return { count: await read(table().count(where as never), `Counting ${def.name}`) };
+      return { count: await read(table().count(where), `Counting ${def.name}`) };
     },
   );
 

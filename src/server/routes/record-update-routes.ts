@@ -63,7 +63,7 @@ function registerPatchRoute(app: FastifyInstance, kit: RecordKit): void {
         const current = await table().get(key);
         if (current === undefined) throw kit.notFound(request.params.key);
         if (ifMatch.trim() !== '*') {
-          const out = rowOut(current) as Record<string, unknown>;
+          const out = rowOut(current);
           if (!ifMatch.split(',').some((tag) => tag.trim() === rowEtag(out))) {
             throw new HttpError(
               412,
@@ -71,13 +71,13 @@ function registerPatchRoute(app: FastifyInstance, kit: RecordKit): void {
               `${def.name} ${JSON.stringify(request.params.key)} changed since that ETag was read; GET it again.`,
             );
           }
-          const unchanged = unchangedFilter(def, current as Record<string, unknown>);
+          const unchanged = unchangedFilter(def, current);
           where = userWhere ? { $and: [unchanged, userWhere] } : unchanged;
         }
       }
-      const row = await table().update(key, decodeRow(def, request.body) as never, {
+      const row = await table().update(key, decodeRow(def, request.body), {
         ...kit.writeOptions(request),
-        ...(where ? { where: where as never } : {}),
+        ...(where ? { where: where } : {}),
         returning: 'row',
       });
       const out = rowOut(row);

@@ -50,7 +50,7 @@ export function registerTaskRoutes(app: FastifyInstance, ctx: ServerContext, tas
       },
     },
     async (request) => {
-      const task = await ctx.db.table(tasksDef(ctx)).get(request.params.id as never);
+      const task = await ctx.db.table(tasksDef(ctx)).get(request.params.id);
       if (!task) throw new HttpError(404, 'NOT_FOUND', `There is no task ${JSON.stringify(request.params.id)}.`);
       return task;
     },
