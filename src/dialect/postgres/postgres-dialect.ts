@@ -52,7 +52,7 @@ import { MIGRATIONS_TABLE, type MigrationSession, runMigrations } from '../migra
 import type { WriteOp } from '../write-op.js';
 import { MAX_BOUND_VALUES, POSTGRES_CAPABILITIES, PostgresBatchRunner } from './postgres-batch.js';
 import { createPostgresBuilder, postgresDdlFlavor, quoteIdentifier } from './postgres-builder.js';
-import { ChangeListener } from './postgres-change-listener.js';
+import { ChangeListener, type ForeignChangeListener } from './postgres-change-listener.js';
 import { postgresCodec } from './postgres-codec.js';
 import { ensureCommitMarkers } from './postgres-commit.js';
 import {
@@ -188,10 +188,14 @@ export class PostgresDialect implements Dialect {
   #changes: ChangeListener | undefined;
   #replicas: ReplicaRouter | undefined;
 
-  /** Foreign commits by table, from the NOTIFY triggers on lifecycle tables; absent behind a pooler. */
-  get onForeignChange(): ((listener: (table: string) => void) => () => void) | undefined {
+  /** Foreign commits by table (and key, for cached tables), from the NOTIFY triggers; absent behind a pooler. */
+  get onForeignChange(): ((listener: ForeignChangeListener) => () => void) | undefined {
     const changes = this.#changes;
     return changes && ((listener) => changes.subscribe(listener));
+  }
+
+  foreignChangesLive(): boolean {
+    return this.#changes?.connected === true;
   }
 
   /** The LISTEN connection, for status and for tests that cut it. */
