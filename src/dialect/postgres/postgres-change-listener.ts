@@ -31,6 +31,7 @@ export class ChangeListener {
   readonly #driver: PostgresDriver;
   readonly #schema: () => string;
   readonly #ownPid: (pid: number) => boolean;
+  readonly #beforeDispatch: () => void;
   readonly #listeners = new Set<ForeignChangeListener>();
   #connection: PgListening | undefined;
   #connecting = false;
@@ -41,7 +42,18 @@ export class ChangeListener {
   reconnects = 0;
   notifications = 0;
 
-  constructor(options: PgConnectionOptions, driver: PostgresDriver, schema: () => string, ownPid: (pid: number) => boolean) {
+  /**
+   * `beforeDispatch` runs once per foreign change before any listener hears of it: the read
+   * replicas then wait for the primary's position, so a cache refilled on the news reads the change.
+   */
+  constructor(
+    options: PgConnectionOptions,
+    driver: PostgresDriver,
+    schema: () => string,
+    ownPid: (pid: number) => boolean,
+    beforeDispatch: () => void = () => {},
+  ) {
+    this.#beforeDispatch = beforeDispatch;
     this.#options = options;
     this.#driver = driver;
     this.#schema = schema;
@@ -79,6 +91,7 @@ export class ChangeListener {
       if (this.#attempt > 0) {
         this.reconnects++;
         // Changes made while we were away went unheard: every listener looks once.
+        this.#beforeDispatch();
         for (const listener of this.#listeners) listener('*');
       }
       this.#attempt = 0;
@@ -118,6 +131,7 @@ export class ChangeListener {
     this.notifications++;
     const table = qualified.slice(dot + 1);
     const keys = space2 < 0 ? undefined : parseKeys(rest.slice(space2 + 1));
+    this.#beforeDispatch();
     for (const listener of this.#listeners) listener(table, keys);
   }
 

@@ -180,6 +180,8 @@ export class PostgresDialect implements Dialect {
         driver,
         () => schema,
         (pid) => pid === writer.pid,
+        // A foreign commit is read from a replica only once the replica holds it, as our own are.
+        () => dialect.#replicas?.noteCommit(),
       );
     }
     return dialect;
