@@ -31,6 +31,10 @@ export class ReplicaRouter {
   readonly #timer: NodeJS.Timeout;
   /** The primary's WAL position after our last commit (a promise while it is being read). */
   #required: bigint | Promise<bigint> = 0n;
+  /** The last position read issued; the next one starts after it. */
+  #tail: Promise<bigint> = Promise.resolve(0n);
+  /** A position read is queued behind #tail and not yet sent. */
+  #queued = false;
   #next = 0;
   readonly readsByTarget = { primary: 0, replica: 0 };
   readonly fallbacks: Record<FallbackReason, number> = { down: 0, lagging: 0, behind: 0, failed: 0 };
@@ -49,19 +53,27 @@ export class ReplicaRouter {
   }
 
   /**
-   * Called once a commit of ours has returned, before its writes are acknowledged: the position is
-   * read right after, so it is at or past the commit. Reads issued meanwhile wait for it. If it
-   * cannot be read, reads go to the primary until a later commit's position is known.
+   * Called once a commit of ours has returned, before its writes are acknowledged (and before a
+   * foreign commit's notification is passed on): the position is read after the call, so it is
+   * at or past that commit. Reads issued meanwhile wait for it. Position reads run one at a time;
+   * calls made while one is queued and not yet sent share it, so a burst of commits costs one
+   * or two round trips, not one each. A position that cannot be read sends reads to the primary
+   * until a later one can.
    */
   noteCommit(): void {
-    const before = this.#required;
-    const reading = Promise.all([before, this.#primary.query('select pg_current_wal_lsn()::text as lsn')]).then(
-      ([earlier, { rows }]) => {
+    if (this.#queued) return;
+    this.#queued = true;
+    const reading = this.#tail.then(async () => {
+      this.#queued = false;
+      try {
+        const { rows } = await this.#primary.query('select pg_current_wal_lsn()::text as lsn');
         const at = parseLsn(rows[0]?.lsn);
-        return at > earlier ? at : earlier;
-      },
-      () => UNKNOWN_POSITION,
-    );
+        return at < 0n ? UNKNOWN_POSITION : at;
+      } catch {
+        return UNKNOWN_POSITION;
+      }
+    });
+    this.#tail = reading;
     this.#required = reading;
     void reading.then((at) => {
       if (this.#required === reading) this.#required = at;
