@@ -57,6 +57,19 @@ export class CacheMetrics {
       (s) => s.foreignFlushes,
     );
     counter('sluice_cache_invalidations_total', 'Keys invalidated by commits.', (s) => s.invalidations);
+    counter(
+      'sluice_cache_foreign_invalidations_total',
+      "Rows or tables dropped because PostgreSQL notified another client's commit.",
+      (s) => s.foreignInvalidations,
+    );
+    new Gauge({
+      name: 'sluice_cache_foreign_writes_notified',
+      help: "1 while other clients' commits reach the cache by PostgreSQL NOTIFY (or data_version); 0 when only staleBoundMs bounds them.",
+      registers: [registry],
+      collect() {
+        this.set(read().foreignWrites === 'bound-only' ? 0 : 1);
+      },
+    });
     new Gauge({
       name: 'sluice_cache_entries',
       help: 'Rows held in the in-process cache.',

@@ -47,6 +47,14 @@ export interface CacheStats {
   /** Whole-cache drops because data_version showed a commit by another connection. */
   foreignFlushes: number;
   dataVersionChecks: number;
+  /**
+   * How writes by other clients reach this cache: 'watched' (SQLite's data_version), 'notified'
+   * (PostgreSQL NOTIFY with the changed keys, listener up), 'private' (none can exist), or
+   * 'bound-only' (no listener, or behind a pooler: entries live at most staleBoundMs).
+   */
+  foreignWrites: 'watched' | 'notified' | 'private' | 'bound-only';
+  /** Rows and tables dropped because another client's commit was notified (PostgreSQL). */
+  foreignInvalidations: number;
   /** What the read path promises: a commit made elsewhere is seen within this bound. */
   staleBoundMs: number;
   tables: Record<string, { hits: number; misses: number; entries: number; loads: number; queryHits: number; queryMisses: number }>;

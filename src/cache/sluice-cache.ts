@@ -16,8 +16,8 @@ import { type CacheContext, TableCache } from './table-cache.js';
 export interface SluiceCacheSetup {
   readonly options: ResolvedCacheOptions;
   readonly tables: readonly AnyTableDef[];
-  /** The dialect, asked by capability for a data_version source (SQLite) or nothing (PostgreSQL). */
-  readonly dialect: Pick<Dialect, 'capabilities' | 'dataVersion'>;
+  /** The dialect, asked by capability for a data_version source (SQLite) or foreign-change notifications (PostgreSQL). */
+  readonly dialect: Pick<Dialect, 'capabilities' | 'dataVersion' | 'onForeignChange' | 'foreignChangesLive'>;
   readonly registry: Registry;
   /** Told when the Redis tier's state changes (for the log). */
   readonly onTierState?: (state: RedisTierState, lastError: string | undefined) => void;
@@ -40,6 +40,10 @@ export class SluiceCache implements CacheContext, DerivedCacheApi {
   readonly #watched: boolean;
   #epoch = 0;
   #foreignFlushes = 0;
+  #foreignInvalidations = 0;
+  /** While PostgreSQL's LISTEN connection is up, other clients' commits to cached tables are heard with their keys. */
+  readonly #notified: (() => boolean) | undefined;
+  readonly #unlisten: (() => void) | undefined;
 
   constructor(setup: SluiceCacheSetup) {
     this.#options = setup.options;
@@ -74,6 +78,12 @@ export class SluiceCache implements CacheContext, DerivedCacheApi {
     }
     // A process-private database has no other writers to hear about.
     this.#watched = this.#watch !== undefined || setup.dialect.capabilities.processPrivate;
+    const listen = setup.dialect.onForeignChange;
+    const live = setup.dialect.foreignChangesLive;
+    if (!this.#watched && listen && live && (this.#tables.size > 0 || this.#tier !== undefined)) {
+      this.#unlisten = listen.call(setup.dialect, (table, keys) => this.#foreignChange(table, keys));
+      this.#notified = live.bind(setup.dialect);
+    }
   }
 
   get epoch(): number {
@@ -95,8 +105,15 @@ export class SluiceCache implements CacheContext, DerivedCacheApi {
     return now;
   }
 
+  /**
+   * Entries may live their TTL: every commit that could change them reaches us. Where the
+   * database notifies other clients' commits (PostgreSQL), that holds only while the listener is
+   * up, Redis or not (the notifications cover other instances too); when it is down or absent
+   * (behind a pooler) the Redis channel would cover other instances only, not psql or another
+   * service, so entries are bounded by staleBoundMs.
+   */
   get coherent(): boolean {
-    return this.#watched || this.#tier?.trusted === true;
+    return this.#watched || this.#notified?.() === true;
   }
 
   ttlCap(ttlMs: number, startedAt: number, coherentAtStart: boolean): number {
@@ -249,12 +266,15 @@ export class SluiceCache implements CacheContext, DerivedCacheApi {
       invalidations,
       foreignFlushes: this.#foreignFlushes,
       dataVersionChecks: this.#watch?.checks ?? 0,
+      foreignWrites: this.#watch ? 'watched' : this.#watched ? 'private' : this.#notified?.() ? 'notified' : 'bound-only',
+      foreignInvalidations: this.#foreignInvalidations,
       staleBoundMs: this.#options.staleBoundMs,
       tables,
     };
   }
 
   async close(): Promise<void> {
+    this.#unlisten?.();
     await this.#tier?.close();
     for (const table of this.#tables.values()) table.clear();
   }
@@ -264,6 +284,31 @@ export class SluiceCache implements CacheContext, DerivedCacheApi {
     this.#flush();
     // Rows a foreign writer changed may sit in Redis too, and we cannot name them.
     if (this.#anyL2) this.#tier?.bumpEpoch();
+  }
+
+  /**
+   * Another client's commit, notified by PostgreSQL: its keys leave L1 and L2 here (each instance
+   * hears the notification itself). Without keys (a statement that changed many rows) the table's
+   * entries go, and Redis's whole epoch, which cannot name a table; `'*'`: the listener was lost or
+   * is back, and what changed meanwhile is unknown, so everything goes.
+   */
+  #foreignChange(table: string, keys: readonly (readonly unknown[])[] | undefined): void {
+    if (table === '*') {
+      this.#foreignCommit();
+      return;
+    }
+    this.#foreignInvalidations++;
+    const rows = this.#tables.get(table);
+    this.#derived.tableChanged(table);
+    if (!rows) return;
+    if (keys === undefined) {
+      rows.clear();
+      if (rows.policy.l2) this.#tier?.bumpEpoch();
+      return;
+    }
+    const list = keys.map(cacheKey);
+    rows.invalidate(list);
+    if (rows.policy.l2) this.#tier?.invalidate([{ table, keys: list, l2: true }]);
   }
 
   #flush(): void {

@@ -72,6 +72,13 @@ const postgresSchema = z
      * advisory locks only. Without it, open() refuses such a pooler with CONFIG. Default: direct.
      */
     pooler: z.enum(['transaction']).optional(),
+    /**
+     * Read replicas (`postgres://…` each): reads go to one that has replayed this process's last
+     * commit, else to the primary, so a process always reads its own writes. Default: none.
+     */
+    replicas: z.array(z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL')).default([]),
+    /** A replica further behind than this is skipped until it catches up. Default 5,000 ms. */
+    maxReplicaLagMs: z.number().int().min(1).default(5000),
   })
   .strict();
 

@@ -14,7 +14,13 @@ export interface DialectConfig {
     readonly checkpointIntervalMs: number;
     readonly create: boolean;
   };
-  readonly postgres: { readonly schema?: string | undefined; readonly poolSize: number; readonly pooler?: 'transaction' | undefined };
+  readonly postgres: {
+    readonly schema?: string | undefined;
+    readonly poolSize: number;
+    readonly pooler?: 'transaction' | undefined;
+    readonly replicas?: readonly string[];
+    readonly maxReplicaLagMs?: number;
+  };
 }
 
 export type DatabaseLocation = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string; schema?: string };
@@ -92,5 +98,6 @@ export async function createDialect(config: DialectConfig): Promise<Dialect> {
     poolSize: config.postgres.poolSize,
     durability: config.durability,
     pooler: config.postgres.pooler,
+    replicas: { urls: config.postgres.replicas ?? [], maxLagMs: config.postgres.maxReplicaLagMs ?? 5000 },
   });
 }

@@ -82,11 +82,17 @@ export interface Dialect {
   dataVersion?(): number;
   /**
    * Tells `listener` which table another client's commit changed (PostgreSQL LISTEN/NOTIFY from
-   * the triggers migrate() installs on lifecycle tables; `'*'` after a lost connection came back:
-   * look at everything). Absent where the database cannot say (SQLite uses dataVersion; a
+   * the triggers migrate() installs on lifecycle and cached tables, with the changed keys of cached
+   * ones; `'*'` when the connection was lost and when it came back: look at everything). Absent where the database cannot say (SQLite uses dataVersion; a
    * transaction pooler forbids LISTEN): callers poll.
    */
-  onForeignChange?(listener: (table: string) => void): () => void;
+  onForeignChange?(listener: (table: string, keys?: readonly (readonly unknown[])[]) => void): () => void;
+  /**
+   * True while onForeignChange is heard (PostgreSQL's LISTEN connection is up): the keys it passes
+   * are those other clients changed in cached tables (none: the whole table). False or absent: a
+   * cache can only bound how long it trusts an entry.
+   */
+  foreignChangesLive?(): boolean;
   /** Health facts for `sluice doctor`. */
   diagnose(): Promise<Record<string, unknown>>;
   /**

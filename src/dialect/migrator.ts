@@ -56,8 +56,9 @@ export async function runMigrations(
     }
     if (table.lifecycle) {
       for (const statement of flavor.lifecycleDdl(table, table.lifecycle)) await session.exec(statement);
-      for (const statement of flavor.changeNotifyDdl(table)) await session.exec(statement);
     }
+    // Lifecycle tables (workers wake) and cached tables (caches drop changed rows); none elsewhere.
+    for (const statement of flavor.changeNotifyDdl(table)) await session.exec(statement);
     if (table.timestamps) for (const statement of flavor.timestampsDdl(table)) await session.exec(statement);
   }
   // Rollup triggers last: they name both the source and the rollup table, which now both exist.

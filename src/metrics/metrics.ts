@@ -107,6 +107,40 @@ export class SluiceMetrics implements GateObserver {
         this.set(storage().checkpoints ?? 0);
       },
     });
+    // Read replicas (PostgreSQL `postgres.replicas`): absent keys read as 0 on a database without them.
+    const num = (key: string) => Number(storage()[key] ?? 0);
+    new Counter({
+      name: 'sluice_reads_total',
+      help: 'Reads routed with read replicas configured, by target: "replica" or "primary".',
+      labelNames: ['target'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        if (storage().readsPrimary === undefined) return;
+        this.inc({ target: 'primary' }, num('readsPrimary'));
+        this.inc({ target: 'replica' }, num('readsReplica'));
+      },
+    });
+    new Counter({
+      name: 'sluice_replica_fallbacks_total',
+      help: 'Reads sent to the primary instead of a replica, by reason: down, lagging (past maxReplicaLagMs), behind (not yet at our last commit), failed.',
+      labelNames: ['reason'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        if (storage().readsPrimary === undefined) return;
+        for (const reason of ['Down', 'Lagging', 'Behind', 'Failed'])
+          this.inc({ reason: reason.toLowerCase() }, num(`replicaFallbacks${reason}`));
+      },
+    });
+    new Gauge({
+      name: 'sluice_replica_lag_ms',
+      help: 'The largest replay lag among the read replicas that are up.',
+      registers: [this.registry],
+      collect() {
+        this.set(num('replicaLagMs'));
+      },
+    });
     this.#batchSize = new Histogram({
       name: 'sluice_batch_size',
       help: 'Writes per committed transaction.',

@@ -306,8 +306,8 @@ class Cluster implements ThrowawayPostgres {
   }
 }
 
-/** Creates and starts a cluster; the caller destroys it (throwawayPostgres() does so for a test file). */
-export async function startThrowawayPostgres(options: ThrowawayPostgresOptions = {}): Promise<ThrowawayPostgres> {
+/** A folder of our own (owner.pid, socket/) handed to the `postgres` OS user. */
+async function clusterDir(): Promise<{ dir: string; socketDir: string; data: string }> {
   sweepAbandoned();
   installExitHook();
   const dir = mkdtempSync(join(tmpdir(), PREFIX));
@@ -321,22 +321,63 @@ export async function startThrowawayPostgres(options: ThrowawayPostgresOptions =
     chownSync(dir, uid, gid);
     chownSync(socketDir, uid, gid);
   }
-  const data = join(dir, 'data');
-  await runAs(`${BIN}/initdb`, ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync']);
-  const settings: Record<string, string> = {
-    listen_addresses: "'127.0.0.1'",
-    unix_socket_directories: `'${socketDir}'`,
-    fsync: options.fsync ? 'on' : 'off',
-    max_connections: '100',
-    shared_buffers: '32MB',
-    ...options.settings,
-  };
+  return { dir, socketDir, data: join(dir, 'data') };
+}
+
+function appendSettings(data: string, settings: Readonly<Record<string, string>>): void {
   appendFileSync(
     join(data, 'postgresql.conf'),
     `\n# throwaway test cluster\n${Object.entries(settings)
       .map(([k, v]) => `${k} = ${v}`)
       .join('\n')}\n`,
   );
+}
+
+/** Creates and starts a cluster; the caller destroys it (throwawayPostgres() does so for a test file). */
+export async function startThrowawayPostgres(options: ThrowawayPostgresOptions = {}): Promise<ThrowawayPostgres> {
+  const { dir, socketDir, data } = await clusterDir();
+  await runAs(`${BIN}/initdb`, ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync']);
+  appendSettings(data, {
+    listen_addresses: "'127.0.0.1'",
+    unix_socket_directories: `'${socketDir}'`,
+    fsync: options.fsync ? 'on' : 'off',
+    max_connections: '100',
+    shared_buffers: '32MB',
+    ...options.settings,
+  });
+  return startOnFreePort(dir, data);
+}
+
+/**
+ * A streaming replica of `primary` (pg_basebackup -R: it connects back over replication and
+ * replays the primary's WAL), in a folder and on a port of its own. initdb's pg_hba.conf lets
+ * local replication connections in by trust, and wal_level = replica is the default, so any
+ * throwaway primary can serve one. Stop it, pause its replay (`select pg_wal_replay_pause()`)
+ * or destroy it like any cluster.
+ */
+export async function startThrowawayReplica(primary: ThrowawayPostgres): Promise<ThrowawayPostgres> {
+  const { dir, socketDir, data } = await clusterDir();
+  await runAs(`${BIN}/pg_basebackup`, [
+    '-D',
+    data,
+    '-R',
+    '-X',
+    'stream',
+    '-c',
+    'fast',
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(primary.port),
+    '-U',
+    'postgres',
+  ]);
+  // The copied postgresql.conf names the primary's socket folder; the later line wins.
+  appendSettings(data, { unix_socket_directories: `'${socketDir}'`, hot_standby_feedback: 'on' });
+  return startOnFreePort(dir, data);
+}
+
+async function startOnFreePort(dir: string, data: string): Promise<ThrowawayPostgres> {
   let lastError: unknown;
   // A port found free may be taken before the server binds it: try a few.
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -371,6 +412,30 @@ export function throwawayPostgres(options: ThrowawayPostgresOptions = {}): { get
     get() {
       cluster ??= startThrowawayPostgres(options);
       return cluster;
+    },
+  };
+}
+
+/** A primary and one streaming replica for this test file, both destroyed in afterAll. */
+export function throwawayPostgresWithReplica(options: ThrowawayPostgresOptions = {}): {
+  get(): Promise<{ primary: ThrowawayPostgres; replica: ThrowawayPostgres }>;
+} {
+  let pair: Promise<{ primary: ThrowawayPostgres; replica: ThrowawayPostgres }> | undefined;
+  let primary: ThrowawayPostgres | undefined;
+  let replica: ThrowawayPostgres | undefined;
+  afterAll(async () => {
+    await pair?.catch(() => undefined);
+    await replica?.destroy();
+    await primary?.destroy();
+  }, 60_000);
+  return {
+    get() {
+      pair ??= (async () => {
+        primary = await startThrowawayPostgres(options);
+        replica = await startThrowawayReplica(primary);
+        return { primary, replica };
+      })();
+      return pair;
     },
   };
 }

@@ -1,22 +1,38 @@
 import { backoffMs } from '../../core/backoff.js';
 import type { PgConnectionOptions, PgListening, PostgresDriver } from './postgres-connection.js';
 
-/** The channel the change triggers notify on; the payload is `<backend pid> <schema>.<table>`. */
+/** The channel the change triggers notify on; the payload is `<backend pid> <schema>.<table>[ <json array of keys>]`. */
 export const CHANGE_CHANNEL = 'sluice_changes';
+
+/** A table another client changed, with its changed keys when the trigger sent them; `'*'`: anything may have changed. */
+export type ForeignChangeListener = (table: string, keys?: readonly (readonly unknown[])[]) => void;
+
+/** Keys the trigger sent, or undefined (the whole table) when they do not parse. */
+function parseKeys(json: string): unknown[][] | undefined {
+  try {
+    const keys = JSON.parse(json) as unknown;
+    return Array.isArray(keys) && keys.every(Array.isArray) ? (keys as unknown[][]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * One LISTEN connection per database, opened when the first listener subscribes: tables whose
  * triggers notify (postgres-notify-ddl.ts) tell it which table a commit changed, foreign writers'
- * commits included (psql, a Python service). Commits of our own writer are left out: the commit
- * feed has told this process already. A lost connection is retried with backoff; until it is
- * back, `connected` is false and listeners fall back to polling.
+ * commits included (psql, a Python service), and for cached tables which keys. Commits of our own
+ * writer are left out: the commit feed has told this process already. A lost connection is
+ * retried with backoff; until it is back, `connected` is false, listeners fall back to polling
+ * and caches to their stale bound, and they are told `'*'` both when it is lost (what they hold
+ * may change unheard from now on) and when it is back (changes went unheard meanwhile).
  */
 export class ChangeListener {
   readonly #options: PgConnectionOptions;
   readonly #driver: PostgresDriver;
   readonly #schema: () => string;
   readonly #ownPid: (pid: number) => boolean;
-  readonly #listeners = new Set<(table: string) => void>();
+  readonly #beforeDispatch: () => void;
+  readonly #listeners = new Set<ForeignChangeListener>();
   #connection: PgListening | undefined;
   #connecting = false;
   #attempt = 0;
@@ -26,7 +42,18 @@ export class ChangeListener {
   reconnects = 0;
   notifications = 0;
 
-  constructor(options: PgConnectionOptions, driver: PostgresDriver, schema: () => string, ownPid: (pid: number) => boolean) {
+  /**
+   * `beforeDispatch` runs once per foreign change before any listener hears of it: the read
+   * replicas then wait for the primary's position, so a cache refilled on the news reads the change.
+   */
+  constructor(
+    options: PgConnectionOptions,
+    driver: PostgresDriver,
+    schema: () => string,
+    ownPid: (pid: number) => boolean,
+    beforeDispatch: () => void = () => {},
+  ) {
+    this.#beforeDispatch = beforeDispatch;
     this.#options = options;
     this.#driver = driver;
     this.#schema = schema;
@@ -42,7 +69,7 @@ export class ChangeListener {
     return this.#connection?.pid;
   }
 
-  subscribe(listener: (table: string) => void): () => void {
+  subscribe(listener: ForeignChangeListener): () => void {
     this.#listeners.add(listener);
     if (!this.#connection && !this.#connecting) void this.#connect();
     return () => {
@@ -64,6 +91,7 @@ export class ChangeListener {
       if (this.#attempt > 0) {
         this.reconnects++;
         // Changes made while we were away went unheard: every listener looks once.
+        this.#beforeDispatch();
         for (const listener of this.#listeners) listener('*');
       }
       this.#attempt = 0;
@@ -76,6 +104,7 @@ export class ChangeListener {
 
   #lost(): void {
     this.#connection = undefined;
+    for (const listener of this.#listeners) listener('*');
     this.#retry();
   }
 
@@ -94,12 +123,16 @@ export class ChangeListener {
   #receive(payload: string): void {
     const space = payload.indexOf(' ');
     const pid = Number(payload.slice(0, space));
-    const qualified = payload.slice(space + 1);
+    const rest = payload.slice(space + 1);
+    const space2 = rest.indexOf(' ');
+    const qualified = space2 < 0 ? rest : rest.slice(0, space2);
     const dot = qualified.indexOf('.');
     if (qualified.slice(0, dot) !== this.#schema() || this.#ownPid(pid)) return;
     this.notifications++;
     const table = qualified.slice(dot + 1);
-    for (const listener of this.#listeners) listener(table);
+    const keys = space2 < 0 ? undefined : parseKeys(rest.slice(space2 + 1));
+    this.#beforeDispatch();
+    for (const listener of this.#listeners) listener(table, keys);
   }
 
   async close(): Promise<void> {

@@ -52,7 +52,7 @@ import { MIGRATIONS_TABLE, type MigrationSession, runMigrations } from '../migra
 import type { WriteOp } from '../write-op.js';
 import { MAX_BOUND_VALUES, POSTGRES_CAPABILITIES, PostgresBatchRunner } from './postgres-batch.js';
 import { createPostgresBuilder, postgresDdlFlavor, quoteIdentifier } from './postgres-builder.js';
-import { ChangeListener } from './postgres-change-listener.js';
+import { ChangeListener, type ForeignChangeListener } from './postgres-change-listener.js';
 import { postgresCodec } from './postgres-codec.js';
 import { ensureCommitMarkers } from './postgres-commit.js';
 import {
@@ -60,6 +60,7 @@ import {
   type PgConnectionOptions,
   type PgPool,
   type PgResult,
+  type PgSession,
   type PostgresDriver,
   WriterSlot,
 } from './postgres-connection.js';
@@ -69,6 +70,7 @@ import { pgDriver } from './postgres-pg-driver.js';
 import { refuseUndeclaredPooler } from './postgres-pooler.js';
 import { postgresRollupRebuild } from './postgres-rollup-ddl.js';
 import { onConflictDoUpdate, type UpsertClause } from './postgres-statements.js';
+import { type ReplicaOptions, ReplicaRouter } from './replica-router.js';
 
 export interface PostgresDialectOptions {
   readonly url: string;
@@ -89,6 +91,8 @@ export interface PostgresDialectOptions {
    * only transaction-scoped advisory locks, no LISTEN. Without it, open() refuses such a pooler.
    */
   readonly pooler?: 'transaction' | undefined;
+  /** Read replicas: reads go to one that has replayed this process's last commit (replica-router.ts). */
+  readonly replicas?: ReplicaOptions | undefined;
 }
 
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -165,6 +169,9 @@ export class PostgresDialect implements Dialect {
     }
     const pool = driver.createPool(connection, Math.max(1, options.poolSize - 1));
     const dialect = new PostgresDialect(pool, writer, options);
+    if (options.replicas && options.replicas.urls.length > 0) {
+      dialect.#replicas = new ReplicaRouter(options.replicas, connection, driver, Math.max(1, options.poolSize - 1), pool);
+    }
     // Behind a transaction pooler LISTEN would hold a server connection nobody else may use.
     if (!connection.pooler && driver.listen) {
       const schema = options.schema ?? facts.currentSchema ?? 'public';
@@ -173,17 +180,24 @@ export class PostgresDialect implements Dialect {
         driver,
         () => schema,
         (pid) => pid === writer.pid,
+        // A foreign commit is read from a replica only once the replica holds it, as our own are.
+        () => dialect.#replicas?.noteCommit(),
       );
     }
     return dialect;
   }
 
   #changes: ChangeListener | undefined;
+  #replicas: ReplicaRouter | undefined;
 
-  /** Foreign commits by table, from the NOTIFY triggers on lifecycle tables; absent behind a pooler. */
-  get onForeignChange(): ((listener: (table: string) => void) => () => void) | undefined {
+  /** Foreign commits by table (and key, for cached tables), from the NOTIFY triggers; absent behind a pooler. */
+  get onForeignChange(): ((listener: ForeignChangeListener) => () => void) | undefined {
     const changes = this.#changes;
     return changes && ((listener) => changes.subscribe(listener));
+  }
+
+  foreignChangesLive(): boolean {
+    return this.#changes?.connected === true;
   }
 
   /** The LISTEN connection, for status and for tests that cut it. */
@@ -192,22 +206,37 @@ export class PostgresDialect implements Dialect {
   }
 
   executeBatch(ops: readonly WriteOp[], extra: ExtraWrites | undefined): Promise<BatchResult> {
-    return this.#batches.run(ops, extra);
+    const replicas = this.#replicas;
+    // Even a failed batch may have committed (a lost COMMIT reply): its position is recorded too.
+    return replicas ? this.#batches.run(ops, extra).finally(() => replicas.noteCommit()) : this.#batches.run(ops, extra);
   }
 
   async getByKey(codec: RowCodec, key: readonly unknown[]): Promise<JsRow | undefined> {
     const sql = this.#batches.statements(codec).selectByKey();
-    const { rows } = await this.#read(sql, key, this.#name(sql), codec.table.name);
+    const name = this.#name(sql);
+    const { rows } = await this.#routed((session) => this.#read(sql, key, name, codec.table.name, session));
     const row = rows[0];
     return row === undefined ? undefined : codec.decodeRow(row);
   }
 
   async selectAll(sql: string, params: readonly unknown[]): Promise<JsRow[]> {
-    return (await this.#read(sql, params, undefined)).rows;
+    return (await this.#routed((session) => this.#read(sql, params, undefined, undefined, session))).rows;
+  }
+
+  /** Through the replica router when replicas are configured; a replica gets one attempt, then the primary answers. */
+  #routed(read: (session: PgSession | undefined) => Promise<PgResult>): Promise<PgResult> {
+    return this.#replicas ? this.#replicas.read(read, () => read(undefined)) : read(undefined);
   }
 
   /** A pooled connection the server dropped fails once; the pool then replaces it, so try again. */
-  async #read(sql: string, params: readonly unknown[], name: string | undefined, table?: string) {
+  async #read(
+    sql: string,
+    params: readonly unknown[],
+    name: string | undefined,
+    table?: string,
+    /** A replica's pool: one attempt, its error left raw for the router to fall back on. */
+    session: PgSession | undefined = undefined,
+  ) {
     if (params.length > MAX_BOUND_VALUES) {
       throw new SluiceError(
         'VALIDATION',
@@ -217,8 +246,9 @@ export class PostgresDialect implements Dialect {
     }
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.#pool.query(sql, params, name);
+        return await (session ?? this.#pool).query(sql, params, name);
       } catch (error) {
+        if (session) throw error;
         if (!isConnectionLoss(error) || attempt >= READ_ATTEMPTS) throw classifyPostgresError(error, table);
         await delay(backoffMs(attempt, { initialMs: 25, maxMs: 200 }));
       }
@@ -268,6 +298,7 @@ export class PostgresDialect implements Dialect {
       await conn.query("select pg_advisory_xact_lock(hashtext('sluice.migrate'), hashtext(coalesce(current_schema(), '')))");
       const report = await runMigrations(session, postgresDdlFlavor(this.builder), tables, codeVersion, migrations);
       await conn.query('commit');
+      this.#replicas?.noteCommit();
       return report;
     } catch (error) {
       if (isConnectionLoss(error) || conn.broken) this.#writer.discard(conn);
@@ -289,6 +320,7 @@ export class PostgresDialect implements Dialect {
       await conn.query(`lock table ${quoteIdentifier(policy.source.name)} in share row exclusive mode`);
       for (const statement of postgresRollupRebuild(this.builder, table, policy, from, to)) await conn.query(statement);
       await conn.query('commit');
+      this.#replicas?.noteCommit();
     } catch (error) {
       if (isConnectionLoss(error) || conn.broken) this.#writer.discard(conn);
       else await conn.query('rollback').catch(() => this.#writer.discard(conn));
@@ -309,6 +341,7 @@ export class PostgresDialect implements Dialect {
       writerConnected: this.#writer.connected ? 1 : 0,
       writerReconnects: this.#writer.reconnects,
       ...this.#batches.stats,
+      ...this.#replicas?.stats(),
     };
   }
 
@@ -354,6 +387,7 @@ export class PostgresDialect implements Dialect {
       connections: facts.connections,
       maxConnections: facts.max_connections,
       schemaVersion: await this.schemaVersion(),
+      ...(this.#replicas ? { replicas: this.#replicas.describe() } : {}),
       ...this.stats(),
     };
   }
@@ -364,6 +398,7 @@ export class PostgresDialect implements Dialect {
       await this.#changes?.close();
       await this.#writer.close();
       await this.#pool.end();
+      await this.#replicas?.close();
     })();
     return this.#closing;
   }
