@@ -1,6 +1,6 @@
 import type { Dialect } from '../dialect/dialect.js';
-import type { TargetChange } from '../dialect/postgres/postgres-sync-target.js';
-import { type OutboxFigures, SqliteOutbox, storedKeyOf } from '../dialect/sqlite/sqlite-outbox.js';
+import type { TableCopy, TargetChange } from '../dialect/postgres/postgres-sync-target.js';
+import { type OutboxFigures, type OutboxSpan, SqliteOutbox, storedKeyOf } from '../dialect/sqlite/sqlite-outbox.js';
 import type { AnyTableDef } from '../schema/define-table.js';
 import type { DeadLetter } from './sync-api.js';
 import type { syncNodeTable } from './sync-tables.js';
@@ -41,7 +41,10 @@ export interface OutboxBatch {
   readonly last: number;
   /** Outbox rows it covers (several may name one key). */
   readonly rows: number;
-  readonly items: ShipItem[];
+  /** Each table's part as SQLite wrote it (COPY text, keys to delete); undefined: the items carry it. */
+  readonly tables: readonly TableCopy[] | undefined;
+  /** The keys one by one with their rows: read when first asked for, unless `tables` is undefined. */
+  readonly items: () => Promise<ShipItem[]>;
 }
 
 /** The shipper's view of the local outbox: batches of keys with their current rows, and the dead letters. */
@@ -66,10 +69,36 @@ export class LocalOutbox {
     return this.sql.deadSeqs();
   }
 
-  /** The next batch above the mark: up to `limit` outbox rows, coalesced by key. */
+  /**
+   * The next batch above the mark: up to `limit` outbox rows, coalesced by key. SQLite writes it
+   * as COPY text, so no row passes through JavaScript; a batch it cannot write exactly (a table
+   * not passed to open(), a value out of SQLite's range) is read key by key instead, now.
+   */
   async batch(mark: number, limit: number): Promise<OutboxBatch | undefined> {
-    const entries = await this.sql.pending(mark, limit);
-    if (entries.length === 0) return undefined;
+    const span = await this.sql.span(mark, limit);
+    if (span === undefined) return undefined;
+    const tables = await this.#copies(span, mark);
+    if (tables === undefined) {
+      const items = await this.#items(mark, span.last, limit);
+      return { last: span.last, rows: span.rows, tables: undefined, items: () => Promise.resolve(items) };
+    }
+    let items: Promise<ShipItem[]> | undefined;
+    return { last: span.last, rows: span.rows, tables, items: () => (items ??= this.#items(mark, span.last, limit)) };
+  }
+
+  async #copies(span: OutboxSpan, mark: number): Promise<TableCopy[] | undefined> {
+    const copies: TableCopy[] = [];
+    for (const { table } of span.tables) {
+      const written = await this.sql.copyText(table, mark, span.last);
+      if (written === undefined || written.odd) return undefined;
+      copies.push({ table, copy: written.copy, upserts: written.upserts, deletes: written.deletes });
+    }
+    return copies;
+  }
+
+  /** The batch's keys, coalesced, each with its row as the file holds it now. */
+  async #items(mark: number, last: number, limit: number): Promise<ShipItem[]> {
+    const entries = await this.sql.pending(mark, limit, last);
     const byKey = new Map<string, ShipItem>();
     const perTable = new Map<string, ShipItem[]>();
     for (const entry of entries) {
@@ -100,7 +129,7 @@ export class LocalOutbox {
         items.push(item);
       }
     }
-    return { last: (entries[entries.length - 1] as { seq: number }).seq, rows: entries.length, items };
+    return items;
   }
 
   async deadLetters(limit: number): Promise<DeadLetter[]> {

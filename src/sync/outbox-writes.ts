@@ -31,18 +31,21 @@ export function submitWrite(gate: WriteGate, write: ExtraWrite): Promise<unknown
  */
 export function outboxCapture(synced: readonly AnyTableDef[], outbox: RowCodec, onCaptured: (rows: number) => void) {
   const names = new Set(synced.map((t) => t.name));
+  // With one synced table (the usual case) the key alone tells changes apart: no string per change.
+  const single = names.size === 1;
   return (changes: readonly CommittedChange[]): ExtraWrite[] | undefined => {
     let writes: ExtraWrite[] | undefined;
-    let seen: Set<string> | undefined;
+    const seen = changes.length > 1 ? new Set<string>() : undefined;
     const at = Date.now();
     for (const change of changes) {
       const table = change.table;
       if (!names.has(table)) continue;
       const keyJson = outboxKeyJson(change.encodedKey);
-      const id = `${table}\u0000${keyJson}`;
-      seen ??= new Set();
-      if (seen.has(id)) continue;
-      seen.add(id);
+      if (seen !== undefined) {
+        const id = single ? keyJson : `${table}\u0000${keyJson}`;
+        if (seen.has(id)) continue;
+        seen.add(id);
+      }
       writes ??= [];
       writes.push(outboxInsert(outbox, table, keyJson, change.kind, at));
     }

@@ -58,6 +58,8 @@ const CHANGED = Symbol('changed');
 export class ShipRound {
   readonly #host: RoundHost;
   #cleanup: Promise<void> = Promise.resolve();
+  /** The mark up to which outbox rows may go once the target is busy with the next batch. */
+  #trimDue: number | undefined;
 
   constructor(host: RoundHost) {
     this.#host = host;
@@ -74,11 +76,13 @@ export class ShipRound {
       }
       const last = await this.#shipBatches(target, lineage);
       if (last !== lineage) await this.#host.identity.recordMark(last, this.#host.figures.mark);
+      this.#trimDueNow();
       await this.#cleanup;
       await target.unlock();
       return false;
     } catch (error) {
-      // The lock goes with the connection; the next round connects afresh.
+      // The lock goes with the connection; the next round connects afresh (and trims from its mark).
+      this.#trimDue = undefined;
       await this.#cleanup;
       await this.#host.dropTarget();
       throw error;
@@ -169,18 +173,30 @@ export class ShipRound {
       const started = performance.now();
       figures.syncing = true;
       try {
-        const applying = target.apply({ after: figures.mark, lineage: expected, last: batch.last, next: token, items: batch.items });
-        if (host.identity.resync === undefined) {
+        const prefetch = { next: undefined as Promise<OutboxBatch | undefined> | undefined };
+        const applying = target.apply({
+          after: figures.mark,
+          lineage: expected,
+          last: batch.last,
+          next: token,
+          tables: batch.tables,
+          items: batch.items,
           // Read the next batch while the target works. Reading later than this batch did, it
           // holds each key's state at least as new, so it may follow this one whatever it becomes.
-          next = host.local.batch(batch.last, size);
-          next.catch(() => {});
-        }
+          meanwhile: () => {
+            // The last batch's rows go now, not before this batch's intent: that waits on the writer.
+            this.#trimDueNow();
+            if (host.identity.resync !== undefined) return;
+            prefetch.next = host.local.batch(batch.last, size);
+            prefetch.next.catch(() => {});
+          },
+        });
         const result = await applying;
+        // Items read after the prefetch (a refusal to isolate) may be newer than it: it goes.
+        next = result.kind === 'applied' && !result.isolated ? prefetch.next : undefined;
         // The target moved under the lock (a copy took it between rounds): the next round decides.
         if (result.kind === 'moved') return expected;
         if (result.kind === 'refused') {
-          next = undefined;
           figures.failed++;
           host.metrics.failures.inc({ reason: 'refused' });
           await this.#deadLetter(result.refused);
@@ -204,7 +220,7 @@ export class ShipRound {
     this.#host.metrics.shipped.inc(batch.rows);
     this.#host.metrics.batch.observe(ms / 1000);
     this.#host.log.batch(trigger, batch.rows, ms);
-    this.#trimLater(batch.last);
+    this.#trimDue = batch.last;
   }
 
   /** Queues the next page of the resync; false when the node row changed under this process. */
@@ -231,6 +247,13 @@ export class ShipRound {
         await outbox.deleteWhere({ seq: { $lt: mark }, error: { $null: true } }, { batchSize: 20_000 });
       })
       .catch((error) => this.#host.report(error));
+  }
+
+  /** Trims up to the last applied batch's mark, if not done yet. */
+  #trimDueNow(): void {
+    const mark = this.#trimDue;
+    this.#trimDue = undefined;
+    if (mark !== undefined) this.#trimLater(mark);
   }
 
   async #deadLetter(refused: readonly Refused<ShipItem>[]): Promise<void> {

@@ -80,3 +80,16 @@ export function stalls<T>(work: Promise<T>, statementTimeoutMs: number): Promise
     throw error;
   });
 }
+
+/** Ends the session, and cuts the socket if the goodbye goes unanswered (a hung link never answers it). */
+export async function endClient(client: pg.Client): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const cut = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+      resolve();
+    }, 500);
+  });
+  await Promise.race([client.end().catch(() => {}), cut]);
+  clearTimeout(timer);
+}

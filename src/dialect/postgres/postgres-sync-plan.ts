@@ -3,6 +3,25 @@ import type { AnyTableDef, ColumnDef } from '../../schema/define-table.js';
 import { type UpsertFlavor, upsertFromSql } from './opengauss-upsert.js';
 import { POSTGRES_ARRAY_TYPES, quoteIdentifier } from './postgres-builder.js';
 
+/** What one key became by the time a batch ships: its current row, or none (a delete). */
+export interface TargetChange {
+  readonly table: string;
+  /** The row in column order, in SQLite's stored form; undefined ships as a delete. */
+  readonly row: readonly unknown[] | undefined;
+  /** The stored primary key; read for deletes only. */
+  readonly key: readonly unknown[];
+}
+
+/** One table's changes in a batch, already in the target's wire form: COPY text and the keys to delete. */
+export interface TableCopy {
+  readonly table: string;
+  /** COPY text lines (tab-separated fields, `\N` for NULL) of the rows to upsert; undefined: none. */
+  readonly copy: Buffer | string | undefined;
+  readonly upserts: number;
+  /** Stored primary keys (SQLite's form) of the rows to delete. */
+  readonly deletes: readonly (readonly unknown[])[];
+}
+
 /**
  * Turns the values SQLite stores into PostgreSQL COPY text fields directly, with no decode to
  * JavaScript objects in between: booleans are 0/1, timestamps epoch ms, JSON already text.
@@ -82,4 +101,45 @@ export function keyParam(type: ColumnType, value: unknown): unknown {
     default:
       return value;
   }
+}
+
+/** The items as one TableCopy per table, COPY text built here, value by value (the path SQLite could not take). */
+export function copiesOf(items: readonly TargetChange[], plans: ReadonlyMap<string, TablePlan>): TableCopy[] {
+  const copies: TableCopy[] = [];
+  for (const [table, entry] of byTable(items)) {
+    const planned = plans.get(table);
+    copies.push({
+      table,
+      copy: entry.upserts.length === 0 || planned === undefined ? undefined : copyText(entry.upserts, planned),
+      upserts: entry.upserts.length,
+      deletes: keysOf(entry.deletes),
+    });
+  }
+  return copies;
+}
+
+/** The rows of the items as COPY text lines. */
+export function copyText(items: readonly TargetChange[], planned: TablePlan): string {
+  let text = '';
+  for (const item of items) text += copyLine(item.row as readonly unknown[], planned.encoders);
+  return text;
+}
+
+/** The stored keys of the items (the deletes). */
+export function keysOf(items: readonly TargetChange[]): (readonly unknown[])[] {
+  return items.map((item) => item.key);
+}
+
+/** The items per table, split into upserts (a row) and deletes (none). */
+export function byTable<T extends TargetChange>(items: readonly T[]): Map<string, { upserts: T[]; deletes: T[] }> {
+  const tables = new Map<string, { upserts: T[]; deletes: T[] }>();
+  for (const item of items) {
+    let entry = tables.get(item.table);
+    if (!entry) {
+      entry = { upserts: [], deletes: [] };
+      tables.set(item.table, entry);
+    }
+    (item.row === undefined ? entry.deletes : entry.upserts).push(item);
+  }
+  return tables;
 }

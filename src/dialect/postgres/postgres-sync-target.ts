@@ -5,19 +5,22 @@ import type { AnyTableDef } from '../../schema/define-table.js';
 import type { UpsertFlavor } from './opengauss-upsert.js';
 import { quoteIdentifier } from './postgres-builder.js';
 import { prepareTarget } from './postgres-sync-ddl.js';
-import { isRowRefusal, type RowRefusal, rollback, rowRefusal, stalls, TargetStalledError } from './postgres-sync-errors.js';
-import { copyLine, keyParam, plan, type TablePlan } from './postgres-sync-plan.js';
+import { endClient, isRowRefusal, type RowRefusal, rollback, rowRefusal, stalls, TargetStalledError } from './postgres-sync-errors.js';
+import {
+  byTable,
+  copiesOf,
+  copyText,
+  keyParam,
+  keysOf,
+  plan,
+  type TableCopy,
+  type TablePlan,
+  type TargetChange,
+} from './postgres-sync-plan.js';
 
 export const OFFSETS_TABLE = '_sluice_sync_offsets';
 
-/** What one key became by the time a batch ships: its current row, or none (a delete). */
-export interface TargetChange {
-  readonly table: string;
-  /** The row in column order, in SQLite's stored form; undefined ships as a delete. */
-  readonly row: readonly unknown[] | undefined;
-  /** The stored primary key; read for deletes only. */
-  readonly key: readonly unknown[];
-}
+export type { TableCopy, TargetChange } from './postgres-sync-plan.js';
 
 export interface ShipBatch<T extends TargetChange> {
   /** The mark the target must hold for this batch to apply: the seq before its first row. */
@@ -28,7 +31,15 @@ export interface ShipBatch<T extends TargetChange> {
   readonly last: number;
   /** The token the batch leaves on the target, recorded in the file before it was sent. */
   readonly next: string;
-  readonly items: readonly T[];
+  /** The batch per table, ready to send; undefined: built here from the items. */
+  readonly tables: readonly TableCopy[] | undefined;
+  /** The changes one by one: what a refused row is isolated among (read when first asked for). */
+  items(): Promise<readonly T[]>;
+  /**
+   * Called once the last statement of the fast path is on its way: the target works on it for a
+   * while, and the caller may use the time (to read its next batch).
+   */
+  readonly meanwhile?: (() => void) | undefined;
 }
 
 /** This node's row on the target. */
@@ -43,7 +54,8 @@ export interface Refused<T> extends RowRefusal {
 }
 
 export type ApplyResult<T> =
-  | { readonly kind: 'applied'; readonly upserts: number; readonly deletes: number }
+  /** `isolated`: the items were read and applied one part at a time, after a refusal proved a false alarm. */
+  | { readonly kind: 'applied'; readonly upserts: number; readonly deletes: number; readonly isolated: boolean }
   /** The target's mark or lineage is not what the batch expected: another shipper moved it. */
   | { readonly kind: 'moved'; readonly mark: TargetMark }
   /** Rows the target refused, each with its error; nothing was applied. */
@@ -153,17 +165,71 @@ export class PostgresSyncTarget {
    */
   async apply<T extends TargetChange>(batch: ShipBatch<T>): Promise<ApplyResult<T>> {
     try {
-      return await this.#apply(batch, false);
+      const tables = batch.tables ?? copiesOf(await batch.items(), this.#plans);
+      const applied = await this.#applyCopies(batch, tables);
+      // The mark was not where the batch expects it, or its row is missing: the careful path decides.
+      return applied ?? (await this.#apply(batch, copiesOf(await batch.items(), this.#plans)));
     } catch (error) {
       // The fast path runs without savepoints (a subtransaction per batch costs every row); a
       // refusal aborted it whole, so the batch runs again with each part in its own savepoint.
       if (!isRowRefusal(error)) throw error;
-      return this.#apply(batch, true);
+      return this.#apply(batch, undefined);
     }
   }
 
-  async #apply<T extends TargetChange>(batch: ShipBatch<T>, isolate: boolean): Promise<ApplyResult<T>> {
+  /**
+   * The fast path, in three round trips for a batch of one table: the mark moved by
+   * compare-and-set (its row locked until COMMIT) with the staging tables emptied, the COPY, and
+   * the upsert with the COMMIT. Undefined when the compare-and-set matched no row: rolled back.
+   */
+  async #applyCopies(batch: ShipBatch<TargetChange>, tables: readonly TableCopy[]): Promise<ApplyResult<never> | undefined> {
     const client = this.#require();
+    const planned = tables.map((t) => this.#plan(t.table));
+    const literal = (value: string) => client.escapeLiteral(value);
+    const lineage = batch.lineage === null ? 'lineage IS NULL' : `lineage = ${literal(batch.lineage)}`;
+    const stages = planned.map((p) => quoteIdentifier(p.stage)).join(', ');
+    try {
+      const opened = (await this.#query(
+        `BEGIN; UPDATE ${OFFSETS_TABLE} SET seq = ${batch.last}, lineage = ${literal(batch.next)}, updated_at = now() WHERE node_id = ${literal(this.#options.nodeId)} AND seq = ${batch.after} AND ${lineage}${stages === '' ? '' : `; TRUNCATE ${stages}`}`,
+      )) as unknown as pg.QueryResult[];
+      if (opened[1]?.rowCount !== 1) {
+        await this.#query('rollback');
+        return undefined;
+      }
+      let upserts = 0;
+      let deletes = 0;
+      for (let i = 0; i < tables.length; i++) {
+        const table = tables[i] as TableCopy;
+        const plan = planned[i] as TablePlan;
+        if (table.deletes.length > 0) await this.#delete(plan, table.deletes);
+        if (table.copy !== undefined) await this.#copy(client, plan, table.copy);
+        const upsert = table.copy === undefined ? undefined : plan.upsert;
+        if (i < tables.length - 1) {
+          if (upsert !== undefined) await this.#query(upsert);
+        } else {
+          const committing = this.#query(upsert === undefined ? 'COMMIT' : `${upsert}; COMMIT`);
+          batch.meanwhile?.();
+          await committing;
+        }
+        upserts += table.upserts;
+        deletes += table.deletes.length;
+      }
+      if (tables.length === 0) await this.#query('COMMIT');
+      return { kind: 'applied', upserts, deletes, isolated: false };
+    } catch (error) {
+      await rollback(client, error);
+      throw error;
+    }
+  }
+
+  /**
+   * The careful path: the mark read under a row lock and compared, each table's deletes and
+   * upserts in turn; with `tables` undefined, the items are isolated by bisection, each part in a
+   * savepoint.
+   */
+  async #apply<T extends TargetChange>(batch: ShipBatch<T>, tables: readonly TableCopy[] | undefined): Promise<ApplyResult<T>> {
+    const client = this.#require();
+    const items = tables === undefined ? await batch.items() : [];
     await this.#query('begin');
     try {
       const { rows } = await this.#query(`select seq, lineage from ${OFFSETS_TABLE} where node_id = $1 for update`, [this.#options.nodeId]);
@@ -176,22 +242,23 @@ export class PostgresSyncTarget {
       const refused: Refused<T>[] = [];
       let upserts = 0;
       let deletes = 0;
-      for (const [table, entry] of byTable(batch.items)) {
-        const planned = this.#plans.get(table);
-        if (!planned)
-          throw new SluiceError('CONFIG', `The outbox holds changes of ${table}, which is not among the synced tables passed to open().`, {
-            table,
-          });
-        if (entry.deletes.length > 0) {
-          if (isolate) await this.#bisect(client, entry.deletes, (items) => this.#delete(planned, items), refused);
-          else await this.#delete(planned, entry.deletes);
-          deletes += entry.deletes.length;
+      if (tables !== undefined) {
+        for (const table of tables) {
+          const plan = this.#plan(table.table);
+          if (table.deletes.length > 0) await this.#delete(plan, table.deletes);
+          if (table.copy !== undefined) await this.#upsert(client, plan, table.copy);
+          upserts += table.upserts;
+          deletes += table.deletes.length;
         }
+      }
+      for (const [table, entry] of byTable(items)) {
+        const plan = this.#plan(table);
+        if (entry.deletes.length > 0) await this.#bisect(client, entry.deletes, (part) => this.#delete(plan, keysOf(part)), refused);
         if (entry.upserts.length > 0) {
-          if (isolate) await this.#bisect(client, entry.upserts, (items) => this.#upsert(client, planned, items), refused);
-          else await this.#upsert(client, planned, entry.upserts);
-          upserts += entry.upserts.length;
+          await this.#bisect(client, entry.upserts, (part) => this.#upsert(client, plan, copyText(part, plan)), refused);
         }
+        deletes += entry.deletes.length;
+        upserts += entry.upserts.length;
       }
       if (refused.length > 0) {
         await this.#query('rollback');
@@ -203,11 +270,20 @@ export class PostgresSyncTarget {
         batch.next,
       ]);
       await this.#query('commit');
-      return { kind: 'applied', upserts, deletes };
+      return { kind: 'applied', upserts, deletes, isolated: tables === undefined };
     } catch (error) {
       await rollback(client, error);
       throw error;
     }
+  }
+
+  #plan(table: string): TablePlan {
+    const planned = this.#plans.get(table);
+    if (!planned)
+      throw new SluiceError('CONFIG', `The outbox holds changes of ${table}, which is not among the synced tables passed to open().`, {
+        table,
+      });
+    return planned;
   }
 
   /** Tries the items in one savepoint; on a refusal, splits them in halves until each bad row is alone. */
@@ -235,29 +311,26 @@ export class PostgresSyncTarget {
     }
   }
 
-  async #upsert(client: pg.Client, planned: TablePlan, items: readonly TargetChange[]): Promise<void> {
+  async #upsert(client: pg.Client, planned: TablePlan, copy: Buffer | string): Promise<void> {
     await this.#query(`truncate ${quoteIdentifier(planned.stage)}`);
+    await this.#copy(client, planned, copy);
+    await this.#query(planned.upsert);
+  }
+
+  /** COPYs the text into the (empty) staging table. */
+  async #copy(client: pg.Client, planned: TablePlan, copy: Buffer | string): Promise<void> {
     const copying = new Promise<void>((resolve, reject) => {
       const stream = client.query(copyFrom(planned.copy));
       stream.on('error', reject);
       stream.on('finish', resolve);
-      let chunk = '';
-      for (const item of items) {
-        chunk += copyLine(item.row as readonly unknown[], planned.encoders);
-        if (chunk.length > 1 << 20) {
-          stream.write(chunk);
-          chunk = '';
-        }
-      }
-      stream.end(chunk);
+      stream.end(copy);
     });
     await stalls(copying, this.#options.statementTimeoutMs);
-    await this.#query(planned.upsert);
   }
 
-  async #delete(planned: TablePlan, items: readonly TargetChange[]): Promise<void> {
+  async #delete(planned: TablePlan, keys: readonly (readonly unknown[])[]): Promise<void> {
     const pk = planned.def.primaryKey;
-    const arrays = pk.map((column, i) => items.map((item) => keyParam(column.type, item.key[i])));
+    const arrays = pk.map((column, i) => keys.map((key) => keyParam(column.type, key[i])));
     await this.#query(planned.delete, arrays);
   }
 
@@ -277,30 +350,4 @@ export class PostgresSyncTarget {
     this.#client = undefined;
     if (client) await endClient(client);
   }
-}
-
-function byTable<T extends TargetChange>(items: readonly T[]): Map<string, { upserts: T[]; deletes: T[] }> {
-  const tables = new Map<string, { upserts: T[]; deletes: T[] }>();
-  for (const item of items) {
-    let entry = tables.get(item.table);
-    if (!entry) {
-      entry = { upserts: [], deletes: [] };
-      tables.set(item.table, entry);
-    }
-    (item.row === undefined ? entry.deletes : entry.upserts).push(item);
-  }
-  return tables;
-}
-
-/** Ends the session, and cuts the socket if the goodbye goes unanswered (a hung link never answers it). */
-async function endClient(client: pg.Client): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const cut = new Promise<void>((resolve) => {
-    timer = setTimeout(() => {
-      (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
-      resolve();
-    }, 500);
-  });
-  await Promise.race([client.end().catch(() => {}), cut]);
-  clearTimeout(timer);
 }

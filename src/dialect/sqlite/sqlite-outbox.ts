@@ -1,6 +1,7 @@
 import type { AnyTableDef, ColumnDef } from '../../schema/define-table.js';
 import type { JsRow } from '../../schema/row-codec.js';
 import type { Dialect } from '../dialect.js';
+import { copyTextSql, EXACT_SQL } from './sqlite-copy-text.js';
 
 /**
  * The sync outbox as SQL: the local file is SQLite by design (sync ships a SQLite file to the
@@ -24,7 +25,10 @@ export function outboxKeyJson(stored: readonly unknown[]): string {
 
 /** The stored values back from an outbox key (blobs were written as hex): what SQLite and the target bind. */
 export function storedKeyOf(primaryKey: readonly ColumnDef[], keyJson: string): unknown[] {
-  const values = JSON.parse(keyJson) as unknown[];
+  return storedValues(primaryKey, JSON.parse(keyJson) as unknown[]);
+}
+
+function storedValues(primaryKey: readonly ColumnDef[], values: readonly unknown[]): unknown[] {
   return primaryKey.map((column, i) => (column.type === 'blob' ? Buffer.from(values[i] as string, 'hex') : values[i]));
 }
 
@@ -48,6 +52,31 @@ export interface OutboxDeadLetter extends OutboxEntry {
   readonly failedAt: number | null;
 }
 
+/** The outbox rows of one table in a batch's span. */
+export interface SpanTable {
+  readonly table: string;
+  readonly rows: number;
+}
+
+/** A batch's outbox rows: up to a limit above the mark, by table in order of first appearance. */
+export interface OutboxSpan {
+  /** The seq of its last row: the mark once the batch is applied. */
+  readonly last: number;
+  readonly rows: number;
+  readonly tables: readonly SpanTable[];
+}
+
+/** One table's part of a batch as SQLite wrote it (sqlite-copy-text.ts). */
+export interface CopyText {
+  /** COPY text lines of the rows that exist now; undefined when none does. */
+  readonly copy: Buffer | undefined;
+  readonly upserts: number;
+  /** The stored keys with no row now: they ship as deletes. */
+  readonly deletes: readonly (readonly unknown[])[];
+  /** A row holds a value SQLite cannot write exactly: encode this batch in JavaScript. */
+  readonly odd: boolean;
+}
+
 /** The node row's answer: the row, none yet, or no table (migrate() has not created it, or this version's columns). */
 export type NodeRowRead = JsRow | 'no-row' | 'no-table';
 
@@ -57,7 +86,9 @@ export class SqliteOutbox {
   readonly #reader: Pick<Dialect, 'selectAll'>;
   readonly #rowsSql = new Map<string, string>();
   readonly #pageSql = new Map<string, { first: string; next: string }>();
+  readonly #copySql = new Map<string, { sql: string; def: AnyTableDef }>();
   readonly #nodeSql: string;
+  #exact: boolean | undefined;
 
   /** `synced`: the tables whose rows the outbox names; `node`: the table of the file's node row. */
   constructor(reader: Pick<Dialect, 'selectAll'>, synced: readonly AnyTableDef[], node: AnyTableDef) {
@@ -65,6 +96,7 @@ export class SqliteOutbox {
     for (const table of synced) {
       this.#rowsSql.set(table.name, rowsByKeySql(table));
       this.#pageSql.set(table.name, keyPageSql(table));
+      this.#copySql.set(table.name, { sql: copyTextSql(table, OUTBOX), def: table });
     }
     this.#nodeSql = `select ${node.columns.map((c) => `"${c.sqlName}" as "${c.name}"`).join(', ')} from "${node.name}" where id = 1`;
   }
@@ -93,13 +125,53 @@ export class SqliteOutbox {
     return rows.map((r) => Number(r.seq));
   }
 
-  /** Up to `limit` pending entries above the mark, in seq order (dead letters left out). */
-  async pending(mark: number, limit: number): Promise<OutboxEntry[]> {
+  /** Up to `limit` pending entries above the mark and up to `last`, in seq order (dead letters left out). */
+  async pending(mark: number, limit: number, last = Number.MAX_SAFE_INTEGER): Promise<OutboxEntry[]> {
     const rows = await this.#reader.selectAll(
-      `select seq, table_name, key_json from ${OUTBOX} where seq > ? and error is null order by seq limit ?`,
-      [mark, limit],
+      `select seq, table_name, key_json from ${OUTBOX} where seq > ? and seq <= ? and error is null order by seq limit ?`,
+      [mark, last, limit],
     );
     return rows.map((r) => ({ seq: Number(r.seq), table: r.table_name as string, keyJson: r.key_json as string }));
+  }
+
+  /** The next batch's span: up to `limit` pending rows above the mark, counted per table; undefined when none waits. */
+  async span(mark: number, limit: number): Promise<OutboxSpan | undefined> {
+    const rows = await this.#reader.selectAll(
+      `select table_name, count(*) as n, max(seq) as last, min(seq) as first from (select seq, table_name from ${OUTBOX} where seq > ? and error is null order by seq limit ?) group by table_name order by first`,
+      [mark, limit],
+    );
+    if (rows.length === 0) return undefined;
+    let last = 0;
+    let count = 0;
+    const tables = rows.map((r) => {
+      last = Math.max(last, Number(r.last));
+      count += Number(r.n);
+      return { table: String(r.table_name), rows: Number(r.n) };
+    });
+    return { last, rows: count, tables };
+  }
+
+  /**
+   * One table's part of the span (`mark`, `last`] as COPY text written by SQLite; undefined for a
+   * table the outbox was not built with, or when this SQLite writes reals or dates inexactly.
+   */
+  async copyText(table: string, mark: number, last: number): Promise<CopyText | undefined> {
+    const planned = this.#copySql.get(table);
+    if (planned === undefined) return undefined;
+    if (this.#exact === undefined) {
+      const [check] = await this.#reader.selectAll(EXACT_SQL, []);
+      this.#exact = Number(check?.exact) === 1;
+    }
+    if (!this.#exact) return undefined;
+    const [row] = await this.#reader.selectAll(planned.sql, [mark, last, table]);
+    const deletes = row?.deletes;
+    const pk = planned.def.primaryKey;
+    return {
+      copy: row?.copy == null ? undefined : (row.copy as Buffer),
+      upserts: Number(row?.upserts ?? 0),
+      deletes: typeof deletes === 'string' ? (JSON.parse(`[${deletes}]`) as unknown[][]).map((key) => storedValues(pk, key)) : [],
+      odd: Number(row?.odd ?? 0) === 1,
+    };
   }
 
   /**

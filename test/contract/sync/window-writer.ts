@@ -25,8 +25,9 @@ pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
     (this as unknown as { connectionParameters: { application_name?: string } }).connectionParameters.application_name,
   ).startsWith('sluice sync');
   if (!shipping || !(result instanceof Promise)) return result;
-  if (/^update\s+"?_sluice_sync_offsets/i.test(text)) offsetsMoved = true;
-  if (/^commit$/i.test(text) && offsetsMoved && armed) {
+  // The shipper may send several statements in one message: the offsets move in its first, the COMMIT ends its last.
+  if (/(^|;\s*)update\s+"?_sluice_sync_offsets/i.test(text)) offsetsMoved = true;
+  if (/(^|;\s*)commit$/i.test(text) && offsetsMoved && armed) {
     offsetsMoved = false;
     return result.then((value) => {
       if (++commits >= Number(killAt)) process.kill(process.pid, 'SIGKILL');
