@@ -267,7 +267,9 @@ async function tasks(): Promise<void> {
 
 async function operations(): Promise<void> {
   check((await client.GET('/healthz')).data?.ok === true, 'healthz');
-  check((await client.GET('/readyz')).data?.ok === true, 'readyz');
+  check((await client.GET('/readyz')).data?.status === 'ready', 'readyz');
+  const alerts = (await client.GET('/api/v1/alerts', { params: { query: { limit: 5 } } })).data;
+  check(alerts?.enabled === false && alerts.firing.length === 0, 'alerts');
   check((await client.GET('/metrics', { parseAs: 'text' })).data?.includes('sluice_'), 'metrics');
   check((await client.GET('/api/v1/stats')).response.ok, 'stats');
   check((await client.GET('/api/v1/tables')).data?.tables?.some((t) => t.name === 'deliveries'), 'tables');
