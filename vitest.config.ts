@@ -7,5 +7,13 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     reporters: ['default'],
+    coverage: {
+      provider: 'v8',
+      // Only the library counts: tests, benches and examples are the measuring stick, not the measured.
+      include: ['src/**/*.ts'],
+      reportsDirectory: 'coverage',
+      // json-summary feeds the per-folder table (test/support/coverage-by-folder.mjs); html is for browsing what is missed.
+      reporter: ['text-summary', 'json-summary', 'html'],
+    },
   },
 });

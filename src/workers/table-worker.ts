@@ -4,44 +4,15 @@ import { backoffMs } from '../core/backoff.js';
 import { SluiceError } from '../core/sluice-error.js';
 import type { AnyTableDef } from '../schema/define-table.js';
 import type { JsRow } from '../schema/row-codec.js';
+import { describeError, type InHand, inHand, leaseLost, stopping } from './in-hand.js';
+import { WakeLatch, type WakeSource } from './wake-latch.js';
 import { planWork, retryDelayMs, type WorkPlan } from './work-plan.js';
 
-/**
- * Where a worker hears that rows may have become claimable: commits of its table in this process
- * at once, and other processes' commits where the database can tell (SQLite's data_version,
- * PostgreSQL's NOTIFY). Without a signal the worker polls every `pollMs`.
- */
-export interface WakeSource {
-  subscribe(table: string, listener: WakeListener): () => void;
-  /** Offers a wake-up to another idle worker of the table (a claim came back full: there may be more). */
-  nudge(table: string): void;
-}
-
-/**
- * How a worker hears of a commit. The source offers it to one idle worker at a time, so a commit
- * costs one claim, not one per worker; only when none is idle is every worker marked, to claim
- * once it is.
- */
-export interface WakeListener {
-  /** Takes the wake-up if the worker sleeps waiting for one; false when it is busy. */
-  offer(): boolean;
-  /** Remembers a commit it could not take now: the worker's next sleep returns at once. */
-  mark(): void;
-}
-
-const LAST_ERROR_CHARS = 2000;
-
-/** What ended a nap: a commit signal, its timer, a finished handler, or stop(). */
-type WakeReason = 'commit' | 'timer' | 'slot' | 'stop';
+// The wake-up contract is named where the worker is: the hub that drives workers imports both from here.
+export type { WakeListener, WakeSource } from './wake-latch.js';
 
 /** A table that a worker can drive: the public Table surface, untyped. */
 type AnyTable = Table<AnyTableDef>;
-
-interface InHand {
-  readonly row: JsRow;
-  readonly key: unknown;
-  readonly token: number;
-}
 
 /**
  * The claim loop pg-boss and graphile-worker users expect, over the public Table API: claim a
@@ -56,15 +27,12 @@ export class TableWorker implements Worker {
   readonly #onError: (error: unknown) => void;
   readonly #unsubscribe: () => void;
   readonly #source: WakeSource;
-  /** Set while the loop sleeps waiting for a commit (a wakeable nap). */
-  #wakeable = false;
   readonly #waiting: InHand[] = [];
   readonly #active = new Map<InHand, AbortController>();
   readonly #settles = new Set<Promise<void>>();
   readonly #stats: Omit<WorkerStats, 'running' | 'waiting'> = { claimed: 0, done: 0, failed: 0, retried: 0, released: 0, lost: 0 };
   #running = true;
-  #woken = false;
-  #wake: ((why: WakeReason) => void) | undefined;
+  readonly #latch = new WakeLatch();
   readonly #loop: Promise<void>;
   #stopped: Promise<void> | undefined;
 
@@ -83,12 +51,7 @@ export class TableWorker implements Worker {
     this.#options = options;
     this.#onError = options.onError ?? onError;
     this.#source = wake;
-    this.#unsubscribe = wake.subscribe(table.table.name, {
-      offer: () => this.#offer(),
-      mark: () => {
-        this.#woken = true;
-      },
-    });
+    this.#unsubscribe = wake.subscribe(table.table.name, this.#latch);
     this.#loop = this.#run();
   }
 
@@ -126,14 +89,14 @@ export class TableWorker implements Worker {
           })) as JsRow[];
           failures = 0;
           this.#stats.claimed += rows.length;
-          for (const row of rows) this.#waiting.push(this.#inHand(row));
+          for (const row of rows) this.#waiting.push(inHand(this.#table.table.primaryKey, row));
           starved = rows.length < plan.batch;
           // A full batch may have left more behind: let another idle worker of the table look too.
           if (!starved) this.#source.nudge(plan.table);
         } catch (error) {
           if (!this.#running) break;
           this.#onError(error);
-          await this.#nap(backoffMs(failures++, { initialMs: 50, maxMs: plan.pollMs }), false);
+          await this.#latch.nap(backoffMs(failures++, { initialMs: 50, maxMs: plan.pollMs }), false);
           continue;
         }
       }
@@ -141,12 +104,12 @@ export class TableWorker implements Worker {
       if (!this.#running) break;
       if (!starved) {
         // Enough in hand: wait for a free handler before claiming more.
-        if (this.#waiting.length >= plan.concurrency) await this.#nap(undefined, false);
+        if (this.#waiting.length >= plan.concurrency) await this.#latch.nap(undefined, false);
         continue;
       }
       // Nothing more is due: sleep until a commit, the next delayed row or the poll; a finished
       // handler only starts the next row in hand.
-      const why = await this.#nap(await this.#untilDue(claimedAt), true);
+      const why = await this.#latch.nap(await this.#untilDue(claimedAt), true);
       if (why === 'commit' || why === 'timer') starved = false;
     }
   }
@@ -167,51 +130,6 @@ export class TableWorker implements Worker {
       this.#onError(error);
       return plan.pollMs;
     }
-  }
-
-  /**
-   * Waits for a handler to finish, `ms` to pass, stop(), or (when `wakeable`) a commit signal. A
-   * commit that came while the loop was busy is kept, so a wakeable nap after it returns at once.
-   */
-  #nap(ms: number | undefined, wakeable: boolean): Promise<WakeReason> {
-    if (!this.#running) return Promise.resolve('stop');
-    if (wakeable && this.#woken) {
-      this.#woken = false;
-      return Promise.resolve('commit');
-    }
-    return new Promise((resolve) => {
-      const timer = ms === undefined ? undefined : setTimeout(() => done('timer'), ms);
-      const done = (why: WakeReason) => {
-        if (timer) clearTimeout(timer);
-        this.#wake = undefined;
-        this.#wakeable = false;
-        resolve(why);
-      };
-      this.#wakeable = wakeable;
-      this.#wake = (why) => {
-        if (why === 'commit') {
-          if (!wakeable) return;
-          this.#woken = false;
-        }
-        done(why);
-      };
-    });
-  }
-
-  #signal(why: WakeReason): void {
-    this.#wake?.(why);
-  }
-
-  #offer(): boolean {
-    if (!this.#wakeable || !this.#wake) return false;
-    this.#wake('commit');
-    return true;
-  }
-
-  #inHand(row: JsRow): InHand {
-    const pk = this.#table.table.primaryKey;
-    const key = pk.length === 1 ? row[(pk[0] as { name: string }).name] : Object.fromEntries(pk.map((c) => [c.name, row[c.name]]));
-    return { row, key, token: row.attempt as number };
   }
 
   #startHandlers(): void {
@@ -254,7 +172,7 @@ export class TableWorker implements Worker {
     } finally {
       if (renewer) clearInterval(renewer);
       this.#active.delete(item);
-      this.#signal('slot');
+      this.#latch.signal('slot');
     }
   }
 
@@ -300,7 +218,7 @@ export class TableWorker implements Worker {
 
   async #stop(): Promise<void> {
     this.#running = false;
-    this.#wake?.('stop');
+    this.#latch.stop();
     await this.#loop;
     this.#unsubscribe();
     const plan = this.#plan;
@@ -340,25 +258,4 @@ export class TableWorker implements Worker {
     }
     return this.#active.size === 0;
   }
-}
-
-function describeError(error: unknown): string {
-  const text = error instanceof Error ? `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}` : String(error);
-  return text.length > LAST_ERROR_CHARS ? `${text.slice(0, LAST_ERROR_CHARS - 1)}…` : text;
-}
-
-function leaseLost(plan: WorkPlan, item: InHand): SluiceError {
-  return new SluiceError(
-    'CONFLICT',
-    `The lease on ${plan.table} ${JSON.stringify(item.key)} (attempt ${item.token}) was lost: it lapsed and the row was handed back. Stop working on it; its settle will be refused.`,
-    { table: plan.table, value: item.key },
-  );
-}
-
-function stopping(plan: WorkPlan, item: InHand): SluiceError {
-  return new SluiceError(
-    'CLOSED',
-    `The worker on ${plan.table} is stopping and its grace period (${plan.graceMs} ms) is over; finish ${JSON.stringify(item.key)} quickly or it is handed back.`,
-    { table: plan.table, value: item.key },
-  );
 }
