@@ -1,10 +1,12 @@
 import type { Kysely } from 'kysely';
 import { SluiceError } from '../../core/sluice-error.js';
+import type { FilterShape } from '../../query/filter-shape.js';
 import { TableStatements } from '../../query/table-statements.js';
 import type { JsRow, RowCodec } from '../../schema/row-codec.js';
 import { missOrConflict, recordUpdatedRows } from '../batch-results.js';
 import { type BatchResult, type DialectCapabilities, type ExtraWrites, TransientError } from '../dialect.js';
 import { insertRunLength } from '../insert-runs.js';
+import { type UpdateCommand, updateRunLength } from '../update-runs.js';
 import { resolvedRow, storedRows } from '../upsert-results.js';
 import { CommittedChange, type Outcome, type WriteOp } from '../write-op.js';
 import {
@@ -19,9 +21,12 @@ import {
 import type { PgConnection, PgResult, WriterSlot } from './postgres-connection.js';
 import { classifyPostgresError, isConnectionLoss, postgresTransient } from './postgres-errors.js';
 import { UnnestStatements, type UpsertClause } from './postgres-statements.js';
+import { matchReturned, runRow, UnnestUpdates } from './postgres-update-runs.js';
 
 /** Rows per unnest statement: arrays this long stay well under a megabyte of parameters. */
 const MAX_ROWS_PER_INSERT = 4096;
+/** Rows per unnest update: a gate batch's settles of one claimed batch fit many times over. */
+const MAX_ROWS_PER_UPDATE = 1024;
 /** The longest a batch waits for a row lock before it rolls back and lets the gate back off. */
 const MAX_LOCK_WAIT_MS = 2000;
 /** A nonBlocking write tries once: a lock held elsewhere fails it almost at once. */
@@ -71,6 +76,9 @@ export class PostgresBatchRunner {
   readonly #names: (sql: string) => string | undefined;
   readonly #statements = new Map<RowCodec, TableStatements>();
   readonly #unnest = new Map<RowCodec, UnnestStatements>();
+  readonly #unnestUpdates = new Map<RowCodec, UnnestUpdates>();
+  /** Scratch for a run's condition shapes, by op index; entries are written before they are read. */
+  readonly #shapes: (FilterShape | undefined)[] = [];
   /** Markers of batches whose outcome is known, waiting to be deleted in bulk by a later batch. */
   readonly #settled: string[] = [];
   /**
@@ -104,6 +112,15 @@ export class PostgresBatchRunner {
       this.#unnest.set(codec, statements);
     }
     return statements;
+  }
+
+  #unnestUpdatesOf(codec: RowCodec): UnnestUpdates {
+    let updates = this.#unnestUpdates.get(codec);
+    if (!updates) {
+      updates = new UnnestUpdates(this.#builder, codec.table, this.#names);
+      this.#unnestUpdates.set(codec, updates);
+    }
+    return updates;
   }
 
   async run(ops: readonly WriteOp[], extra: ExtraWrites | undefined): Promise<BatchResult> {
@@ -233,6 +250,11 @@ export class PostgresBatchRunner {
         i += run;
         continue;
       }
+      const updates = (ops[i] as WriteOp).command.kind === 'update' ? await this.#updateRun(conn, ops, i, outcomes, changes) : 0;
+      if (updates > 0) {
+        i += updates;
+        continue;
+      }
       const op = ops[i] as WriteOp;
       if (i >= isolateFrom) {
         await this.#isolated(conn, op, i, outcomes, changes);
@@ -310,6 +332,61 @@ export class PostgresBatchRunner {
       outcomes[i] = { ok: true, value: resolvedRow(op.codec, command, stored) };
       changes.push(new CommittedChange(op.codec, op.command.kind, op.codec.keyOfParams(command.params)));
     }
+  }
+
+  /**
+   * A run of same-shape updates (a claimed batch's settles, mostly) as one unnest statement in a
+   * savepoint: each op learns from the returned keys whether it applied, and one that did not
+   * reads the row (in the same transaction) for its CONFLICT or NOT_FOUND. When the statement
+   * fails (a constraint), the savepoint undoes it and the updates run one per savepoint so that
+   * only the bad one fails. Returns how many ops it settled; 0 when op `start` runs alone.
+   */
+  async #updateRun(
+    conn: PgConnection,
+    ops: readonly WriteOp[],
+    start: number,
+    outcomes: Outcome[],
+    changes: CommittedChange[],
+  ): Promise<number> {
+    const first = ops[start] as WriteOp;
+    const head = first.command as UpdateCommand;
+    const statements = this.statements(first.codec);
+    const shapes = this.#shapes;
+    const count = updateRunLength(ops, start, MAX_ROWS_PER_UPDATE, (where) => statements.shapeOf(where), shapes);
+    if (count < 2) return 0;
+    const statement = this.#unnestUpdatesOf(first.codec).statement(head, shapes[start]);
+    if (statement === undefined) return 0;
+    const saved = this.#sendSavepoint(conn, RUN_SAVEPOINT);
+    let returned: Record<string, unknown>[];
+    try {
+      const rows: unknown[][] = [];
+      for (let i = start; i < start + count; i++) rows.push(runRow((ops[i] as WriteOp).command as UpdateCommand, shapes[i]));
+      returned = (await quiet(conn.query(statement.sql, statement.literals.columns(rows), statement.name))).rows;
+    } catch (error) {
+      const transient = postgresTransient(error);
+      if (transient) throw transient;
+      // A SAVEPOINT that failed aborted the transaction: the batch's failure, not the updates'.
+      await saved;
+      await conn.query(`rollback to savepoint ${RUN_SAVEPOINT}; release savepoint ${RUN_SAVEPOINT}`);
+      this.stats.runFallbacks++;
+      for (let i = start; i < start + count; i++) await this.#isolated(conn, ops[i] as WriteOp, i, outcomes, changes);
+      return count;
+    }
+    await saved;
+    this.#unreleased = RUN_SAVEPOINT;
+    const found = matchReturned(ops, start, count, first.codec.table, statement.returning, returned);
+    for (let i = 0; i < count; i++) {
+      const op = ops[start + i] as WriteOp;
+      const command = op.command as UpdateCommand;
+      const item = found[i];
+      if (item === undefined) {
+        outcomes[start + i] = { ok: false, error: await this.#missOrConflict(conn, op, command.key, command.where !== undefined) };
+        continue;
+      }
+      outcomes[start + i] = { ok: true, value: command.returning === 'row' ? op.codec.decodeRow(item) : undefined };
+      changes.push(new CommittedChange(op.codec, 'update', command.key));
+    }
+    return count;
   }
 
   /** Runs one op inside its own savepoint, so its failure leaves the transaction usable. */
