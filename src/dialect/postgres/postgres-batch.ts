@@ -21,7 +21,7 @@ import {
 import type { PgConnection, PgResult, WriterSlot } from './postgres-connection.js';
 import { classifyPostgresError, isConnectionLoss, postgresTransient } from './postgres-errors.js';
 import { UnnestStatements, type UpsertClause } from './postgres-statements.js';
-import { matchReturned, runRow, UnnestUpdates } from './postgres-update-runs.js';
+import { matchReturned, runRow, UnnestUpdates, type UpdateRunStatement } from './postgres-update-runs.js';
 
 /** Rows per unnest statement: arrays this long stay well under a megabyte of parameters. */
 const MAX_ROWS_PER_INSERT = 4096;
@@ -46,6 +46,12 @@ export interface BatchRunnerStats {
   commitsLost: number;
   commitsFoundCommitted: number;
   commitsUnknown: number;
+}
+
+/** A run of updates that goes as one statement. */
+interface UpdateRun {
+  readonly count: number;
+  readonly statement: UpdateRunStatement;
 }
 
 /** The first op that failed outside a savepoint, which made PostgreSQL abort the transaction. */
@@ -163,13 +169,15 @@ export class PostgresBatchRunner {
       const marker = newCommitMarker();
       const sweeping = this.#settled.length >= MARKER_SWEEP_BATCH ? this.#settled.length : 0;
       const sweep = sweeping > 0 ? `${sweepMarkersSql(this.#settled.slice(0, sweeping))}; ` : '';
-      const leadRun = insertRunLength(ops, 0, MAX_ROWS_PER_INSERT);
-      const lead = leadRun > 1 ? leadRun : 0;
+      // A batch of settles opens with a run of updates, which leads the same way.
+      const insertLead = insertRunLength(ops, 0, MAX_ROWS_PER_INSERT);
+      const update = insertLead > 1 ? undefined : this.#updateRunOf(ops, 0);
+      const lead = insertLead > 1 ? insertLead : (update?.count ?? 0);
       this.#unreleased = undefined;
       const opened = await this.#begin(
         conn,
         `begin; ${this.#writer.prologue}set local lock_timeout = ${lockWaitMs(ops)}; ${insertMarkerSql(marker)}; ${sweep}${lead > 0 ? `savepoint ${RUN_SAVEPOINT}; ` : ''}select txid_current()::text as xid, pg_backend_pid() as pid`,
-        lead > 0 ? () => this.#sendRun(conn, ops, 0, lead) : undefined,
+        lead === 0 ? undefined : update ? () => this.#sendUpdateRun(conn, ops, 0, update) : () => this.#sendRun(conn, ops, 0, lead),
       );
       const xid = String(opened.begun.rows[0]?.xid);
       const pid = Number(opened.begun.rows[0]?.pid);
@@ -180,7 +188,7 @@ export class PostgresBatchRunner {
         changes,
         isolateFrom,
         false,
-        opened.lead && { count: lead, sent: opened.lead },
+        opened.lead && { count: lead, sent: opened.lead, update },
       );
       if (failure) {
         await conn.query('rollback');
@@ -236,13 +244,12 @@ export class PostgresBatchRunner {
     changes: CommittedChange[],
     isolateFrom: number,
     recordFailure = false,
-    lead?: { readonly count: number; readonly sent: Promise<PgResult> },
+    lead?: { readonly count: number; readonly sent: Promise<PgResult>; readonly update: UpdateRun | undefined },
   ): Promise<Failure | undefined> {
     let i = 0;
-    if (lead) {
-      await this.#insertRun(conn, ops, 0, lead.count, outcomes, changes, lead.sent);
-      i = lead.count;
-    }
+    if (lead?.update) await this.#updateRun(conn, ops, 0, lead.update, outcomes, changes, lead.sent);
+    else if (lead) await this.#insertRun(conn, ops, 0, lead.count, outcomes, changes, lead.sent);
+    if (lead) i = lead.count;
     while (i < ops.length) {
       const run = insertRunLength(ops, i, MAX_ROWS_PER_INSERT);
       if (run > 1) {
@@ -250,9 +257,10 @@ export class PostgresBatchRunner {
         i += run;
         continue;
       }
-      const updates = (ops[i] as WriteOp).command.kind === 'update' ? await this.#updateRun(conn, ops, i, outcomes, changes) : 0;
-      if (updates > 0) {
-        i += updates;
+      const update = this.#updateRunOf(ops, i);
+      if (update) {
+        await this.#updateRun(conn, ops, i, update, outcomes, changes);
+        i += update.count;
         continue;
       }
       const op = ops[i] as WriteOp;
@@ -334,34 +342,50 @@ export class PostgresBatchRunner {
     }
   }
 
+  /** The run of updates starting at `start` that goes as one statement, if there is one. */
+  #updateRunOf(ops: readonly WriteOp[], start: number): UpdateRun | undefined {
+    const first = ops[start] as WriteOp;
+    if (first.command.kind !== 'update') return undefined;
+    const statements = this.statements(first.codec);
+    const count = updateRunLength(ops, start, MAX_ROWS_PER_UPDATE, (where) => statements.shapeOf(where), this.#shapes);
+    if (count < 2) return undefined;
+    const statement = this.#unnestUpdatesOf(first.codec).statement(first.command, this.#shapes[start]);
+    return statement && { count, statement };
+  }
+
+  /** Sends a run's unnest update without waiting for it; never throws (see #sendRun). */
+  #sendUpdateRun(conn: PgConnection, ops: readonly WriteOp[], start: number, run: UpdateRun): Promise<PgResult> {
+    try {
+      const rows: unknown[][] = [];
+      for (let i = start; i < start + run.count; i++) rows.push(runRow((ops[i] as WriteOp).command as UpdateCommand, this.#shapes[i]));
+      return quiet(conn.query(run.statement.sql, run.statement.literals.columns(rows), run.statement.name));
+    } catch (error) {
+      return quiet(Promise.reject(error));
+    }
+  }
+
   /**
    * A run of same-shape updates (a claimed batch's settles, mostly) as one unnest statement in a
    * savepoint: each op learns from the returned keys whether it applied, and one that did not
    * reads the row (in the same transaction) for its CONFLICT or NOT_FOUND. When the statement
    * fails (a constraint), the savepoint undoes it and the updates run one per savepoint so that
-   * only the bad one fails. Returns how many ops it settled; 0 when op `start` runs alone.
+   * only the bad one fails; `sent`: the statement already on its way, its savepoint taken.
    */
   async #updateRun(
     conn: PgConnection,
     ops: readonly WriteOp[],
     start: number,
+    run: UpdateRun,
     outcomes: Outcome[],
     changes: CommittedChange[],
-  ): Promise<number> {
+    sent?: Promise<PgResult>,
+  ): Promise<void> {
     const first = ops[start] as WriteOp;
-    const head = first.command as UpdateCommand;
-    const statements = this.statements(first.codec);
-    const shapes = this.#shapes;
-    const count = updateRunLength(ops, start, MAX_ROWS_PER_UPDATE, (where) => statements.shapeOf(where), shapes);
-    if (count < 2) return 0;
-    const statement = this.#unnestUpdatesOf(first.codec).statement(head, shapes[start]);
-    if (statement === undefined) return 0;
-    const saved = this.#sendSavepoint(conn, RUN_SAVEPOINT);
+    const { count, statement } = run;
+    const saved = sent ? undefined : this.#sendSavepoint(conn, RUN_SAVEPOINT);
     let returned: Record<string, unknown>[];
     try {
-      const rows: unknown[][] = [];
-      for (let i = start; i < start + count; i++) rows.push(runRow((ops[i] as WriteOp).command as UpdateCommand, shapes[i]));
-      returned = (await quiet(conn.query(statement.sql, statement.literals.columns(rows), statement.name))).rows;
+      returned = (await (sent ?? this.#sendUpdateRun(conn, ops, start, run))).rows;
     } catch (error) {
       const transient = postgresTransient(error);
       if (transient) throw transient;
@@ -370,7 +394,7 @@ export class PostgresBatchRunner {
       await conn.query(`rollback to savepoint ${RUN_SAVEPOINT}; release savepoint ${RUN_SAVEPOINT}`);
       this.stats.runFallbacks++;
       for (let i = start; i < start + count; i++) await this.#isolated(conn, ops[i] as WriteOp, i, outcomes, changes);
-      return count;
+      return;
     }
     await saved;
     this.#unreleased = RUN_SAVEPOINT;
@@ -386,7 +410,6 @@ export class PostgresBatchRunner {
       outcomes[start + i] = { ok: true, value: command.returning === 'row' ? op.codec.decodeRow(item) : undefined };
       changes.push(new CommittedChange(op.codec, 'update', command.key));
     }
-    return count;
   }
 
   /** Runs one op inside its own savepoint, so its failure leaves the transaction usable. */
