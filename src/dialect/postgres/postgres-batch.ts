@@ -9,11 +9,11 @@ import { insertRunLength } from '../insert-runs.js';
 import { type UpdateCommand, updateRunLength } from '../update-runs.js';
 import { resolvedRow, storedRows } from '../upsert-results.js';
 import { CommittedChange, type Outcome, type WriteOp } from '../write-op.js';
+import { lockWaitMs, noop, quiet, tooManyParameters } from './postgres-batch-support.js';
 import {
-  COMMIT_MARKERS_TABLE,
+  commitOrResolve,
   ensureCommitMarkers,
   insertMarkerSql,
-  lostCommitStatus,
   MARKER_SWEEP_BATCH,
   newCommitMarker,
   sweepMarkersSql,
@@ -27,12 +27,6 @@ import { matchReturned, runRow, UnnestUpdates, type UpdateRunStatement } from '.
 const MAX_ROWS_PER_INSERT = 4096;
 /** Rows per unnest update: a gate batch's settles of one claimed batch fit many times over. */
 const MAX_ROWS_PER_UPDATE = 1024;
-/** The longest a batch waits for a row lock before it rolls back and lets the gate back off. */
-const MAX_LOCK_WAIT_MS = 2000;
-/** A nonBlocking write tries once: a lock held elsewhere fails it almost at once. */
-const NON_BLOCKING_LOCK_WAIT_MS = 50;
-/** How long a COMMIT whose reply was lost is looked into, at least, before it is called unknown. */
-const MIN_COMMIT_RESOLVE_MS = 5000;
 /** The savepoint around a multi-row insert, and the one around a single op that must fail alone. */
 const RUN_SAVEPOINT = 'sluice_run';
 const OP_SAVEPOINT = 'sluice_op';
@@ -58,6 +52,9 @@ interface UpdateRun {
 interface Failure {
   readonly index: number;
 }
+
+/** Where the dialect has always found it. */
+export { MAX_BOUND_VALUES } from './postgres-batch-support.js';
 
 /** Row locks let concurrent claimers skip each other's rows; no cross-connection commit counter. */
 export const POSTGRES_CAPABILITIES: DialectCapabilities = Object.freeze({ skipLocked: true, dataVersion: false, processPrivate: false });
@@ -533,39 +530,8 @@ export class PostgresBatchRunner {
     return missOrConflict(op, key, (await conn.query(sql, key, this.#names(sql))).rows[0]);
   }
 
-  /**
-   * A COMMIT whose reply never came may have happened or not. The batch's marker row answers it
-   * (postgres-commit.ts): the batch is acknowledged only when the marker is found committed; when
-   * it is not, the gate runs the batch again. If no answer comes before the latest op's deadline,
-   * the ops fail with UNAVAILABLE saying the outcome is unknown: no promise ever resolves for a
-   * write that may not have committed.
-   */
   async #commit(conn: PgConnection, marker: string, backend: { pid: number; xid: string }, ops: readonly WriteOp[]): Promise<void> {
-    try {
-      await conn.query('commit');
-      return;
-    } catch (error) {
-      if (!conn.broken && !isConnectionLoss(error)) throw error;
-      this.stats.commitsLost++;
-      this.#writer.discard(conn);
-      let deadline = performance.now() + MIN_COMMIT_RESOLVE_MS;
-      for (const op of ops) deadline = Math.max(deadline, op.deadline);
-      const status = await lostCommitStatus(this.#writer, marker, backend.pid, backend.xid, deadline);
-      if (status !== 'unknown') this.#settled.push(marker);
-      if (status === 'committed') {
-        this.stats.commitsFoundCommitted++;
-        return;
-      }
-      if (status === 'aborted') {
-        throw new TransientError('unavailable', 'the connection was lost during COMMIT, which the server then reported aborted', error);
-      }
-      this.stats.commitsUnknown++;
-      throw new SluiceError(
-        'UNAVAILABLE',
-        `The connection to PostgreSQL was lost during COMMIT and the server could not be asked in time whether the batch (commit marker ${marker} in ${COMMIT_MARKERS_TABLE}) committed: these writes may or may not have been applied. Read the rows back before writing them again.`,
-        { cause: error },
-      );
-    }
+    await commitOrResolve(this.#writer, conn, marker, backend, ops, this.stats, (known) => this.#settled.push(known));
   }
 
   /** Leaves the connection clean (or discards it) and says what the gate should do next. */
@@ -582,49 +548,4 @@ export class PostgresBatchRunner {
     if (error instanceof SluiceError || error instanceof TransientError) return error;
     return postgresTransient(error) ?? classifyPostgresError(error);
   }
-}
-
-/** The calls each statement kind serves, as a caller knows them. */
-const WRITE_NAMES: Readonly<Record<string, string>> = {
-  update: 'An update',
-  updateMany: 'A claim (or bulk update)',
-  deleteMany: 'A deleteWhere',
-};
-
-/** The protocol counts a statement's bound values in 16 bits. */
-export const MAX_BOUND_VALUES = 65_535;
-
-/**
- * A statement with more bound values than the protocol carries fails that write alone, before it
- * reaches the server (which would answer with a protocol error and abort the transaction).
- */
-function tooManyParameters(op: WriteOp, count: number, outcomes: Outcome[], index: number): boolean {
-  if (count <= MAX_BOUND_VALUES) return false;
-  const table = op.codec.table.name;
-  outcomes[index] = {
-    ok: false,
-    error: new SluiceError(
-      'VALIDATION',
-      `${WRITE_NAMES[op.command.kind] ?? op.command.kind} on ${table} needs ${count.toLocaleString('en-US')} bound values; PostgreSQL takes at most ${MAX_BOUND_VALUES.toLocaleString('en-US')} in one statement. Pass a long list as one $in / $nin array instead of many $or conditions, or split the write.`,
-      { table, value: count },
-    ),
-  };
-  return true;
-}
-
-function noop(): void {}
-
-/** A promise whose rejection is read later (by awaiting it), marked handled so it is never reported unhandled. */
-function quiet<T>(promise: Promise<T>): Promise<T> {
-  promise.catch(noop);
-  return promise;
-}
-
-function lockWaitMs(ops: readonly WriteOp[]): number {
-  const now = performance.now();
-  let wait = MAX_LOCK_WAIT_MS;
-  for (const op of ops) {
-    wait = Math.min(wait, op.nonBlocking ? NON_BLOCKING_LOCK_WAIT_MS : op.deadline - now);
-  }
-  return Math.max(1, Math.floor(wait));
 }
