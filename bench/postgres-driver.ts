@@ -294,7 +294,7 @@ const files = defineTable('media_files', {
 
 function op(codec: RowCodec, command: WriteCommand): WriteOp {
   const now = performance.now();
-  return { codec, command, lane: 'normal', nonBlocking: false, deadline: now + 30_000, enqueuedAt: now, epoch: 0, settle() {} };
+  return { codec, command, nonBlocking: false, deadline: now + 30_000, enqueuedAt: now, epoch: 0, settle() {} };
 }
 
 /** One round of dialect-level shapes for one driver; each driver writes its own key range. */

@@ -27,7 +27,8 @@ export type { ConfigSource, EffectiveConfig, Profile } from './database/env-conf
 export { fromEnv, PROFILES, resolveEnvConfig } from './database/env-config.js';
 export type { OpenOptions } from './database/open-options.js';
 export type { MigrationReport } from './dialect/dialect.js';
-export type { CommittedChange, Lane } from './dialect/write-op.js';
+export type { CommittedChange } from './dialect/write-op.js';
+export type { Lane } from './gate/lanes.js';
 export type {
   ClaimOptions,
   HistoryEntry,

@@ -4,9 +4,6 @@ import type { OrderTerm } from '../query/order.js';
 import type { ColumnDef } from '../schema/define-table.js';
 import type { EncodedPatch, JsRow, RowCodec } from '../schema/row-codec.js';
 
-export const LANES = ['high', 'normal', 'low'] as const;
-export type Lane = (typeof LANES)[number];
-
 /** What a write does, as data: the dialect decides how to run it (alone, or grouped with others). */
 export type WriteCommand =
   | { readonly kind: 'insert'; readonly params: unknown[]; readonly row: JsRow }
@@ -50,7 +47,6 @@ export type Outcome = { readonly ok: true; readonly value: unknown } | { readonl
 export interface WriteOp {
   readonly codec: RowCodec;
   readonly command: WriteCommand;
-  readonly lane: Lane;
   readonly nonBlocking: boolean;
   /** performance.now() after which lock waits give up with BUSY. */
   readonly deadline: number;

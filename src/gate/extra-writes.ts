@@ -24,7 +24,6 @@ const NONE: readonly WriteOp[] = Object.freeze([]);
  * never waits for a lock on its own, and it belongs to no flush() epoch.
  */
 class CarriedWrite implements WriteOp {
-  readonly lane = 'normal';
   readonly nonBlocking = false;
   readonly deadline = Number.POSITIVE_INFINITY;
   readonly enqueuedAt = 0;

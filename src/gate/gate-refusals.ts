@@ -1,5 +1,5 @@
 import { describeValue, didYouMean, SluiceError } from '../core/sluice-error.js';
-import { LANES, type Lane } from '../dialect/write-op.js';
+import { LANES, type Lane } from './lanes.js';
 
 export interface SubmitOptions {
   /**

@@ -1,4 +1,4 @@
-import { LANES, type Lane, type WriteOp } from '../dialect/write-op.js';
+import { LANES, type Lane, type QueuedWrite } from './lanes.js';
 
 /** A FIFO that can also put items back at its head, without O(n) shifts on the hot path. */
 class Deque<T> {
@@ -45,7 +45,7 @@ class Deque<T> {
  * then `low`, so a diagnostic write never stands ahead of an important one.
  */
 export class OpQueue {
-  readonly #lanes: Record<Lane, Deque<WriteOp>> = { high: new Deque(), normal: new Deque(), low: new Deque() };
+  readonly #lanes: Record<Lane, Deque<QueuedWrite>> = { high: new Deque(), normal: new Deque(), low: new Deque() };
   #size = 0;
 
   get size(): number {
@@ -56,28 +56,28 @@ export class OpQueue {
     return lane ? this.#lanes[lane].size : this.#size;
   }
 
-  push(op: WriteOp): void {
+  push(op: QueuedWrite): void {
     this.#lanes[op.lane].push(op);
     this.#size++;
   }
 
-  take(max: number): WriteOp[] {
-    const batch: WriteOp[] = [];
+  take(max: number): QueuedWrite[] {
+    const batch: QueuedWrite[] = [];
     for (const lane of LANES) {
       const deque = this.#lanes[lane];
-      while (batch.length < max && deque.size > 0) batch.push(deque.shift() as WriteOp);
+      while (batch.length < max && deque.size > 0) batch.push(deque.shift() as QueuedWrite);
     }
     this.#size -= batch.length;
     return batch;
   }
 
   /** Returns ops of a batch that must be tried again to the head of their lanes, in order. */
-  putBack(ops: readonly WriteOp[]): void {
+  putBack(ops: readonly QueuedWrite[]): void {
     for (const lane of LANES) this.#lanes[lane].unshiftAll(ops.filter((op) => op.lane === lane));
     this.#size += ops.length;
   }
 
-  drainAll(): WriteOp[] {
+  drainAll(): QueuedWrite[] {
     const all = LANES.flatMap((lane) => this.#lanes[lane].drain());
     this.#size = 0;
     return all;

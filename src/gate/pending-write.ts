@@ -1,9 +1,10 @@
 import type { SluiceError } from '../core/sluice-error.js';
-import type { Lane, Outcome, WriteCommand, WriteOp } from '../dialect/write-op.js';
+import type { Outcome, WriteCommand } from '../dialect/write-op.js';
 import type { RowCodec } from '../schema/row-codec.js';
+import type { Lane, QueuedWrite } from './lanes.js';
 
 /** A caller's write in the queue, and the promise waiting for its commit. */
-export class PendingWrite implements WriteOp {
+export class PendingWrite implements QueuedWrite {
   epoch = 0;
   /** Counted against the admission until it settles. */
   admitted = false;

@@ -1,7 +1,7 @@
 import { type BackoffOptions, backoffMs } from '../core/backoff.js';
 import { SluiceError } from '../core/sluice-error.js';
 import { type Dialect, TransientError } from '../dialect/dialect.js';
-import type { CommittedChange, Lane, Outcome, WriteCommand, WriteOp } from '../dialect/write-op.js';
+import type { CommittedChange, Outcome, WriteCommand } from '../dialect/write-op.js';
 import type { AnyTableDef } from '../schema/define-table.js';
 import type { RowCodec } from '../schema/row-codec.js';
 import { BatchSizer, type BatchSizerOptions } from './batch-sizer.js';
@@ -9,6 +9,7 @@ import { type CaptureWrites, ExtraWritesPort } from './extra-writes.js';
 import { FlushEpochs } from './flush-epochs.js';
 import { GateCounters } from './gate-counters.js';
 import { checkSubmitOptions, closedError, DropReporter, gaveUpError, overloadedError, type SubmitOptions } from './gate-refusals.js';
+import type { Lane, QueuedWrite } from './lanes.js';
 import { OpQueue } from './op-queue.js';
 import { PendingWrite } from './pending-write.js';
 import type { WriteAdmission } from './write-admission.js';
@@ -219,7 +220,7 @@ export class WriteGate {
           this.#onListenerError(error);
         }
       }
-      for (let i = 0; i < batch.length; i++) (batch[i] as WriteOp).settle(result.outcomes[i] as Outcome, finished);
+      for (let i = 0; i < batch.length; i++) (batch[i] as QueuedWrite).settle(result.outcomes[i] as Outcome, finished);
     } catch (error) {
       this.#afterFailedBatch(batch, error, started);
     } finally {
@@ -230,7 +231,7 @@ export class WriteGate {
     }
   }
 
-  #afterFailedBatch(batch: WriteOp[], error: unknown, started: number): void {
+  #afterFailedBatch(batch: QueuedWrite[], error: unknown, started: number): void {
     if (!(error instanceof TransientError)) {
       const failure = error instanceof SluiceError ? error : this.#dialect.classify(error);
       for (const op of batch) op.settle({ ok: false, error: failure });
@@ -244,7 +245,7 @@ export class WriteGate {
       this.counters.observer.batchRetried(byTable, error.reason);
     }
     const now = performance.now();
-    const retry: WriteOp[] = [];
+    const retry: QueuedWrite[] = [];
     for (const op of batch) {
       if (op.nonBlocking || now >= op.deadline) {
         this.counters.busySurfaced++;

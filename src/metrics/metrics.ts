@@ -2,8 +2,8 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { LatencySummary } from '../core/latency-window.js';
 import type { LogCoalescer } from '../core/logger.js';
 import type { Dialect, DialectStats } from '../dialect/dialect.js';
-import { LANES, type Lane } from '../dialect/write-op.js';
 import type { GateObserver } from '../gate/gate-counters.js';
+import { LANES, type Lane } from '../gate/lanes.js';
 import type { WriteGate } from '../gate/write-gate.js';
 import { WriteLatencyHistogram } from './write-latency.js';
 

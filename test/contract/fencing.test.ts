@@ -97,6 +97,32 @@ forEachDialect('fencing tokens', (t) => {
     ]);
   });
 
+  it('settles a claimed batch submitted in one tick row by row: a stale token sees the row as it is, a missing key NOT_FOUND, the rest apply', async () => {
+    const files = db.table(media);
+    const paths = Array.from({ length: 6 }, (_, i) => `batch-${i}`);
+    await Promise.all(paths.map((path) => files.insert({ path, size: 0 })));
+    const claimed = await files.claim({
+      from: 'pending',
+      to: 'downloading',
+      limit: 6,
+      leaseMs: 60_000,
+      owner: 'wb',
+      where: { path: { $in: paths } },
+    });
+    expect(claimed).toHaveLength(6);
+    // Submitted together, the settles share one multi-row statement (one UPDATE … FROM per run).
+    const settled = await Promise.allSettled([
+      ...paths.map((path, i) => files.transition(path, 'completed', { token: i === 2 ? 7 : 1, returning: 'row' })),
+      files.transition('batch-absent', 'completed', { token: 1 }),
+    ]);
+    const values = settled.map((s) => (s.status === 'fulfilled' ? s.value : (s.reason as SluiceError).code));
+    expect(values.slice(0, 6).map((v) => (v as { applied: boolean }).applied)).toEqual([true, true, false, true, true, true]);
+    expect(values[2]).toMatchObject({ applied: false, state: 'downloading', row: { path: 'batch-2', leaseOwner: 'wb', attempt: 1 } });
+    expect(values[0]).toMatchObject({ applied: true, row: { path: 'batch-0', status: 'completed' } });
+    expect(values[6]).toBe('NOT_FOUND');
+    expect((await files.get('batch-2'))?.status).toBe('downloading');
+  });
+
   it('refuses lease columns in a caller write, naming table, column and value', async () => {
     const files = db.table(media);
     const upserted = await refusal(files.upsert({ path: 'forged', size: 1, attempt: 99 }));

@@ -1,17 +1,19 @@
 import type { Kysely } from 'kysely';
 import { SluiceError } from '../../core/sluice-error.js';
+import type { FilterShape } from '../../query/filter-shape.js';
 import { TableStatements } from '../../query/table-statements.js';
 import type { JsRow, RowCodec } from '../../schema/row-codec.js';
 import { missOrConflict, recordUpdatedRows } from '../batch-results.js';
 import { type BatchResult, type DialectCapabilities, type ExtraWrites, TransientError } from '../dialect.js';
 import { insertRunLength } from '../insert-runs.js';
+import { type UpdateCommand, updateRunLength } from '../update-runs.js';
 import { resolvedRow, storedRows } from '../upsert-results.js';
 import { CommittedChange, type Outcome, type WriteOp } from '../write-op.js';
+import { lockWaitMs, noop, quiet, tooManyParameters } from './postgres-batch-support.js';
 import {
-  COMMIT_MARKERS_TABLE,
+  commitOrResolve,
   ensureCommitMarkers,
   insertMarkerSql,
-  lostCommitStatus,
   MARKER_SWEEP_BATCH,
   newCommitMarker,
   sweepMarkersSql,
@@ -19,15 +21,12 @@ import {
 import type { PgConnection, PgResult, WriterSlot } from './postgres-connection.js';
 import { classifyPostgresError, isConnectionLoss, postgresTransient } from './postgres-errors.js';
 import { UnnestStatements, type UpsertClause } from './postgres-statements.js';
+import { matchReturned, runRow, UnnestUpdates, type UpdateRunStatement } from './postgres-update-runs.js';
 
 /** Rows per unnest statement: arrays this long stay well under a megabyte of parameters. */
 const MAX_ROWS_PER_INSERT = 4096;
-/** The longest a batch waits for a row lock before it rolls back and lets the gate back off. */
-const MAX_LOCK_WAIT_MS = 2000;
-/** A nonBlocking write tries once: a lock held elsewhere fails it almost at once. */
-const NON_BLOCKING_LOCK_WAIT_MS = 50;
-/** How long a COMMIT whose reply was lost is looked into, at least, before it is called unknown. */
-const MIN_COMMIT_RESOLVE_MS = 5000;
+/** Rows per unnest update: a gate batch's settles of one claimed batch fit many times over. */
+const MAX_ROWS_PER_UPDATE = 1024;
 /** The savepoint around a multi-row insert, and the one around a single op that must fail alone. */
 const RUN_SAVEPOINT = 'sluice_run';
 const OP_SAVEPOINT = 'sluice_op';
@@ -43,10 +42,19 @@ export interface BatchRunnerStats {
   commitsUnknown: number;
 }
 
+/** A run of updates that goes as one statement. */
+interface UpdateRun {
+  readonly count: number;
+  readonly statement: UpdateRunStatement;
+}
+
 /** The first op that failed outside a savepoint, which made PostgreSQL abort the transaction. */
 interface Failure {
   readonly index: number;
 }
+
+/** Where the dialect has always found it. */
+export { MAX_BOUND_VALUES } from './postgres-batch-support.js';
 
 /** Row locks let concurrent claimers skip each other's rows; no cross-connection commit counter. */
 export const POSTGRES_CAPABILITIES: DialectCapabilities = Object.freeze({ skipLocked: true, dataVersion: false, processPrivate: false });
@@ -71,6 +79,9 @@ export class PostgresBatchRunner {
   readonly #names: (sql: string) => string | undefined;
   readonly #statements = new Map<RowCodec, TableStatements>();
   readonly #unnest = new Map<RowCodec, UnnestStatements>();
+  readonly #unnestUpdates = new Map<RowCodec, UnnestUpdates>();
+  /** Scratch for a run's condition shapes, by op index; entries are written before they are read. */
+  readonly #shapes: (FilterShape | undefined)[] = [];
   /** Markers of batches whose outcome is known, waiting to be deleted in bulk by a later batch. */
   readonly #settled: string[] = [];
   /**
@@ -104,6 +115,15 @@ export class PostgresBatchRunner {
       this.#unnest.set(codec, statements);
     }
     return statements;
+  }
+
+  #unnestUpdatesOf(codec: RowCodec): UnnestUpdates {
+    let updates = this.#unnestUpdates.get(codec);
+    if (!updates) {
+      updates = new UnnestUpdates(this.#builder, codec.table, this.#names);
+      this.#unnestUpdates.set(codec, updates);
+    }
+    return updates;
   }
 
   async run(ops: readonly WriteOp[], extra: ExtraWrites | undefined): Promise<BatchResult> {
@@ -146,13 +166,15 @@ export class PostgresBatchRunner {
       const marker = newCommitMarker();
       const sweeping = this.#settled.length >= MARKER_SWEEP_BATCH ? this.#settled.length : 0;
       const sweep = sweeping > 0 ? `${sweepMarkersSql(this.#settled.slice(0, sweeping))}; ` : '';
-      const leadRun = insertRunLength(ops, 0, MAX_ROWS_PER_INSERT);
-      const lead = leadRun > 1 ? leadRun : 0;
+      // A batch of settles opens with a run of updates, which leads the same way.
+      const insertLead = insertRunLength(ops, 0, MAX_ROWS_PER_INSERT);
+      const update = insertLead > 1 ? undefined : this.#updateRunOf(ops, 0);
+      const lead = insertLead > 1 ? insertLead : (update?.count ?? 0);
       this.#unreleased = undefined;
       const opened = await this.#begin(
         conn,
         `begin; ${this.#writer.prologue}set local lock_timeout = ${lockWaitMs(ops)}; ${insertMarkerSql(marker)}; ${sweep}${lead > 0 ? `savepoint ${RUN_SAVEPOINT}; ` : ''}select txid_current()::text as xid, pg_backend_pid() as pid`,
-        lead > 0 ? () => this.#sendRun(conn, ops, 0, lead) : undefined,
+        lead === 0 ? undefined : update ? () => this.#sendUpdateRun(conn, ops, 0, update) : () => this.#sendRun(conn, ops, 0, lead),
       );
       const xid = String(opened.begun.rows[0]?.xid);
       const pid = Number(opened.begun.rows[0]?.pid);
@@ -163,7 +185,7 @@ export class PostgresBatchRunner {
         changes,
         isolateFrom,
         false,
-        opened.lead && { count: lead, sent: opened.lead },
+        opened.lead && { count: lead, sent: opened.lead, update },
       );
       if (failure) {
         await conn.query('rollback');
@@ -219,18 +241,23 @@ export class PostgresBatchRunner {
     changes: CommittedChange[],
     isolateFrom: number,
     recordFailure = false,
-    lead?: { readonly count: number; readonly sent: Promise<PgResult> },
+    lead?: { readonly count: number; readonly sent: Promise<PgResult>; readonly update: UpdateRun | undefined },
   ): Promise<Failure | undefined> {
     let i = 0;
-    if (lead) {
-      await this.#insertRun(conn, ops, 0, lead.count, outcomes, changes, lead.sent);
-      i = lead.count;
-    }
+    if (lead?.update) await this.#updateRun(conn, ops, 0, lead.update, outcomes, changes, lead.sent);
+    else if (lead) await this.#insertRun(conn, ops, 0, lead.count, outcomes, changes, lead.sent);
+    if (lead) i = lead.count;
     while (i < ops.length) {
       const run = insertRunLength(ops, i, MAX_ROWS_PER_INSERT);
       if (run > 1) {
         await this.#insertRun(conn, ops, i, run, outcomes, changes);
         i += run;
+        continue;
+      }
+      const update = this.#updateRunOf(ops, i);
+      if (update) {
+        await this.#updateRun(conn, ops, i, update, outcomes, changes);
+        i += update.count;
         continue;
       }
       const op = ops[i] as WriteOp;
@@ -309,6 +336,76 @@ export class PostgresBatchRunner {
       const command = op.command as { params: unknown[]; row: JsRow };
       outcomes[i] = { ok: true, value: resolvedRow(op.codec, command, stored) };
       changes.push(new CommittedChange(op.codec, op.command.kind, op.codec.keyOfParams(command.params)));
+    }
+  }
+
+  /** The run of updates starting at `start` that goes as one statement, if there is one. */
+  #updateRunOf(ops: readonly WriteOp[], start: number): UpdateRun | undefined {
+    const first = ops[start] as WriteOp;
+    if (first.command.kind !== 'update') return undefined;
+    const statements = this.statements(first.codec);
+    const count = updateRunLength(ops, start, MAX_ROWS_PER_UPDATE, (where) => statements.shapeOf(where), this.#shapes);
+    if (count < 2) return undefined;
+    const statement = this.#unnestUpdatesOf(first.codec).statement(first.command, this.#shapes[start]);
+    return statement && { count, statement };
+  }
+
+  /** Sends a run's unnest update without waiting for it; never throws (see #sendRun). */
+  #sendUpdateRun(conn: PgConnection, ops: readonly WriteOp[], start: number, run: UpdateRun): Promise<PgResult> {
+    try {
+      const rows: unknown[][] = [];
+      for (let i = start; i < start + run.count; i++) rows.push(runRow((ops[i] as WriteOp).command as UpdateCommand, this.#shapes[i]));
+      return quiet(conn.query(run.statement.sql, run.statement.literals.columns(rows), run.statement.name));
+    } catch (error) {
+      return quiet(Promise.reject(error));
+    }
+  }
+
+  /**
+   * A run of same-shape updates (a claimed batch's settles, mostly) as one unnest statement in a
+   * savepoint: each op learns from the returned keys whether it applied, and one that did not
+   * reads the row (in the same transaction) for its CONFLICT or NOT_FOUND. When the statement
+   * fails (a constraint), the savepoint undoes it and the updates run one per savepoint so that
+   * only the bad one fails; `sent`: the statement already on its way, its savepoint taken.
+   */
+  async #updateRun(
+    conn: PgConnection,
+    ops: readonly WriteOp[],
+    start: number,
+    run: UpdateRun,
+    outcomes: Outcome[],
+    changes: CommittedChange[],
+    sent?: Promise<PgResult>,
+  ): Promise<void> {
+    const first = ops[start] as WriteOp;
+    const { count, statement } = run;
+    const saved = sent ? undefined : this.#sendSavepoint(conn, RUN_SAVEPOINT);
+    let returned: Record<string, unknown>[];
+    try {
+      returned = (await (sent ?? this.#sendUpdateRun(conn, ops, start, run))).rows;
+    } catch (error) {
+      const transient = postgresTransient(error);
+      if (transient) throw transient;
+      // A SAVEPOINT that failed aborted the transaction: the batch's failure, not the updates'.
+      await saved;
+      await conn.query(`rollback to savepoint ${RUN_SAVEPOINT}; release savepoint ${RUN_SAVEPOINT}`);
+      this.stats.runFallbacks++;
+      for (let i = start; i < start + count; i++) await this.#isolated(conn, ops[i] as WriteOp, i, outcomes, changes);
+      return;
+    }
+    await saved;
+    this.#unreleased = RUN_SAVEPOINT;
+    const found = matchReturned(ops, start, count, first.codec.table, statement.returning, returned);
+    for (let i = 0; i < count; i++) {
+      const op = ops[start + i] as WriteOp;
+      const command = op.command as UpdateCommand;
+      const item = found[i];
+      if (item === undefined) {
+        outcomes[start + i] = { ok: false, error: await this.#missOrConflict(conn, op, command.key, command.where !== undefined) };
+        continue;
+      }
+      outcomes[start + i] = { ok: true, value: command.returning === 'row' ? op.codec.decodeRow(item) : undefined };
+      changes.push(new CommittedChange(op.codec, 'update', command.key));
     }
   }
 
@@ -433,42 +530,8 @@ export class PostgresBatchRunner {
     return missOrConflict(op, key, (await conn.query(sql, key, this.#names(sql))).rows[0]);
   }
 
-  /**
-   * A COMMIT whose reply never came may have happened or not. The batch's marker row answers it
-   * (postgres-commit.ts): the batch is acknowledged only when the marker is found committed; when
-   * it is not, the gate runs the batch again. If no answer comes before the latest op's deadline,
-   * the ops fail with UNAVAILABLE saying the outcome is unknown: no promise ever resolves for a
-   * write that may not have committed.
-   */
   async #commit(conn: PgConnection, marker: string, backend: { pid: number; xid: string }, ops: readonly WriteOp[]): Promise<void> {
-    try {
-      // lock_timeout bounds waits on rows, not the COMMIT: a transaction that NOTIFYs (the workers'
-      // wake-up trigger) takes PostgreSQL's one notify-queue lock at commit, and under many
-      // instances committing at once that wait must not fail a batch that has already written.
-      await conn.query('set local lock_timeout = 0; commit');
-      return;
-    } catch (error) {
-      if (!conn.broken && !isConnectionLoss(error)) throw error;
-      this.stats.commitsLost++;
-      this.#writer.discard(conn);
-      let deadline = performance.now() + MIN_COMMIT_RESOLVE_MS;
-      for (const op of ops) deadline = Math.max(deadline, op.deadline);
-      const status = await lostCommitStatus(this.#writer, marker, backend.pid, backend.xid, deadline);
-      if (status !== 'unknown') this.#settled.push(marker);
-      if (status === 'committed') {
-        this.stats.commitsFoundCommitted++;
-        return;
-      }
-      if (status === 'aborted') {
-        throw new TransientError('unavailable', 'the connection was lost during COMMIT, which the server then reported aborted', error);
-      }
-      this.stats.commitsUnknown++;
-      throw new SluiceError(
-        'UNAVAILABLE',
-        `The connection to PostgreSQL was lost during COMMIT and the server could not be asked in time whether the batch (commit marker ${marker} in ${COMMIT_MARKERS_TABLE}) committed: these writes may or may not have been applied. Read the rows back before writing them again.`,
-        { cause: error },
-      );
-    }
+    await commitOrResolve(this.#writer, conn, marker, backend, ops, this.stats, (known) => this.#settled.push(known));
   }
 
   /** Leaves the connection clean (or discards it) and says what the gate should do next. */
@@ -485,49 +548,4 @@ export class PostgresBatchRunner {
     if (error instanceof SluiceError || error instanceof TransientError) return error;
     return postgresTransient(error) ?? classifyPostgresError(error);
   }
-}
-
-/** The calls each statement kind serves, as a caller knows them. */
-const WRITE_NAMES: Readonly<Record<string, string>> = {
-  update: 'An update',
-  updateMany: 'A claim (or bulk update)',
-  deleteMany: 'A deleteWhere',
-};
-
-/** The protocol counts a statement's bound values in 16 bits. */
-export const MAX_BOUND_VALUES = 65_535;
-
-/**
- * A statement with more bound values than the protocol carries fails that write alone, before it
- * reaches the server (which would answer with a protocol error and abort the transaction).
- */
-function tooManyParameters(op: WriteOp, count: number, outcomes: Outcome[], index: number): boolean {
-  if (count <= MAX_BOUND_VALUES) return false;
-  const table = op.codec.table.name;
-  outcomes[index] = {
-    ok: false,
-    error: new SluiceError(
-      'VALIDATION',
-      `${WRITE_NAMES[op.command.kind] ?? op.command.kind} on ${table} needs ${count.toLocaleString('en-US')} bound values; PostgreSQL takes at most ${MAX_BOUND_VALUES.toLocaleString('en-US')} in one statement. Pass a long list as one $in / $nin array instead of many $or conditions, or split the write.`,
-      { table, value: count },
-    ),
-  };
-  return true;
-}
-
-function noop(): void {}
-
-/** A promise whose rejection is read later (by awaiting it), marked handled so it is never reported unhandled. */
-function quiet<T>(promise: Promise<T>): Promise<T> {
-  promise.catch(noop);
-  return promise;
-}
-
-function lockWaitMs(ops: readonly WriteOp[]): number {
-  const now = performance.now();
-  let wait = MAX_LOCK_WAIT_MS;
-  for (const op of ops) {
-    wait = Math.min(wait, op.nonBlocking ? NON_BLOCKING_LOCK_WAIT_MS : op.deadline - now);
-  }
-  return Math.max(1, Math.floor(wait));
 }

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { backoffMs, delay } from '../../core/backoff.js';
+import { SluiceError } from '../../core/sluice-error.js';
+import { TransientError } from '../dialect.js';
 import type { PgConnection, PgSession, WriterSlot } from './postgres-connection.js';
 import { isConnectionLoss } from './postgres-errors.js';
 
@@ -123,5 +125,61 @@ export async function lostCommitStatus(
     }
     if (performance.now() >= deadline) return 'unknown';
     await delay(backoffMs(attempt, { initialMs: 20, maxMs: 500 }));
+  }
+}
+
+/** How long a COMMIT whose reply was lost is looked into, at least, before it is called unknown. */
+const MIN_COMMIT_RESOLVE_MS = 5000;
+
+/** The lost-COMMIT counters a batch runner keeps. */
+export interface LostCommitCounters {
+  commitsLost: number;
+  commitsFoundCommitted: number;
+  commitsUnknown: number;
+}
+
+/**
+ * Commits the batch. A COMMIT whose reply never came may have happened or not. The batch's marker
+ * row answers it: the batch is acknowledged only when the marker is found committed; when it is
+ * not, the gate runs the batch again. If no answer comes before the latest op's deadline, the ops
+ * fail with UNAVAILABLE saying the outcome is unknown: no promise ever resolves for a write that
+ * may not have committed. `known` hears of a marker whose outcome was learnt (it may be swept).
+ */
+export async function commitOrResolve(
+  writer: WriterSlot,
+  conn: PgConnection,
+  marker: string,
+  backend: { pid: number; xid: string },
+  deadlines: readonly { readonly deadline: number }[],
+  stats: LostCommitCounters,
+  known: (marker: string) => void,
+): Promise<void> {
+  try {
+    // lock_timeout bounds waits on rows, not the COMMIT: a transaction that NOTIFYs (the workers'
+    // wake-up and cache triggers) takes PostgreSQL's one notify-queue lock at commit, and under many
+    // instances committing at once that wait must not fail a batch that has already written.
+    await conn.query('set local lock_timeout = 0; commit');
+    return;
+  } catch (error) {
+    if (!conn.broken && !isConnectionLoss(error)) throw error;
+    stats.commitsLost++;
+    writer.discard(conn);
+    let deadline = performance.now() + MIN_COMMIT_RESOLVE_MS;
+    for (const op of deadlines) deadline = Math.max(deadline, op.deadline);
+    const status = await lostCommitStatus(writer, marker, backend.pid, backend.xid, deadline);
+    if (status !== 'unknown') known(marker);
+    if (status === 'committed') {
+      stats.commitsFoundCommitted++;
+      return;
+    }
+    if (status === 'aborted') {
+      throw new TransientError('unavailable', 'the connection was lost during COMMIT, which the server then reported aborted', error);
+    }
+    stats.commitsUnknown++;
+    throw new SluiceError(
+      'UNAVAILABLE',
+      `The connection to PostgreSQL was lost during COMMIT and the server could not be asked in time whether the batch (commit marker ${marker} in ${COMMIT_MARKERS_TABLE}) committed: these writes may or may not have been applied. Read the rows back before writing them again.`,
+      { cause: error },
+    );
   }
 }

@@ -195,7 +195,7 @@ describe('PostgreSQL batches with extra writes', async () => {
 
   function op(codec: RowCodec, command: WriteCommand): WriteOp {
     const now = performance.now();
-    return { codec, command, lane: 'normal', nonBlocking: false, deadline: now + 10_000, enqueuedAt: now, epoch: 0, settle() {} };
+    return { codec, command, nonBlocking: false, deadline: now + 10_000, enqueuedAt: now, epoch: 0, settle() {} };
   }
 
   beforeAll(async () => {
