@@ -134,11 +134,11 @@ export class SluiceMetrics implements GateObserver {
       },
     });
     new Gauge({
-      name: 'sluice_replica_lag_ms',
-      help: 'The largest replay lag among the read replicas that are up.',
+      name: 'sluice_replica_lag_seconds',
+      help: 'The largest replay lag among the read replicas that are up, in seconds (Prometheus base units).',
       registers: [this.registry],
       collect() {
-        this.set(num('replicaLagMs'));
+        this.set(num('replicaLagMs') / 1000);
       },
     });
     this.#batchSize = new Histogram({

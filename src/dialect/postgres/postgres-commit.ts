@@ -73,7 +73,9 @@ async function ensureMarkerTable(conn: PgSession): Promise<void> {
       );
     } catch (error) {
       const code = (error as { code?: string }).code;
-      if (code !== '23505' && code !== '42P07') throw error;
+      // Several processes opening at once race on the table's catalog rows: its name (42P07), its
+      // row type (42710) or the unique index behind them (23505). The loser finds the table made.
+      if (code !== '23505' && code !== '42P07' && code !== '42710') throw error;
     }
     return;
   }
