@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
+import { runNode } from '../support/child-processes.js';
 import { forEachDialect, tempDir } from '../support/databases.js';
 import { instanceEvents } from '../support/instance-tables.js';
 import { redisPrefix } from '../support/redis-prefix.js';
@@ -11,14 +11,6 @@ import { workJobs } from '../support/work-table.js';
 const ITEMS = 20_000;
 const INSTANCES = 4;
 const SLOW_EVERY = 211;
-
-function run(args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`instance process exited with ${code}`))));
-  });
-}
 
 forEachDialect('many instances on one PostgreSQL', (t) => {
   it.runIf(t.dialect === 'postgres')(
@@ -39,7 +31,7 @@ forEachDialect('many instances on one PostgreSQL', (t) => {
       const logs = Array.from({ length: INSTANCES }, (_, i) => join(dir, `instance-${i}.log`));
       const processes = logs.map((log, i) => {
         writeFileSync(log, '');
-        return run([
+        return runNode([
           '--import',
           'tsx',
           script,

@@ -1,21 +1,13 @@
-import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
+import { runNode } from '../support/child-processes.js';
 import { forEachDialect, tempDir } from '../support/databases.js';
 import { foreignPython } from '../support/foreign-python.js';
 import { ROLLUP_HOUR, readings, readingsHourly } from '../support/rollup-tables.js';
 
 const PROCESSES = 3;
 const OPS = 3000;
-
-function run(args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`writer process exited with ${code}`))));
-  });
-}
 
 type Bucket = { rows: number; frames: number; persons: number; peak: number; low: number };
 
@@ -29,7 +21,7 @@ forEachDialect('rollups under several processes', (t) => {
     const script = join(import.meta.dirname, '..', 'support', 'rollup-process.ts');
     const writers = Array.from({ length: PROCESSES }, (_, w) => {
       const ready = join(dir, `ready-${w}`);
-      return { ready, done: run(['--import', 'tsx', script, url, schema ?? '', ready, go, String(w * 7919 + 1), String(OPS)]) };
+      return { ready, done: runNode(['--import', 'tsx', script, url, schema ?? '', ready, go, String(w * 7919 + 1), String(OPS)]) };
     });
     const exitedEarly = Promise.all(writers.map((w) => w.done)).then(() => new Error('a writer exited before the start signal'));
     while (!writers.every((w) => existsSync(w.ready))) {

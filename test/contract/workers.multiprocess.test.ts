@@ -1,21 +1,13 @@
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
+import { runNode } from '../support/child-processes.js';
 import { forEachDialect, tempDir } from '../support/databases.js';
 import { workJobs } from '../support/work-table.js';
 
 const ITEMS = 4000;
 const PROCESSES = 4;
 const SLOW_EVERY = 97;
-
-function run(args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker process exited with ${code}`))));
-  });
-}
 
 forEachDialect('workers in several processes', (t) => {
   it(`settle ${ITEMS} rows exactly once across ${PROCESSES} processes while leases lapse under them`, { timeout: 180_000 }, async () => {
@@ -32,7 +24,7 @@ forEachDialect('workers in several processes', (t) => {
     const processes = logs.map((log, w) => {
       writeFileSync(log, '');
       const script = join(import.meta.dirname, '..', 'support', 'work-process.ts');
-      return run(['--import', 'tsx', script, url, schema ?? '', `w${w}`, log, go, String(SLOW_EVERY)]);
+      return runNode(['--import', 'tsx', script, url, schema ?? '', `w${w}`, log, go, String(SLOW_EVERY)]);
     });
     const exitedEarly = Promise.all(processes).then(() => new Error('a worker exited before the start signal'));
     while (!logs.every((log) => existsSync(`${log}.ready`))) {

@@ -55,3 +55,12 @@ export function writerReady(child: ChildProcess): Promise<void> {
     child.once('exit', (code, signal) => reject(new Error(`writer exited (${signal ?? code}) before it was ready`)));
   });
 }
+
+/** Runs `node <args>` with the test's stdout and stderr; resolves on exit 0, rejects on any other exit. */
+export function runNode(args: string[], what = 'child process'): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${what} exited with ${code}`))));
+  });
+}
