@@ -43,10 +43,6 @@ export class HttpError extends Error {
   }
 }
 
-export function statusOf(code: ErrorCode): number {
-  return STATUS[code];
-}
-
 /** Cuts a message to `max` characters, saying that it was cut. */
 export function truncate(text: string, max: number): string {
   if (text.length <= max) return text;
