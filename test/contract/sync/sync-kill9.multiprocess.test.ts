@@ -1,7 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { open } from '../../../src/index.js';
 import { tempDir } from '../../support/databases.js';
 import { describeWithPostgres } from '../../support/postgres-suite.js';
@@ -21,14 +21,22 @@ function exited(child: ChildProcess): Promise<void> {
 describeWithPostgres('sync survives kill -9 of the writing, shipping process', () => {
   const schema = targetSchema('kill9');
   const dir = tempDir('sluice-sync-kill-');
+  const children = new Set<ChildProcess>();
+  let ended = false;
+  // A timed-out test body keeps running: without this it would fork writers that create the target
+  // schema again after the drop. Registered after targetSchema, so it runs before the drop.
+  afterAll(async () => {
+    ended = true;
+    for (const child of children) child.kill('SIGKILL');
+    await Promise.all([...children].map(exited));
+  });
 
   it(`kill -9 ${KILLS} times mid-write and mid-ship, then a clean start and flush: nothing lost, nothing older, nothing invented`, async () => {
     const file = join(dir, 'edge.db');
     const log = join(dir, 'acks.log');
     writeFileSync(log, '');
-    const children = new Set<ChildProcess>();
     try {
-      for (let run = 1; run <= KILLS; run++) {
+      for (let run = 1; run <= KILLS && !ended; run++) {
         const child = fork(join(import.meta.dirname, 'sync-writer.ts'), [file, postgresUrl, schema, String(run), log], {
           execArgv: ['--import', 'tsx'],
           stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -46,6 +54,7 @@ describeWithPostgres('sync survives kill -9 of the writing, shipping process', (
     } finally {
       for (const child of children) child.kill('SIGKILL');
     }
+    if (ended) return;
     const db = await open({ url: `sqlite:${file}`, tables: [crashKv], sync: { target: postgresUrl, schema } });
     try {
       await db.migrate();
