@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { defineTable, open, type SluiceLogger } from '../../src/index.js';
+import { defineTable, open } from '../../src/index.js';
 import { forEachDialect, tempDir } from '../support/databases.js';
+import { recorder } from '../support/recording-logger.js';
 
 const notes = defineTable('notes', {
   columns: { id: 'integer', body: 'text', at: 'timestamp' },
@@ -17,26 +18,6 @@ const jobs = defineTable('log_jobs', {
     leases: { expireTo: 'pending' },
   },
 });
-
-interface Line {
-  level: string;
-  fields: Record<string, unknown>;
-  message: string | undefined;
-}
-
-/** A logger that keeps every line, as pino would write them. */
-function recorder(): SluiceLogger & { lines: Line[]; events: (event: string) => Line[] } {
-  const lines: Line[] = [];
-  const at = (level: string) => (fields: Record<string, unknown>, message?: string) => lines.push({ level, fields, message });
-  return {
-    lines,
-    events: (event) => lines.filter((l) => l.fields.event === event),
-    error: at('error'),
-    warn: at('warn'),
-    info: at('info'),
-    debug: at('debug'),
-  };
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -1,29 +1,10 @@
 import { expect, it } from 'vitest';
-import type { Database, SluiceLogger } from '../../../src/index.js';
+import type { Database } from '../../../src/index.js';
 import { describeWithPostgres } from '../../support/postgres-suite.js';
+import { recorder } from '../../support/recording-logger.js';
 import { withPostgres } from '../../support/services.js';
 import { copyEdgeFile, range } from './edge-files.js';
 import { edgeOpener, syncedKv, targetSchema } from './sync-support.js';
-
-interface Line {
-  level: string;
-  fields: Record<string, unknown>;
-  message: string | undefined;
-}
-
-/** A logger that keeps every line, as pino would write them. */
-function recorder(): SluiceLogger & { lines: Line[]; events: (event: string) => Line[] } {
-  const lines: Line[] = [];
-  const at = (level: string) => (fields: Record<string, unknown>, message?: string) => lines.push({ level, fields, message });
-  return {
-    lines,
-    events: (event) => lines.filter((l) => l.fields.event === event),
-    error: at('error'),
-    warn: at('warn'),
-    info: at('info'),
-    debug: at('debug'),
-  };
-}
 
 async function writeRows(db: Database, ids: readonly number[], note?: string): Promise<void> {
   const kv = db.table(syncedKv);
