@@ -19,6 +19,7 @@ import * as sqliteInsert from './sqlite-insert.bench.js';
 import * as sqliteLifecycle from './sqlite-lifecycle.bench.js';
 import * as sqliteMultiProcess from './sqlite-multi-process.bench.js';
 import * as sqliteScatteredKeys from './sqlite-scattered-keys.bench.js';
+import * as sqliteSmallTable from './sqlite-small-table.bench.js';
 import * as sqliteUpdate from './sqlite-update.bench.js';
 import { describeMachine } from './support/machine.js';
 import { figure, markdownReport } from './support/markdown-report.js';
@@ -52,6 +53,7 @@ const tableRows = values['table-rows'] === undefined ? sqliteScatteredKeys.TABLE
 const scenarios: { id: string; run: () => Promise<ScenarioResult> }[] = [
   { id: 'sqlite-insert', run: () => sqliteInsert.run(budget) },
   { id: 'sqlite-update', run: () => sqliteUpdate.run(budget) },
+  { id: 'sqlite-small-table', run: () => sqliteSmallTable.run(budget) },
   { id: 'sqlite-get', run: () => sqliteGet.run(budget) },
   { id: 'sqlite-scattered-keys', run: () => sqliteScatteredKeys.run(budget, tableRows) },
   {
