@@ -1,5 +1,5 @@
 /**
- * `npm run soak -- --minutes M [--out FILE]`: seed 000's scenario (two ingesters, two work()
+ * `npm run soak -- --minutes M [--out FILE] [--snapshots DIR]`: seed 000's scenario (two ingesters, two work()
  * schedulers, a smoke checker, a Python writer, one SQLite file) for M minutes. Every 10 s each
  * process reports its RSS, heap, open handles and ack p99, and the WAL's size is read; at the end
  * the slope of each per hour (after the first fifth, the warm-up) and the scenario's zero counts.
@@ -13,7 +13,12 @@ import { parseArgs } from 'node:util';
 import { type RoleSample, run } from '../examples/000-media-files/main.js';
 
 const { values } = parseArgs({
-  options: { minutes: { type: 'string', default: '10' }, out: { type: 'string' }, 'sample-seconds': { type: 'string', default: '10' } },
+  options: {
+    minutes: { type: 'string', default: '10' },
+    out: { type: 'string' },
+    'sample-seconds': { type: 'string', default: '10' },
+    snapshots: { type: 'string' },
+  },
 });
 const minutes = Number(values.minutes);
 const sampleMs = Number(values['sample-seconds']) * 1000;
@@ -39,6 +44,7 @@ const report = await run({
   dir,
   soak: {
     sampleMs,
+    ...(values.snapshots ? { snapshotDir: values.snapshots } : {}),
     onSample: (s: RoleSample) => {
       const who = `${s.role} ${s.pid}`;
       add(`${who} rss bytes`, s.rssBytes);

@@ -103,7 +103,10 @@ function columnParams(rows: readonly MediaRecord[]): unknown[][] {
 /** Element types postgres.js is told for each unnest array (pg infers them from the statement's casts). */
 const ELEMENT_OIDS = [25, 25, 25, 20, 25, 25, 25, 20, 25, 1184, 1184];
 
-/** Inserts 1,000-row transactions on one connection until the window closes; keys start at `first`. */
+/**
+ * Inserts 1,000-row transactions on one connection until the window closes; keys start at `first`.
+ * `autocommit` (pg only) sends the INSERT alone, without BEGIN and COMMIT around it.
+ */
 export async function rawTransactions(
   url: string,
   schema: string,
@@ -111,6 +114,7 @@ export async function rawTransactions(
   shape: RawShape,
   window: Window,
   first: number,
+  autocommit = false,
 ): Promise<PhaseFigures> {
   const cpu = new CpuMeter(window);
   let next = first;
@@ -131,8 +135,11 @@ export async function rawTransactions(
       const name = `raw_${shape}`;
       const text = shape === 'values' ? VALUES_SQL : UNNEST_SQL;
       await batches(async (rows) => {
+        const values = shape === 'values' ? flatParams(rows, driver) : columnParams(rows);
+        // One statement is its own transaction: one round trip per 1,000 rows instead of three.
+        if (autocommit) return void (await client.query({ name, text, values }));
         await client.query('begin');
-        await client.query({ name, text, values: shape === 'values' ? flatParams(rows, driver) : columnParams(rows) });
+        await client.query({ name, text, values });
         await client.query('commit');
       });
     } finally {
