@@ -36,9 +36,9 @@ export function exampleDir(options: ExampleOptions, name: string): string {
 }
 
 /** Starts `module` again as a child process in `role`, speaking over IPC (TypeScript through tsx). */
-export function forkRole(module: string, role: string, args: Record<string, unknown>): ChildProcess {
+export function forkRole(module: string, role: string, args: Record<string, unknown>, nodeFlags: readonly string[] = []): ChildProcess {
   return fork(module, ['--role', role, JSON.stringify(args)], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', 'tsx', ...nodeFlags],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
 }

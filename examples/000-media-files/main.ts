@@ -7,6 +7,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeHeapSnapshot } from 'node:v8';
 import { type Database, open, SluiceError } from 'sluice';
 import { type ExampleOptions, type ExampleReport, exampleDir, exited, forkRole, message, ms, roleOf, sleep } from '../support.js';
 import { mediaFiles } from './schema.js';
@@ -112,6 +113,10 @@ async function runRole(role: keyof typeof ROLES, args: Record<string, unknown>):
     sampleMs === undefined
       ? undefined
       : setInterval(() => {
+          // A soak forks its roles with --expose-gc: heapUsed read right after a full collection is
+          // what the process keeps alive, not where the collector happened to be (garbage not yet
+          // collected made a flat heap look like 5 MiB/h of growth).
+          (globalThis as { gc?: () => void }).gc?.();
           const memory = process.memoryUsage();
           const stats = db.stats();
           const sample: RoleSample = {
@@ -128,7 +133,13 @@ async function runRole(role: keyof typeof ROLES, args: Record<string, unknown>):
         }, sampleMs);
   process.send?.({ type: 'ready' });
   await message<{ type: 'go' }>(process as never, 'go').catch(() => {});
-  const extra = await ROLES[role](db, Date.now() + (args.seconds as number) * 1000, args.log as string);
+  const seconds = args.seconds as number;
+  const snapshotDir = args.snapshotDir as string | undefined;
+  const snapshot = (phase: string) => snapshotDir && writeHeapSnapshot(join(snapshotDir, `${role}-${process.pid}-${phase}.heapsnapshot`));
+  const warmSnapshot = snapshotDir ? setTimeout(() => snapshot('warm'), seconds * 200) : undefined;
+  const extra = await ROLES[role](db, Date.now() + seconds * 1000, args.log as string);
+  clearTimeout(warmSnapshot);
+  snapshot('end');
   if (sampler) clearInterval(sampler);
   const stats = db.stats();
   const table = stats.tables.media_files;
@@ -183,6 +194,11 @@ export interface SoakOptions {
   /** Every role reports a RoleSample this often. */
   readonly sampleMs: number;
   readonly onSample: (sample: RoleSample) => void;
+  /**
+   * Each role writes a heap snapshot here after the warm-up (a fifth of the run) and again at the
+   * end, for a diff when a heap slope needs explaining (Chrome DevTools, Memory, Comparison).
+   */
+  readonly snapshotDir?: string;
 }
 
 export async function run(options: ExampleOptions & { soak?: SoakOptions }): Promise<ExampleReport> {
@@ -193,8 +209,15 @@ export async function run(options: ExampleOptions & { soak?: SoakOptions }): Pro
   await setup.close();
   const log = join(dir, 'ingested.log');
   writeFileSync(log, '');
-  const args = { url, seconds: options.seconds, log, ...(options.soak ? { sampleMs: options.soak.sampleMs } : {}) };
-  const children = (['ingester', 'ingester', 'scheduler', 'scheduler', 'smoke'] as const).map((role) => forkRole(self, role, args));
+  const args = {
+    url,
+    seconds: options.seconds,
+    log,
+    ...(options.soak ? { sampleMs: options.soak.sampleMs, snapshotDir: options.soak.snapshotDir } : {}),
+  };
+  const children = (['ingester', 'ingester', 'scheduler', 'scheduler', 'smoke'] as const).map((role) =>
+    forkRole(self, role, args, options.soak ? ['--expose-gc'] : []),
+  );
   if (options.soak) {
     const onSample = options.soak.onSample;
     for (const child of children) child.on('message', (m: { type?: string }) => m.type === 'sample' && onSample(m as RoleSample));
