@@ -70,6 +70,12 @@ export interface Dialect {
    */
   readByKey?(codec: RowCodec, key: readonly unknown[]): JsRow | undefined | Promise<JsRow | undefined>;
   selectAll(sql: string, params: readonly unknown[]): Promise<JsRow[]>;
+  /**
+   * Reads on a connection of their own, off the event loop (SQLite: a worker thread), for bulk
+   * work such as sync batches. Absent, or undefined, where reads never block the loop anyway
+   * (PostgreSQL) or no second connection can see the data (SQLite ':memory:').
+   */
+  offThreadReader?(): OffThreadReader | undefined;
   migrate(tables: readonly AnyTableDef[], codeVersion: number, migrations: readonly Migration[]): Promise<MigrationReport>;
   schemaVersion(): Promise<number>;
   /** Maps a driver error to a SluiceError (codes CONSTRAINT, BUSY, UNAVAILABLE, …). */
@@ -101,6 +107,12 @@ export interface Dialect {
    * for the lock as usual.
    */
   rebuildRollup(table: AnyTableDef, policy: RollupPolicy, from: Date | undefined, to: Date | undefined): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** selectAll on a thread of its own; close() ends the thread (later reads fall back to the dialect's). */
+export interface OffThreadReader {
+  selectAll(sql: string, params: readonly unknown[]): Promise<JsRow[]>;
   close(): Promise<void>;
 }
 

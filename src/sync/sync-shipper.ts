@@ -3,7 +3,7 @@ import type { Table } from '../api/table.js';
 import { delay } from '../core/backoff.js';
 import type { LogCoalescer } from '../core/logger.js';
 import { SluiceError } from '../core/sluice-error.js';
-import type { Dialect } from '../dialect/dialect.js';
+import type { Dialect, OffThreadReader } from '../dialect/dialect.js';
 import type { PostgresSyncTarget } from '../dialect/postgres/postgres-sync-target.js';
 import type { CaptureWrites, WriteGate } from '../gate/write-gate.js';
 import type { AnyTableDef } from '../schema/define-table.js';
@@ -33,7 +33,7 @@ export interface ShipperParts {
   readonly options: SyncOptions & { target: string };
   /** Every table passed to open(); the synced ones ship. */
   readonly tables: readonly AnyTableDef[];
-  readonly dialect: Pick<Dialect, 'selectAll' | 'codec'>;
+  readonly dialect: Pick<Dialect, 'selectAll' | 'codec' | 'offThreadReader'>;
   readonly gate: WriteGate;
   readonly outbox: Table<typeof syncOutboxTable>;
   readonly node: Table<typeof syncNodeTable>;
@@ -57,6 +57,7 @@ export class SyncShipper implements SyncApi {
   readonly #options: SyncOptions & { target: string };
   readonly #synced: readonly AnyTableDef[];
   readonly #local: LocalOutbox;
+  readonly #reader: OffThreadReader | undefined;
   readonly #outboxCodec: RowCodec;
   readonly #identity: NodeIdentity;
   readonly #figures = new SyncFigures();
@@ -83,7 +84,9 @@ export class SyncShipper implements SyncApi {
     this.#parts = parts;
     this.#options = parts.options;
     this.#synced = parts.tables.filter((t) => t.sync !== undefined);
-    this.#local = new LocalOutbox(parts.dialect, this.#synced, syncNodeTable);
+    // The outbox's reads build whole batches (COPY text of thousands of rows): off the writers' event loop where the dialect can.
+    this.#reader = parts.dialect.offThreadReader?.();
+    this.#local = new LocalOutbox(this.#reader ?? parts.dialect, this.#synced, syncNodeTable);
     this.#outboxCodec = new RowCodec(syncOutboxTable, parts.dialect.codec);
     this.#identity = new NodeIdentity(parts.node, this.#local.sql);
     this.#link = new TargetLink(this.#options, this.#synced);
@@ -131,6 +134,13 @@ export class SyncShipper implements SyncApi {
   async flush(options: { onProgress?: (shipped: number, total: number) => void } = {}): Promise<FlushResult> {
     this.#requireRunning();
     await this.#parts.gate.flush();
+    // Right after open the loop may not have read the node row yet; without it the figures are
+    // empty and the flush would find nothing to wait for.
+    if (this.#identity.nodeId === undefined) {
+      await this.#serial(async () => {
+        if (this.#identity.nodeId === undefined) await this.#initNode();
+      });
+    }
     await this.#refresh();
     const shippedBefore = this.#figures.shipped;
     let upTo = this.#figures.local.maxSeq;
@@ -182,6 +192,7 @@ export class SyncShipper implements SyncApi {
       ),
     );
     this.#log.flush();
+    await this.#reader?.close();
   }
 
   #requireRunning(): void {

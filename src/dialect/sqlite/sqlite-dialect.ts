@@ -8,7 +8,7 @@ import type { RollupPolicy } from '../../schema/define-rollup.js';
 import type { AnyTableDef } from '../../schema/define-table.js';
 import type { Migration } from '../../schema/migration.js';
 import type { JsRow, RowCodec } from '../../schema/row-codec.js';
-import type { BatchResult, Dialect, DialectCapabilities, DialectStats, ExtraWrites, MigrationReport } from '../dialect.js';
+import type { BatchResult, Dialect, DialectCapabilities, DialectStats, ExtraWrites, MigrationReport, OffThreadReader } from '../dialect.js';
 import { MIGRATIONS_TABLE, type MigrationSession, runMigrations } from '../migrator.js';
 import type { WriteOp } from '../write-op.js';
 import { FileIdentity } from './file-identity.js';
@@ -19,6 +19,7 @@ import { sqliteCodec } from './sqlite-codec.js';
 import { type Durability, openSqliteConnection } from './sqlite-connection.js';
 import { classifySqliteError, isSqliteBusy } from './sqlite-errors.js';
 import { sqliteRollupRebuild } from './sqlite-rollup-ddl.js';
+import { SqliteThreadReader } from './sqlite-thread-reader.js';
 
 export interface SqliteDialectOptions {
   /** A file path, or ':memory:'. */
@@ -55,6 +56,7 @@ export class SqliteDialect implements Dialect {
   readonly #byKey = new Map<RowCodec, Database.Statement>();
   readonly #watchdog: CheckpointWatchdog;
   readonly #lockTimeoutMs: number;
+  readonly #cacheKiB: number;
 
   private constructor(writer: Database.Database, reader: Database.Database, options: SqliteDialectOptions) {
     this.file = options.file;
@@ -63,6 +65,7 @@ export class SqliteDialect implements Dialect {
     this.#writer = writer;
     this.#reader = reader;
     this.#lockTimeoutMs = options.lockTimeoutMs;
+    this.#cacheKiB = options.cacheKiB;
     const identity = options.file === ':memory:' ? undefined : new FileIdentity(options.file);
     this.#batches = new SqliteBatchRunner(writer, this.builder, () => identity?.check());
     this.#watchdog = new CheckpointWatchdog(writer, options.file, options.walMaxBytes, options.checkpointIntervalMs);
@@ -119,6 +122,13 @@ export class SqliteDialect implements Dialect {
       return this.#waitRead(() => get.get(bound) as JsRow | undefined).then((r) => (r === undefined ? undefined : codec.decodeRow(r)));
     }
     return row === undefined ? undefined : codec.decodeRow(row);
+  }
+
+  /** A file's bulk reads in a worker thread of their own; none for ':memory:', which no other connection can open. */
+  offThreadReader(): OffThreadReader | undefined {
+    if (this.file === ':memory:') return undefined;
+    const options = { file: this.file, cacheKiB: this.#cacheKiB, busyTimeoutMs: this.#lockTimeoutMs };
+    return new SqliteThreadReader(options, (sql, params) => this.selectAll(sql, params));
   }
 
   async selectAll(sql: string, params: readonly unknown[]): Promise<JsRow[]> {
