@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import { afterAll, describe, it } from 'vitest';
+import { afterAll, describe } from 'vitest';
 import { type Database, type OpenOptions, open } from '../../src/index.js';
-import { postgresAvailable, postgresUrl, redisAvailable, withPostgres } from './services.js';
+import { postgresAvailable, postgresUrl, withPostgres } from './services.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -34,15 +34,12 @@ export function tempDir(prefix = 'sluice-test-'): string {
 
 /**
  * Runs one test body for every dialect. Each file gets its own SQLite folder and its own
- * PostgreSQL schema, dropped afterwards, so files run in parallel without meeting. `needs.redis`
- * skips the suite loudly where the shared Redis is down (and fails it under SLUICE_REQUIRE_SERVICES=1).
+ * PostgreSQL schema, dropped afterwards, so files run in parallel without meeting.
  */
-export function forEachDialect(title: string, body: (t: TestDatabases) => void, needs: { redis?: boolean } = {}): void {
+export function forEachDialect(title: string, body: (t: TestDatabases) => void): void {
   for (const dialect of ['sqlite', 'postgres'] as const) {
     describe(`${title} [${dialect}]`, async () => {
       if (dialect === 'postgres' && !(await postgresAvailable())) return;
-      // Seen as a skipped test in the summary, beside the loud note redisAvailable prints.
-      if (needs.redis && !(await redisAvailable())) return void it.skip('needs the shared Redis');
       const opened: Database[] = [];
       const schemas = new Set<string>();
       const dir = dialect === 'sqlite' ? tempDir() : '';

@@ -54,16 +54,23 @@ export function redisAvailable(): Promise<boolean> {
   return redisReachable;
 }
 
+let redisServerFound: boolean | undefined;
+
 /** True when redis-server is on PATH for the tests that run one of their own; loud when not, fatal under CI. */
 export function redisServerAvailable(title: string): boolean {
-  try {
-    execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
+  if (redisServerFound === undefined) {
+    try {
+      execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
+      redisServerFound = true;
+    } catch {
+      redisServerFound = false;
+    }
+  }
+  if (!redisServerFound) {
     if (requireServices) throw new Error(`"${title}" needs redis-server on PATH (SLUICE_REQUIRE_SERVICES=1)`);
     console.warn(`\n*** redis-server is not on PATH: "${title}" is SKIPPED ***\n`);
-    return false;
   }
+  return redisServerFound;
 }
 
 /** Runs SQL as the test superuser, outside Sluice (schema setup and teardown, assertions). */
