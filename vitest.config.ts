@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'examples/**/*.test.ts'],
     pool: 'forks',
+    // Starts a PostgreSQL of the run's own where none is given or running (test/support/global-postgres.ts).
+    globalSetup: ['test/support/global-postgres.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     reporters: ['default'],

@@ -12,6 +12,7 @@ import * as logging from './logging.bench.js';
 import * as peers from './peers.bench.js';
 import * as postgresClaims from './postgres-claims.bench.js';
 import * as postgresInsert from './postgres-insert.bench.js';
+import * as replicas from './replicas.bench.js';
 import * as rollups from './rollups.bench.js';
 import * as soak from './soak.bench.js';
 import * as sqliteGet from './sqlite-get.bench.js';
@@ -71,6 +72,7 @@ const scenarios: { id: string; run: () => Promise<ScenarioResult> }[] = [
   { id: 'workers', run: () => workers.run(budget) },
   { id: 'rollups', run: () => rollups.run(budget) },
   { id: 'sync', run: () => sync.run(budget) },
+  { id: 'replicas', run: () => replicas.run(budget) },
   { id: 'http', run: () => http.run(budget) },
   { id: 'peers', run: () => peers.run(budget) },
   { id: 'durability', run: () => durability.run(budget) },

@@ -51,6 +51,7 @@ export { defineTable } from './schema/define-table.js';
 export type { LifecycleOptions } from './schema/lifecycle-policy.js';
 export type { Migration } from './schema/migration.js';
 export type { SyncPolicy, SyncPolicyInput } from './schema/sync-policy.js';
+export { type SyncNode, type SyncNodesTarget, syncNodes } from './sync/sync-nodes.js';
 export type { SyncOptionsInput as SyncOptions } from './sync/sync-options.js';
 export type { DeadLetter, FlushResult, SyncApi, SyncStatus, TargetState } from './sync/sync-shipper.js';
 export type { CreateTaskOptions, Task, TaskClaimOptions, TaskStore, TaskWorkOptions } from './tasks/task-store.js';

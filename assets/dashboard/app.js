@@ -134,6 +134,30 @@
     );
   }
 
+  // The target's record of every node shipping into it: read every few seconds, not every snapshot,
+  // as it costs the target a query.
+  let nodesReadAt = 0;
+  async function refreshNodes() {
+    if (Date.now() - nodesReadAt < 5000) return;
+    nodesReadAt = Date.now();
+    try {
+      const { nodes } = await api('/api/v1/sync/nodes');
+      $('sync-nodes').tBodies[0].replaceChildren(
+        ...nodes.map((n) =>
+          el(
+            'tr',
+            { title: `seq ${n.seq}, last batch ${n.lastBatchAt}${n.shipping ? ', shipping now' : ''}` },
+            el('td', { textContent: n.nodeId }),
+            el('td', { textContent: fmt(n.changes) }),
+            el('td', { textContent: `${fmt(n.sinceLastBatchMs / 1000, 1)} s` }),
+          ),
+        ),
+      );
+    } catch (error) {
+      console.warn(error);
+    }
+  }
+
   function renderSnapshot(s) {
     const st = s.stats;
     renderAlerts(s.alerts);
@@ -165,6 +189,7 @@
         ['synced / failed', `${fmt(y.synced)} / ${fmt(y.failed)}`],
         ['dead letters', fmt(y.deadLetters)],
       ]);
+      refreshNodes();
     }
     const errors = s.errors || [];
     $('errors').replaceChildren(

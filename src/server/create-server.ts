@@ -15,6 +15,7 @@ import { arrayLongerThan } from './request-parsing.js';
 import { registerOpsRoutes } from './routes/ops-routes.js';
 import { registerPageRoutes } from './routes/page-routes.js';
 import { registerRecordRoutes } from './routes/record-routes.js';
+import { registerSyncNodesRoute } from './routes/sync-nodes-route.js';
 import { registerSyncRoutes } from './routes/sync-routes.js';
 import { registerTaskRoutes } from './routes/task-routes.js';
 import { registerTaskWorkRoutes } from './routes/task-work-routes.js';
@@ -107,6 +108,7 @@ export function createServer(db: Database, input: ServerOptions = {}): SluiceSer
   registerTaskRoutes(app, ctx, tableSchemas(tasksTable));
   registerTaskWorkRoutes(app, ctx, tableSchemas(tasksTable));
   if (sync) registerSyncRoutes(app, sync);
+  if (sync) registerSyncNodesRoute(app, sync);
   feed.start();
 
   return Object.assign(app, { reportError: (source: string, error: unknown) => errors.record(source, error) });

@@ -1,3 +1,5 @@
+import type { SyncNode } from './sync-nodes.js';
+
 /**
  * How the target answered last:
  * - `up`: it answered the last statement or connection attempt;
@@ -83,4 +85,6 @@ export interface SyncApi {
   /** Puts dead letters back in the queue (their keys' current state ships again); resolves with how many. */
   retry(): Promise<number>;
   deadLetters(options?: { limit?: number }): Promise<DeadLetter[]>;
+  /** Every node shipping into this file's target, as the target records it (see `syncNodes`). */
+  nodes(): Promise<SyncNode[]>;
 }

@@ -23,6 +23,7 @@ import type { DeadLetter, FlushResult, SyncApi, SyncStatus } from './sync-api.js
 import { SyncFigures } from './sync-figures.js';
 import { SyncLog } from './sync-log.js';
 import { registerSyncMetrics, type ShipperMetrics } from './sync-metrics.js';
+import { type SyncNode, syncNodes } from './sync-nodes.js';
 import type { SyncOptions } from './sync-options.js';
 import { syncNodeTable, syncOutboxTable } from './sync-tables.js';
 import { TargetLink } from './target-link.js';
@@ -165,6 +166,11 @@ export class SyncShipper implements SyncApi {
     await this.#refresh();
     this.#wake?.();
     return moved;
+  }
+
+  nodes(): Promise<SyncNode[]> {
+    const { target, schema, connectTimeoutMs } = this.#options;
+    return syncNodes({ url: target, schema, connectTimeoutMs });
   }
 
   deadLetters(options: { limit?: number } = {}): Promise<DeadLetter[]> {

@@ -49,6 +49,11 @@ describe('sync routes', async () => {
     const retried = await app.inject({ method: 'POST', url: '/api/v1/sync/retry', headers: WRITE });
     expect(retried.statusCode).toBe(200);
     expect(retried.json()).toMatchObject({ retried: 0 });
+    const nodes = await app.inject({ url: '/api/v1/sync/nodes' });
+    expect(nodes.statusCode).toBe(200);
+    expect(nodes.json().nodes).toEqual([
+      expect.objectContaining({ nodeId: db.sync.status().nodeId, changes: 20, seq: 20, shipping: false }),
+    ]);
     const tables = (await app.inject({ url: '/api/v1/tables' })).json();
     expect(tables.sync).toBe(true);
   });

@@ -70,6 +70,11 @@ describeWithPostgres('sluice sync', () => {
     const [{ n }] = await withPostgres(async (c) => (await c.query(`select count(*)::int as n from "${schema}".cli_kv`)).rows);
     expect(n).toBe(500);
 
+    // The centre's view needs no edge file: one node, with the 499 changes of the first flush and the retried one.
+    const nodes = await cli(['sync', 'nodes', '--target', postgresUrl, '--target-schema', schema, '--json']);
+    expect(nodes.code).toBe(0);
+    expect(nodes.body.nodes).toEqual([expect.objectContaining({ seq: expect.any(Number), changes: 500, shipping: false })]);
+
     const down = await cli([
       'sync',
       'status',

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { type Database, defineTable } from '../../src/index.js';
 import { postgresSchema } from '../dialect/postgres/support/postgres-schema.js';
 import { redisPrefix } from '../support/redis-prefix.js';
-import { postgresAvailable, postgresUrl, redisUrl } from '../support/services.js';
+import { postgresAvailable, postgresUrl, redisAvailable, redisUrl } from '../support/services.js';
 
 /*
  * A foreign writer on PostgreSQL (a plain client, as psql or a Python service would be) updates
@@ -56,7 +56,7 @@ async function rounds(foreign: pg.Client, dbs: readonly Database[], count: numbe
 
 describe('foreign writers on PostgreSQL reach every instance cache', () => {
   it('a plain client UPDATE is seen by cached gets in two instances within the stale bound, listener up or cut', async (context) => {
-    if (!(await postgresAvailable())) return context.skip();
+    if (!(await postgresAvailable()) || !(await redisAvailable())) return context.skip();
     const schema = postgresSchema('foreign_cache');
     const keyPrefix = redisPrefix('foreign-cache');
     const options = { tables: [prices], cache: { redisUrl, keyPrefix, staleBoundMs: STALE_BOUND_MS } };

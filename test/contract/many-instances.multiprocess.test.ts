@@ -5,6 +5,7 @@ import { runNode } from '../support/child-processes.js';
 import { forEachDialect, tempDir } from '../support/databases.js';
 import { instanceEvents } from '../support/instance-tables.js';
 import { redisPrefix } from '../support/redis-prefix.js';
+import { needsSharedRedis } from '../support/redis-suite.js';
 import { redisUrl, withPostgres } from '../support/services.js';
 import { workJobs } from '../support/work-table.js';
 
@@ -13,6 +14,7 @@ const INSTANCES = 4;
 const SLOW_EVERY = 211;
 
 forEachDialect('many instances on one PostgreSQL', (t) => {
+  needsSharedRedis();
   it.runIf(t.dialect === 'postgres')(
     `${INSTANCES} instances migrate at once, settle ${ITEMS} items exactly once with 200 ms leases, reap, run retention and read each other's writes through the shared cache`,
     { timeout: 900_000 },

@@ -173,6 +173,7 @@ describe('the package entry', () => {
       'fromEnv',
       'open',
       'resolveEnvConfig',
+      'syncNodes',
     ]);
   });
 });

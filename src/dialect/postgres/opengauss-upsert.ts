@@ -49,6 +49,14 @@ export function offsetLineageSql(offsetsTable: string): string {
   return `ALTER TABLE ${quoteIdentifier(offsetsTable)} ADD COLUMN lineage text`;
 }
 
+/**
+ * Adds the per-node count of changes applied (upserts and deletes), which the centre's view of its
+ * edge nodes reads; run when an older version made the table without it.
+ */
+export function offsetChangesSql(offsetsTable: string): string {
+  return `ALTER TABLE ${quoteIdentifier(offsetsTable)} ADD COLUMN changes bigint NOT NULL DEFAULT 0`;
+}
+
 /** Creates a node's offset row at 0 unless it exists: `$1` is the node id. */
 export function offsetInitSql(flavor: UpsertFlavor, offsetsTable: string): string {
   const head = `INSERT INTO ${quoteIdentifier(offsetsTable)} (node_id, seq, updated_at) VALUES ($1, 0, now())`;

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { addColumnSql, createTableSql } from '../../query/ddl-builder.js';
 import type { AnyTableDef } from '../../schema/define-table.js';
-import { offsetInitSql, offsetLineageSql, offsetTableSql, type UpsertFlavor } from './opengauss-upsert.js';
+import { offsetChangesSql, offsetInitSql, offsetLineageSql, offsetTableSql, type UpsertFlavor } from './opengauss-upsert.js';
 import { createPostgresBuilder, postgresDdlFlavor, quoteIdentifier } from './postgres-builder.js';
 import { rollback } from './postgres-sync-errors.js';
 
@@ -30,7 +30,9 @@ export async function prepareTarget(
       await client.query(`set search_path to ${quoteIdentifier(schema)}`);
     }
     await client.query(offsetTableSql(offsetsTable));
-    if (!(await columnsOf(client, offsetsTable)).has('lineage')) await client.query(offsetLineageSql(offsetsTable));
+    const offsetColumns = await columnsOf(client, offsetsTable);
+    if (!offsetColumns.has('lineage')) await client.query(offsetLineageSql(offsetsTable));
+    if (!offsetColumns.has('changes')) await client.query(offsetChangesSql(offsetsTable));
     const flavor = postgresDdlFlavor(createPostgresBuilder());
     for (const def of options.tables) {
       const have = await columnsOf(client, def.name);

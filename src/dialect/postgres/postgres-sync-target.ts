@@ -188,9 +188,10 @@ export class PostgresSyncTarget {
     const literal = (value: string) => client.escapeLiteral(value);
     const lineage = batch.lineage === null ? 'lineage IS NULL' : `lineage = ${literal(batch.lineage)}`;
     const stages = planned.map((p) => quoteIdentifier(p.stage)).join(', ');
+    const changes = tables.reduce((sum, t) => sum + t.upserts + t.deletes.length, 0);
     try {
       const opened = (await this.#query(
-        `BEGIN; UPDATE ${OFFSETS_TABLE} SET seq = ${batch.last}, lineage = ${literal(batch.next)}, updated_at = now() WHERE node_id = ${literal(this.#options.nodeId)} AND seq = ${batch.after} AND ${lineage}${stages === '' ? '' : `; TRUNCATE ${stages}`}`,
+        `BEGIN; UPDATE ${OFFSETS_TABLE} SET seq = ${batch.last}, lineage = ${literal(batch.next)}, changes = changes + ${changes}, updated_at = now() WHERE node_id = ${literal(this.#options.nodeId)} AND seq = ${batch.after} AND ${lineage}${stages === '' ? '' : `; TRUNCATE ${stages}`}`,
       )) as unknown as pg.QueryResult[];
       if (opened[1]?.rowCount !== 1) {
         await this.#query('rollback');
@@ -264,11 +265,10 @@ export class PostgresSyncTarget {
         await this.#query('rollback');
         return { kind: 'refused', refused };
       }
-      await this.#query(`update ${OFFSETS_TABLE} set seq = $2, lineage = $3, updated_at = now() where node_id = $1`, [
-        this.#options.nodeId,
-        batch.last,
-        batch.next,
-      ]);
+      await this.#query(
+        `update ${OFFSETS_TABLE} set seq = $2, lineage = $3, changes = changes + $4, updated_at = now() where node_id = $1`,
+        [this.#options.nodeId, batch.last, batch.next, upserts + deletes],
+      );
       await this.#query('commit');
       return { kind: 'applied', upserts, deletes, isolated: tables === undefined };
     } catch (error) {

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { open } from '../../../src/index.js';
 import { sharedKv } from '../../support/cached-tables.js';
 import { tempDir } from '../../support/databases.js';
-import { postgresAvailable, postgresUrl, withPostgres } from '../../support/services.js';
+import { postgresAvailable, postgresUrl, redisServerAvailable, withPostgres } from '../../support/services.js';
 import { throwawayRedis } from '../../support/throwaway-redis.js';
 
 // Two OS processes share one database and one Redis (this file's own) while the Redis is not
@@ -154,7 +154,7 @@ async function scenario(dialect: 'sqlite' | 'postgres', location: { url: string;
   expect(result.stale).toBe(0);
 }
 
-describe('L2 never serves rows past staleBoundMs, whatever Redis does', () => {
+describe.skipIf(!redisServerAvailable('L2 staleness'))('L2 never serves rows past staleBoundMs, whatever Redis does', () => {
   it('SQLite: two processes on one file', async () => {
     await scenario('sqlite', { url: `sqlite:${join(dir, 'shared.db')}` }, dir);
   }, 60_000);

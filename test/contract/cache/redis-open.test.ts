@@ -4,6 +4,7 @@ import { afterAll, expect, it } from 'vitest';
 import { sharedKv } from '../../support/cached-tables.js';
 import { forEachDialect } from '../../support/databases.js';
 import { redisListening, redisPrefix } from '../../support/redis-prefix.js';
+import { needsSharedRedis } from '../../support/redis-suite.js';
 import { redisUrl } from '../../support/services.js';
 import { throwawayRedis } from '../../support/throwaway-redis.js';
 
@@ -27,6 +28,7 @@ async function slowProxy(target: string, delayMs: number): Promise<{ url: string
 }
 
 forEachDialect('cache: Redis at open', (t) => {
+  needsSharedRedis();
   const keyPrefix = redisPrefix(`open-${t.dialect}`);
   const server = throwawayRedis();
 

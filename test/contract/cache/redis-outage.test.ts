@@ -4,11 +4,13 @@ import { open } from '../../../src/index.js';
 import { sharedKv } from '../../support/cached-tables.js';
 import { tempDir } from '../../support/databases.js';
 import { redisListening } from '../../support/redis-prefix.js';
+import { needsRedisServer } from '../../support/redis-suite.js';
 import { throwawayRedis } from '../../support/throwaway-redis.js';
 
 // A redis-server of this file's own (never the shared one): it is shut down and frozen here.
 const dir = tempDir('sluice-cache-outage-');
 const server = throwawayRedis();
+needsRedisServer('redis outage');
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

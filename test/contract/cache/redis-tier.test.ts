@@ -4,6 +4,7 @@ import { defineTable } from '../../../src/index.js';
 import { cachedKv, sharedKv } from '../../support/cached-tables.js';
 import { forEachDialect } from '../../support/databases.js';
 import { redisListening, redisPrefix } from '../../support/redis-prefix.js';
+import { needsSharedRedis } from '../../support/redis-suite.js';
 import { redisUrl } from '../../support/services.js';
 
 const hotShared = defineTable('hot_shared', {
@@ -23,6 +24,7 @@ async function until(what: string, check: () => boolean | Promise<boolean>, time
 }
 
 forEachDialect('cache L2 (Redis)', (t) => {
+  needsSharedRedis();
   const keyPrefix = redisPrefix(`l2-${t.dialect}`);
 
   it('shares rows between instances and applies other instances invalidations', async () => {

@@ -7,10 +7,12 @@ import { open } from '../../../src/index.js';
 import { sharedKv } from '../../support/cached-tables.js';
 import { tempDir } from '../../support/databases.js';
 import { redisPrefix } from '../../support/redis-prefix.js';
+import { needsSharedRedis } from '../../support/redis-suite.js';
 import { redisUrl } from '../../support/services.js';
 
 const dir = tempDir('sluice-cache-coherency-');
 const keyPrefix = redisPrefix('coherency');
+needsSharedRedis();
 function quantile(values: number[], q: number): number {
   const sorted = values.slice().sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
