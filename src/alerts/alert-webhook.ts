@@ -1,4 +1,5 @@
 import { backoffMs } from '../core/backoff.js';
+import { SluiceError } from '../core/sluice-error.js';
 
 /** What the webhook receives: one JSON object per event. */
 export interface AlertEvent {
@@ -75,12 +76,14 @@ export class AlertWebhook {
             sent = true;
             break;
           }
-          throw new Error(`HTTP ${response.status}`);
+          throw new SluiceError('UNAVAILABLE', `HTTP ${response.status}`);
         } catch (error) {
           if (attempt === this.#options.attempts - 1) {
             this.#onError(
-              new Error(
-                `Alert webhook ${this.#options.url} refused "${event.rule}" (${event.state}) ${this.#options.attempts} times: ${(error as Error).message}`,
+              new SluiceError(
+                'UNAVAILABLE',
+                `Alert webhook ${this.#options.url} refused "${event.rule}" (${event.state}) ${this.#options.attempts} times: ${(error as Error).message}. Check that the receiver is up; later alerts are still sent.`,
+                { cause: error },
               ),
             );
           } else if (!this.#closed) {

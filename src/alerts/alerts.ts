@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Gauge, type Registry } from 'prom-client';
 import type { Table } from '../api/table.js';
+import { SluiceError } from '../core/sluice-error.js';
 import type { AnyTableDef } from '../schema/define-table.js';
 import type { alertHistoryTable } from './alert-history-table.js';
 import type { AlertSeverity, CheckedRule } from './alert-rules.js';
@@ -158,7 +159,13 @@ export class Alerts implements AlertsApi {
       return this.#parts.table(rule.table).count(where as never);
     }
     const metric = this.#parts.registry.getSingleMetric(rule.base);
-    if (!metric) throw new Error(`no metric named ${rule.base} in this database's registry`);
+    if (!metric) {
+      throw new SluiceError(
+        'CONFIG',
+        `Alert rule "${rule.name}": no metric named ${rule.base} in this database's registry. Check the name against GET /metrics.`,
+        { value: rule.base },
+      );
+    }
     const { values } = await metric.get();
     let sum = 0;
     for (const sample of values) {

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { SluiceError } from '../core/sluice-error.js';
 import type { RedisTierOptions } from './redis-tier-types.js';
 
 // Stores a loaded value only while neither its key's version nor the epoch has moved since the miss read them.
@@ -85,7 +86,7 @@ export class InFlightRequests {
       // Timers run before I/O in the event loop: after a long synchronous stretch the timer would
       // fire ahead of a reply that is already waiting, so the verdict waits one poll phase.
       const timer = setTimeout(
-        () => setImmediate(() => reject(new Error(`Redis did not answer within ${this.#timeoutMs} ms`))),
+        () => setImmediate(() => reject(new SluiceError('UNAVAILABLE', `Redis did not answer within ${this.#timeoutMs} ms`))),
         this.#timeoutMs,
       );
       tracked.then(

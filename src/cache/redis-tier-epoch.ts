@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { SluiceError } from '../core/sluice-error.js';
 import { flushAllMessage } from './redis-tier-codec.js';
 import type { RedisTierCounters } from './redis-tier-types.js';
 
@@ -61,7 +62,7 @@ export class EpochBump {
     pipeline
       .exec()
       .then((results) => {
-        if (!results || results.some(([error]) => error)) throw new Error('epoch bump refused');
+        if (!results || results.some(([error]) => error)) throw new SluiceError('UNAVAILABLE', 'Redis refused the cache epoch bump');
         counters.epochBumps++;
         if (seq > this.#bumpedSeq) this.#bumpedSeq = seq;
         this.#inFlight = false;

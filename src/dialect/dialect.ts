@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { DialectName } from '../core/kinds.js';
-import type { SluiceError } from '../core/sluice-error.js';
+import { SluiceError } from '../core/sluice-error.js';
 import type { RollupPolicy } from '../schema/define-rollup.js';
 import type { AnyTableDef } from '../schema/define-table.js';
 import type { Migration } from '../schema/migration.js';
@@ -10,13 +10,14 @@ import type { CommittedChange, Outcome, WriteOp } from './write-op.js';
 
 /**
  * A lock held by someone else, or a server that cannot be reached: the whole batch was rolled
- * back and may be tried again. Anything else a batch raises is the fault of one operation.
+ * back and may be tried again. Anything else a batch raises is the fault of one operation. A
+ * SluiceError (BUSY or UNAVAILABLE) like every error Sluice raises; the subclass is how the gate
+ * tells "retry the batch" from "fail these writes".
  */
-export class TransientError extends Error {
+export class TransientError extends SluiceError {
   readonly reason: 'busy' | 'unavailable';
   constructor(reason: 'busy' | 'unavailable', message: string, cause: unknown) {
-    super(message, { cause });
-    this.name = 'TransientError';
+    super(reason === 'busy' ? 'BUSY' : 'UNAVAILABLE', message, { cause });
     this.reason = reason;
   }
 }

@@ -3,7 +3,11 @@ import { SluiceError } from '../core/sluice-error.js';
 import { describePgError, type TargetFailure, targetFailure } from '../dialect/postgres/postgres-sync-errors.js';
 
 /** Another process holds this node's shipping lock: the target answered, this round waits its turn. */
-export class ShipperLockedError extends Error {}
+export class ShipperLockedError extends SluiceError {
+  constructor(message: string) {
+    super('BUSY', message);
+  }
+}
 
 /** How the shipper answers one failed attempt. */
 export interface FailureAnswer {

@@ -4,7 +4,7 @@ import type { FilterShape } from '../../query/filter-shape.js';
 import { TableStatements } from '../../query/table-statements.js';
 import type { JsRow, RowCodec } from '../../schema/row-codec.js';
 import { missOrConflict, recordUpdatedRows } from '../batch-results.js';
-import { type BatchResult, type DialectCapabilities, type ExtraWrites, TransientError } from '../dialect.js';
+import type { BatchResult, DialectCapabilities, ExtraWrites } from '../dialect.js';
 import { insertRunLength } from '../insert-runs.js';
 import { type UpdateCommand, updateRunLength } from '../update-runs.js';
 import { resolvedRow, storedRows } from '../upsert-results.js';
@@ -545,7 +545,7 @@ export class PostgresBatchRunner {
         this.#writer.discard(conn);
       }
     }
-    if (error instanceof SluiceError || error instanceof TransientError) return error;
+    if (error instanceof SluiceError) return error;
     return postgresTransient(error) ?? classifyPostgresError(error);
   }
 }

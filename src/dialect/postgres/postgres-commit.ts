@@ -36,15 +36,22 @@ export function newCommitMarker(): string {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
+/** Markers are spliced into SQL as literals: anything but a UUID of ours is a bug, refused before it reaches the server. */
+function notAMarker(token: string): SluiceError {
+  return new SluiceError('VALIDATION', `Not a commit marker: ${JSON.stringify(token)}. This is a bug in Sluice; please report it.`, {
+    value: token,
+  });
+}
+
 /** The statement that records a batch's marker (a literal: it joins the BEGIN round trip). */
 export function insertMarkerSql(token: string): string {
-  if (!UUID.test(token)) throw new Error(`not a commit marker: ${token}`);
+  if (!UUID.test(token)) throw notAMarker(token);
   return `insert into ${COMMIT_MARKERS_TABLE} (token) values ('${token}')`;
 }
 
 /** Deletes the markers of batches already settled (a literal list, for the same reason). */
 export function sweepMarkersSql(tokens: readonly string[]): string {
-  for (const token of tokens) if (!UUID.test(token)) throw new Error(`not a commit marker: ${token}`);
+  for (const token of tokens) if (!UUID.test(token)) throw notAMarker(token);
   return `delete from ${COMMIT_MARKERS_TABLE} where token in (${tokens.map((t) => `'${t}'`).join(', ')})`;
 }
 

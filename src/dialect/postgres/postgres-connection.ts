@@ -1,3 +1,5 @@
+import { SluiceError } from '../../core/sluice-error.js';
+
 /** What the dialect needs from a query: rows (already parsed) and the affected-row count. */
 export interface PgResult {
   readonly rows: Record<string, unknown>[];
@@ -131,7 +133,7 @@ export class WriterSlot {
   }
 
   async get(): Promise<PgConnection> {
-    if (this.#closed) throw new Error('the writer connection is closed');
+    if (this.#closed) throw new SluiceError('CLOSED', 'The PostgreSQL writer connection is closed. Open the database again.');
     if (this.#current && !this.#current.broken) return this.#current;
     this.#connecting ??= (async () => {
       try {

@@ -143,10 +143,11 @@ function limitAdvice(message: string): string {
 
 /** Maps a driver error to the SluiceError code the core and the callers understand. */
 export function classifyPostgresError(error: unknown, table?: string): SluiceError {
-  if (error instanceof SluiceError) return error;
+  // Before the SluiceError pass-through: a transient error is one, but the caller gets a plain one naming the table.
   if (error instanceof TransientError) {
     return new SluiceError(error.reason === 'busy' ? 'BUSY' : 'UNAVAILABLE', `${error.message}.`, { table, cause: error.cause });
   }
+  if (error instanceof SluiceError) return error;
   const state = sqlState(error);
   const fields = fieldsOf(error);
   const message = messageOf(error);

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { SluiceError } from '../../core/sluice-error.js';
 
 /**
  * How the sync target's failures are sorted. Unlike classifyPostgresError (postgres-errors.ts),
@@ -7,7 +8,11 @@ import type pg from 'pg';
  */
 
 /** The target gave no answer in time: a statement past statementTimeoutMs, or a connection past connectTimeoutMs. */
-export class TargetStalledError extends Error {}
+export class TargetStalledError extends SluiceError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('UNAVAILABLE', message, options);
+  }
+}
 
 /**
  * What a failure says about the target:

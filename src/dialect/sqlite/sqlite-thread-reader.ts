@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import { SluiceError } from '../../core/sluice-error.js';
 import type { JsRow } from '../../schema/row-codec.js';
 import { classifySqliteError } from './sqlite-errors.js';
 
@@ -101,7 +102,7 @@ export class SqliteThreadReader {
     worker.on('error', (error) => this.#failAll(error));
     worker.on('exit', () => {
       if (this.#worker === worker) this.#worker = undefined;
-      this.#failAll(new Error('the SQLite read thread exited'));
+      this.#failAll(new SluiceError('UNAVAILABLE', 'The SQLite read thread exited; the next read starts another.'));
     });
     this.#worker = worker;
     return worker;
