@@ -39,6 +39,7 @@ export type {
 } from './lifecycle/lifecycle-ops.js';
 export type { RetentionReport } from './maintenance/maintenance.js';
 export type { SluiceStats } from './metrics/metrics.js';
+export type { MetricSample, MetricsReader } from './metrics/metrics-reader.js';
 export type { ColumnOperators, Filter } from './query/filter.js';
 export type { OrderBy } from './query/order.js';
 export type { TableCachePolicy, TableCachePolicyInput } from './schema/cache-policy.js';

@@ -1,7 +1,8 @@
-// What Sluice's own tools (the CLI, the coming server) need beyond the public entry, and users
+// What Sluice's own tools (the CLI and the HTTP server) need beyond the public entry, and users
 // should not build on: it may change in any release.
 export { stderrLogger } from './core/logger.js';
 export { closestName, describeValue } from './core/sluice-error.js';
+export { prometheusRegistry } from './database/prometheus-registry.js';
 export { parseUrl } from './dialect/create-dialect.js';
 export { offsetInitSql, type UpsertFlavor, upsertFromSql } from './dialect/postgres/opengauss-upsert.js';
 export { compareVersions, MIN_SQLITE_VERSION } from './dialect/sqlite/sqlite-connection.js';

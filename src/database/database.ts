@@ -1,4 +1,3 @@
-import type { Registry } from 'prom-client';
 import { alertHistoryTable } from '../alerts/alert-history-table.js';
 import { checkAlertRules } from '../alerts/alert-rules.js';
 import { Alerts, type AlertsApi } from '../alerts/alerts.js';
@@ -16,6 +15,7 @@ import { newerDatabaseError } from '../dialect/migrator.js';
 import { type CommitListener, WriteGate } from '../gate/write-gate.js';
 import { Maintenance, type RetentionReport } from '../maintenance/maintenance.js';
 import { SluiceMetrics, type SluiceStats } from '../metrics/metrics.js';
+import type { MetricsReader } from '../metrics/metrics-reader.js';
 import { rollupOf } from '../schema/define-rollup.js';
 import type { AnyTableDef, RowType } from '../schema/define-table.js';
 import { type SyncApi, SyncShipper, type SyncStatus } from '../sync/sync-shipper.js';
@@ -23,6 +23,7 @@ import { syncNodeTable, syncOutboxTable } from '../sync/sync-tables.js';
 import { TaskStore } from '../tasks/task-store.js';
 import { tasksTable } from '../tasks/task-table.js';
 import { type OpenOptions, type ResolvedOptions, resolveOptions } from './open-options.js';
+import { rememberRegistry } from './prometheus-registry.js';
 import { TableHandle } from './table-handle.js';
 import { WorkerHub } from './worker-hub.js';
 
@@ -68,6 +69,7 @@ export class Database {
       this.#onError,
     );
     this.#metrics = new SluiceMetrics(this.#gate, dialect, { log: this.#log, slowMs: options.slowMs });
+    rememberRegistry(this, this.#metrics.registry);
     this.#cache = new SluiceCache({
       options: options.cache,
       tables: options.tables,
@@ -333,7 +335,8 @@ export class Database {
     return this.table(definition).warm(query);
   }
 
-  get metrics(): Registry {
+  /** The database's Prometheus series (writes, batches, cache, sync, alerts, HTTP when served). */
+  get metrics(): MetricsReader {
     return this.#metrics.registry;
   }
 

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Database } from '../index.js';
 import { SluiceError } from '../index.js';
-import { type AnyTableDef, closestName, rollupOf, tasksTable } from '../internal.js';
+import { type AnyTableDef, closestName, prometheusRegistry, rollupOf, tasksTable } from '../internal.js';
 import { BearerAuth } from './bearer-auth.js';
 import { answerClientError, frameworkError, MAX_PARAM_LENGTH } from './client-errors.js';
 import { loadDashboardAssets } from './dashboard-assets.js';
@@ -76,7 +76,7 @@ export function createServer(db: Database, input: ServerOptions = {}): SluiceSer
   };
   const openapi = new OpenApiDocument(version, { writes: options.token !== undefined, reads: options.readToken !== undefined });
   for (const [name, { schemas }] of tables) openapi.addTable(name, schemas);
-  const metrics = new HttpMetrics(db.metrics);
+  const metrics = new HttpMetrics(prometheusRegistry(db));
 
   app.addHook('onRoute', (route) => openapi.addRoute(route));
   // Callback hooks, not async ones: every request runs both, and a promise each is measurable.
