@@ -148,6 +148,35 @@ export function classifyPostgresError(error: unknown, table?: string): SluiceErr
     return new SluiceError(error.reason === 'busy' ? 'BUSY' : 'UNAVAILABLE', `${error.message}.`, { table, cause: error.cause });
   }
   if (error instanceof SluiceError) return error;
+  const refused = refusedStatement(error, table);
+  if (refused) return refused;
+  const state = sqlState(error);
+  const message = messageOf(error);
+  const where = table ? ` on ${table}` : '';
+  if (BUSY_STATES.has(state)) {
+    return new SluiceError('BUSY', `PostgreSQL is locked by another transaction${where}: ${message} (${state}).`, { table, cause: error });
+  }
+  if (isConnectionLoss(error)) {
+    return new SluiceError('UNAVAILABLE', `PostgreSQL could not be reached${where}: ${describeLoss(error)}. Check that the server is up.`, {
+      table,
+      cause: error,
+    });
+  }
+  if (state === '53100' || state === '53200') {
+    return new SluiceError(
+      'UNAVAILABLE',
+      `PostgreSQL is out of resources${where}: ${message} (${state}). Free disk space or memory on the server.`,
+      {
+        table,
+        cause: error,
+      },
+    );
+  }
+  return new SluiceError('UNAVAILABLE', `PostgreSQL failed${where}: ${message}${state ? ` (${state})` : ''}.`, { table, cause: error });
+}
+
+/** The statement's own fault (a constraint, a value, the schema or the role): retrying cannot help. */
+function refusedStatement(error: unknown, table: string | undefined): SluiceError | undefined {
   const state = sqlState(error);
   const fields = fieldsOf(error);
   const message = messageOf(error);
@@ -209,24 +238,5 @@ export function classifyPostgresError(error: unknown, table?: string): SluiceErr
       { table, cause: error },
     );
   }
-  if (BUSY_STATES.has(state)) {
-    return new SluiceError('BUSY', `PostgreSQL is locked by another transaction${where}: ${message} (${state}).`, { table, cause: error });
-  }
-  if (isConnectionLoss(error)) {
-    return new SluiceError('UNAVAILABLE', `PostgreSQL could not be reached${where}: ${describeLoss(error)}. Check that the server is up.`, {
-      table,
-      cause: error,
-    });
-  }
-  if (state === '53100' || state === '53200') {
-    return new SluiceError(
-      'UNAVAILABLE',
-      `PostgreSQL is out of resources${where}: ${message} (${state}). Free disk space or memory on the server.`,
-      {
-        table,
-        cause: error,
-      },
-    );
-  }
-  return new SluiceError('UNAVAILABLE', `PostgreSQL failed${where}: ${message}${state ? ` (${state})` : ''}.`, { table, cause: error });
+  return undefined;
 }
