@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { type CliIo, PROCESS_IO, withCliRun } from './cli-io.js';
+import { type CliIo, newCliRun, PROCESS_IO, withCliRun } from './cli-io.js';
 import { registerBench } from './commands/bench.js';
 import { registerCleanup } from './commands/cleanup.js';
 import { registerConfig } from './commands/config.js';
@@ -37,7 +37,7 @@ const COMMANDS: readonly ((program: Command) => void)[] = [
  * calls process.exit, so a test can run many commands in one process and read what each wrote.
  */
 export async function runCli(argv: readonly string[], io: CliIo = PROCESS_IO): Promise<number> {
-  const state = { io, exitCode: 0 };
+  const state = newCliRun(io);
   const program = buildProgram(io);
   try {
     await withCliRun(state, () => program.parseAsync([...argv], { from: 'user' }));

@@ -28,7 +28,12 @@ const ISOLATED = ['SLUICE_SCHEMA', 'SLUICE_URL', 'SLUICE_SYNC_TARGET', 'SLUICE_S
  * variables are the process's own, so they are set for the run and restored after it; tests in
  * one file run one after another, and each file has a process of its own (pool: forks).
  */
-export async function sluiceText(args: readonly string[], cwd: string, env: Record<string, string> = {}): Promise<CliText> {
+export async function sluiceText(
+  args: readonly string[],
+  cwd: string,
+  env: Record<string, string> = {},
+  hooks: { onStderr?: (text: string) => void; stopped?: () => Promise<string> } = {},
+): Promise<CliText> {
   const saved = Object.fromEntries([...ISOLATED, ...Object.keys(env)].map((name) => [name, process.env[name]]));
   const savedCwd = process.cwd();
   for (const name of ISOLATED) delete process.env[name];
@@ -37,7 +42,14 @@ export async function sluiceText(args: readonly string[], cwd: string, env: Reco
   let stdout = '';
   let stderr = '';
   try {
-    const code = await runCli(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
+    const code = await runCli(args, {
+      stdout: (t) => (stdout += t),
+      stderr: (t) => {
+        stderr += t;
+        hooks.onStderr?.(t);
+      },
+      ...(hooks.stopped ? { stopped: hooks.stopped } : {}),
+    });
     return { code, stdout, stderr };
   } finally {
     process.chdir(savedCwd);
@@ -49,8 +61,13 @@ export async function sluiceText(args: readonly string[], cwd: string, env: Reco
 }
 
 /** sluiceText with --json: stdout must be exactly one JSON object, which comes back parsed. */
-export async function sluice(args: readonly string[], cwd: string, env: Record<string, string> = {}): Promise<CliJson> {
-  const run = await sluiceText([...args, '--json'], cwd, env);
+export async function sluice(
+  args: readonly string[],
+  cwd: string,
+  env: Record<string, string> = {},
+  hooks: Parameters<typeof sluiceText>[3] = {},
+): Promise<CliJson> {
+  const run = await sluiceText([...args, '--json'], cwd, env, hooks);
   const lines = run.stdout.trim().split('\n');
   if (lines.length !== 1 || !lines[0]?.startsWith('{')) {
     throw new Error(`sluice ${args.join(' ')}: stdout must be one JSON object, got ${JSON.stringify(run.stdout)}; stderr: ${run.stderr}`);
