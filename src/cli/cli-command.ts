@@ -1,5 +1,6 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { SluiceError } from '../index.js';
+import { type CliIo, cliRun, PROCESS_IO } from './cli-io.js';
 import { type Progress, startProgress } from './cli-progress-bar.js';
 
 export const DEFAULT_DB_URL = 'sqlite:./data/sluice.db';
@@ -46,18 +47,20 @@ export function commandAction<O extends CommonOptions>(
   body: (options: O, ui: CommandUi) => Promise<CommandOutcome>,
 ): (options: O) => Promise<void> {
   return async (options) => {
-    const ui = createUi(options.json);
+    const run = cliRun();
+    const ui = createUi(options.json, run.io);
+    const writeJson = (value: Record<string, unknown>) => run.io.stdout(`${JSON.stringify(value)}\n`);
     try {
       const outcome = await body(options, ui);
       if (options.json) writeJson({ command: name, ok: outcome.ok, ...outcome.data });
-      else process.stdout.write(`${outcome.text.trimEnd()}\n`);
-      if (!outcome.ok) process.exitCode = 1;
+      else run.io.stdout(`${outcome.text.trimEnd()}\n`);
+      if (!outcome.ok) run.exitCode = 1;
     } catch (error) {
       const code = SluiceError.is(error) ? error.code : unclassified(error);
       const message = error instanceof Error ? error.message : String(error);
       if (options.json) writeJson({ command: name, ok: false, error: { code, message } });
-      else process.stderr.write(`sluice ${name}: ${code}: ${message}\n`);
-      process.exitCode = 1;
+      else run.io.stderr(`sluice ${name}: ${code}: ${message}\n`);
+      run.exitCode = 1;
     }
   };
 }
@@ -71,19 +74,15 @@ function unclassified(error: unknown): string {
   return typeof code === 'string' && code.startsWith('SQLITE_') ? 'UNAVAILABLE' : 'ERROR';
 }
 
-function createUi(json: boolean): CommandUi {
-  const onTerminal = !json && process.stdout.isTTY === true;
+function createUi(json: boolean, io: CliIo): CommandUi {
+  const onTerminal = !json && io === PROCESS_IO && process.stdout.isTTY === true;
   return {
     json,
     progress: (label, total, unit) => startProgress(onTerminal, label, total, unit),
     note: (text) => {
-      if (!json) process.stderr.write(`${text}\n`);
+      if (!json) io.stderr(`${text}\n`);
     },
   };
-}
-
-function writeJson(value: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify(value)}\n`);
 }
 
 /** A commander argument parser for whole numbers in a range. */

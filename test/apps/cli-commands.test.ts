@@ -8,19 +8,15 @@ import { type ForeignSqlite, foreignEnv, prepareForeignSqlite } from '../../src/
 import { compiledEntry, packageRoot, scriptFile } from '../../src/cli/package-paths.js';
 import type { Database, Table } from '../../src/index.js';
 import { exited, runCli, waitForLine } from '../support/child-processes.js';
+import { sluice, sluiceText } from './cli-support.js';
 
-/** The built `sluice` binary, run as a separate process the way a user runs it. */
+/** The commands in-process through runCli; the built binary where the process boundary is the point. */
 describe('sluice CLI', () => {
   let dir: string;
   let db: string;
   let sqlite: ForeignSqlite;
 
-  const json = async (args: string[]) => {
-    const run = await runCli([...args, '--json'], dir);
-    const lines = run.stdout.trim().split('\n');
-    expect(lines, `stdout must be one JSON object; stderr: ${run.stderr}`).toHaveLength(1);
-    return { code: run.code, body: JSON.parse(lines[0] as string) as Record<string, any> };
-  };
+  const json = (args: string[]) => sluice(args, dir);
 
   beforeAll(async () => {
     compiledEntry('cli', 'main.js');
@@ -167,12 +163,12 @@ describe('sluice CLI', () => {
       await after.close();
     }
     // The built-in schema has leases and no retention: one reaper pass, nothing to hand back.
-    const builtIn = await runCli(['cleanup', '--db', db, '--demo'], dir);
+    const builtIn = await sluiceText(['cleanup', '--db', db, '--demo'], dir);
     expect(builtIn.code).toBe(0);
     expect(builtIn.stdout).toMatch(/reap\s+media_files\s+0 rows/);
   }, 60_000);
 
-  it('errors print their code and message and exit non-zero', async () => {
+  it('the bin: errors print their code and message and exit non-zero; usage errors and --version as commander has them', async () => {
     const bad = await json(['doctor', '--db', 'mysql://nowhere']);
     expect(bad.code).toBe(1);
     expect(bad.body).toMatchObject({ command: 'doctor', ok: false, error: { code: 'CONFIG' } });
@@ -180,5 +176,13 @@ describe('sluice CLI', () => {
     expect(text.code).toBe(1);
     expect(text.stdout).toBe('');
     expect(text.stderr).toMatch(/^sluice stress: CONFIG: .*in-memory/);
+    const unknown = await runCli(['migrate', '--bogus'], dir);
+    expect(unknown).toMatchObject({ code: 1, stdout: '' });
+    expect(unknown.stderr).toMatch(/unknown option '--bogus'/);
+    const version = await runCli(['--version'], dir);
+    expect(version).toMatchObject({
+      code: 0,
+      stdout: `${JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version}\n`,
+    });
   }, 30_000);
 });

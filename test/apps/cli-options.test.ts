@@ -3,21 +3,14 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compiledEntry } from '../../src/cli/package-paths.js';
-import { runCli } from '../support/child-processes.js';
+import { sluice } from './cli-support.js';
 
 /** Options every command shares: --schema, and looking without creating. */
 describe('sluice CLI options', () => {
   let dir: string;
-  const json = async (args: string[]) => {
-    const run = await runCli([...args, '--json'], dir);
-    const lines = run.stdout.trim().split('\n');
-    expect(lines, `stdout must be one JSON object; stderr: ${run.stderr}`).toHaveLength(1);
-    return { code: run.code, body: JSON.parse(lines[0] as string) as Record<string, any> };
-  };
+  const json = (args: string[]) => sluice(args, dir);
 
   beforeAll(() => {
-    compiledEntry('cli', 'main.js');
     dir = mkdtempSync(join(tmpdir(), 'sluice-cli-options-'));
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -106,8 +106,11 @@ describe('sluice CLI: whose tables', () => {
       `import { defineTable } from ${JSON.stringify(PACKAGE_ENTRY)};\nexport default { url: 'sqlite:./app.db', schema: [${table('inline_t')}] };\n`,
     );
     expect((await sluice(['migrate'], inline)).body).toMatchObject({ ok: true, report: { applied: ['create table inline_t'] } });
-    writeFileSync(join(inline, 'sluice.config.mjs'), "export default { url: 'sqlite:./app.db', shema: './x.mjs' };\n");
-    const typo = await sluice(['migrate'], inline);
+    // A folder of its own: this process has already imported inline's config, and imports are cached.
+    const misspelt = join(dir, 'misspelt');
+    mkdirSync(misspelt);
+    writeFileSync(join(misspelt, 'sluice.config.mjs'), "export default { url: 'sqlite:./app.db', shema: './x.mjs' };\n");
+    const typo = await sluice(['migrate'], misspelt);
     expect(typo.body.error).toMatchObject({ code: 'CONFIG' });
     expect(typo.body.error.message).toMatch(/unknown key "shema" \(did you mean "schema"\?\)/);
   }, 60_000);

@@ -1,36 +1,19 @@
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { expect, it } from 'vitest';
-import { compiledEntry, packageRoot } from '../../src/cli/package-paths.js';
+import { packageRoot } from '../../src/cli/package-paths.js';
 import { defineTable, open } from '../../src/index.js';
 import { targetSchema } from '../contract/sync/sync-support.js';
 import { tempDir } from '../support/databases.js';
 import { describeWithPostgres } from '../support/postgres-suite.js';
 import { postgresUrl, withPostgres } from '../support/services.js';
-
-function cli(args: string[]): Promise<{ code: number | null; body: Record<string, any> }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [compiledEntry('cli', 'main.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c) => (out += c));
-    child.stderr.on('data', (c) => (err += c));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      try {
-        resolve({ code, body: JSON.parse(out) });
-      } catch {
-        reject(new Error(`not one JSON object: ${out} ${err}`));
-      }
-    });
-  });
-}
+import { sluice, sluiceText } from './cli-support.js';
 
 describeWithPostgres('sluice sync', () => {
   const dir = tempDir('sluice-sync-cli-');
   const schema = targetSchema('cli');
+  const cli = (args: string[]) => sluice(args, dir);
 
   it('status, flush, dead-letters and retry on a file with pending changes', async () => {
     const module = join(dir, 'schema.mjs');
@@ -50,7 +33,7 @@ describeWithPostgres('sluice sync', () => {
     await withPostgres((c) => c.query(`alter table "${schema}".cli_kv add constraint not_13 check (id <> 13)`));
     await Promise.all(Array.from({ length: 500 }, (_, id) => db.table(table).insert({ id, v: `v${id}` })));
     await db.close();
-    const common = ['--db', url, '--schema', module, '--target', postgresUrl, '--target-schema', schema, '--json'];
+    const common = ['--db', url, '--schema', module, '--target', postgresUrl, '--target-schema', schema];
 
     const status = await cli(['sync', 'status', ...common]);
     expect(status.code).toBe(0);
@@ -84,11 +67,27 @@ describeWithPostgres('sluice sync', () => {
       module,
       '--target',
       'postgres://postgres@127.0.0.1:1/x',
-      '--json',
       '--timeout-ms',
       '3000',
     ]);
     expect(down.code).toBe(1);
     expect(down.body.status).toMatchObject({ target: 'down', pending: 0 });
+
+    // The text a person reads names the file, the target's state and the counts.
+    const text = await sluiceText(['sync', 'status', ...common], dir);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(
+      /^Sync of sqlite:.*edge\.db \(node .+\): target up\n {2}total \d+ {2}synced \d+ {2}pending 0 {2}dead letters 0/,
+    );
   }, 60_000);
+
+  it('refuses an unknown action and a missing target, and says what to pass', async () => {
+    const url = `sqlite:${join(dir, 'none.db')}`;
+    const unknown = await cli(['sync', 'push', '--db', url, '--target', postgresUrl]);
+    expect(unknown).toMatchObject({ code: 1, body: { command: 'sync push', ok: false, error: 'unknown action push' } });
+    const text = await sluiceText(['sync', 'push', '--db', url], dir);
+    expect(text.stdout).toMatch(/Unknown sync action "push": use status, flush, retry, dead-letters\./);
+    const noTarget = await cli(['sync', 'status', '--db', url]);
+    expect(noTarget).toMatchObject({ code: 1, body: { ok: false, error: 'no target' } });
+  });
 });

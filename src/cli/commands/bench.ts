@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import pg from 'pg';
 import { defineTable, open, type Table } from '../../index.js';
 import { parseUrl } from '../../internal.js';
-import { type CommonOptions, commandAction, wholeNumber, withCommonOptions } from '../cli-command.js';
+import { type CommandOutcome, type CommandUi, type CommonOptions, commandAction, wholeNumber, withCommonOptions } from '../cli-command.js';
 import { resolveUrl } from '../command-target.js';
 
 interface BenchOptions extends CommonOptions {
@@ -62,67 +62,67 @@ export function registerBench(program: Command): void {
     );
   withCommonOptions(command)
     .option('--seconds <s>', 'how long each measurement runs', wholeNumber(1, 600), 3)
-    .action(
-      commandAction('bench', async (options: BenchOptions, ui) => {
-        const url = await resolveUrl(options);
-        const target = await targetFor(url);
-        const progress = ui.progress('bench', 4, 'measurements');
-        try {
-          const db = await open({ url: target.url, tables: [benchRows], ...target.openExtra });
-          try {
-            await db.migrate();
-            const rows = db.table(benchRows);
-            const sluiceInsert = await sluiceInserts(rows, options.seconds);
-            progress.update(1, 'Sluice insert');
-            const raw = await target.raw();
-            try {
-              const rawInsert = await timed(options.seconds, (countFrom, until) => raw.insertUntil(100_000_000, countFrom, until));
-              progress.update(2, `${raw.name} insert`);
-              const keys = Math.max(1, Math.min(sluiceInsert.written, 100_000));
-              const get = await getLatencies(rows, raw, keys, options.seconds * 2);
-              progress.update(4, 'get');
-              const insertRatio = sluiceInsert.rowsPerSecond / rawInsert;
-              const getRatio = get.sluice.p50 / get.raw.p50;
-              const data = {
-                db: url,
-                benchedOn: target.where,
-                seconds: options.seconds,
-                insert: {
-                  sluiceRowsPerSecond: Math.round(sluiceInsert.rowsPerSecond),
-                  rawRowsPerSecond: Math.round(rawInsert),
-                  rawShape: raw.insertShape,
-                  ratio: round(insertRatio),
-                  goal: `>= ${raw.insertGoal}x raw`,
-                  met: insertRatio >= raw.insertGoal,
-                },
-                get: {
-                  sluiceUs: get.sluice,
-                  rawUs: get.raw,
-                  p50Ratio: round(getRatio),
-                  goal: `<= ${GET_GOAL}x raw latency`,
-                  met: getRatio <= GET_GOAL,
-                  samples: get.samples,
-                },
-              };
-              const text = [
-                `sluice bench on ${target.where} (${options.seconds} s per measurement)`,
-                `  insert  Sluice ${fmt(sluiceInsert.rowsPerSecond)} rows/s (${IN_FLIGHT} awaited in flight)  raw ${fmt(rawInsert)} rows/s (${raw.insertShape})  ratio ${insertRatio.toFixed(2)}× (goal ≥ ${raw.insertGoal}×: ${insertRatio >= raw.insertGoal ? 'met' : 'missed'})`,
-                `  get     Sluice p50 ${get.sluice.p50} µs, p99 ${get.sluice.p99} µs  raw p50 ${get.raw.p50} µs, p99 ${get.raw.p99} µs  ratio ${getRatio.toFixed(2)}× at p50 (goal ≤ ${GET_GOAL}×: ${getRatio <= GET_GOAL ? 'met' : 'missed'})`,
-                'Full scenarios (update, scattered keys, 4 processes, PostgreSQL): npm run bench in a clone of the repository.',
-              ].join('\n');
-              return { ok: true, data, text };
-            } finally {
-              await raw.close();
-            }
-          } finally {
-            await db.close();
-          }
-        } finally {
-          progress.stop();
-          await target.cleanup();
-        }
-      }),
-    );
+    .action(commandAction('bench', bench));
+}
+
+async function bench(options: BenchOptions, ui: CommandUi): Promise<CommandOutcome> {
+  const url = await resolveUrl(options);
+  const target = await targetFor(url);
+  const progress = ui.progress('bench', 4, 'measurements');
+  try {
+    const db = await open({ url: target.url, tables: [benchRows], ...target.openExtra });
+    try {
+      await db.migrate();
+      const rows = db.table(benchRows);
+      const sluiceInsert = await sluiceInserts(rows, options.seconds);
+      progress.update(1, 'Sluice insert');
+      const raw = await target.raw();
+      try {
+        const rawInsert = await timed(options.seconds, (countFrom, until) => raw.insertUntil(100_000_000, countFrom, until));
+        progress.update(2, `${raw.name} insert`);
+        const keys = Math.max(1, Math.min(sluiceInsert.written, 100_000));
+        const get = await getLatencies(rows, raw, keys, options.seconds * 2);
+        progress.update(4, 'get');
+        const insertRatio = sluiceInsert.rowsPerSecond / rawInsert;
+        const getRatio = get.sluice.p50 / get.raw.p50;
+        const data = {
+          db: url,
+          benchedOn: target.where,
+          seconds: options.seconds,
+          insert: {
+            sluiceRowsPerSecond: Math.round(sluiceInsert.rowsPerSecond),
+            rawRowsPerSecond: Math.round(rawInsert),
+            rawShape: raw.insertShape,
+            ratio: round(insertRatio),
+            goal: `>= ${raw.insertGoal}x raw`,
+            met: insertRatio >= raw.insertGoal,
+          },
+          get: {
+            sluiceUs: get.sluice,
+            rawUs: get.raw,
+            p50Ratio: round(getRatio),
+            goal: `<= ${GET_GOAL}x raw latency`,
+            met: getRatio <= GET_GOAL,
+            samples: get.samples,
+          },
+        };
+        const text = [
+          `sluice bench on ${target.where} (${options.seconds} s per measurement)`,
+          `  insert  Sluice ${fmt(sluiceInsert.rowsPerSecond)} rows/s (${IN_FLIGHT} awaited in flight)  raw ${fmt(rawInsert)} rows/s (${raw.insertShape})  ratio ${insertRatio.toFixed(2)}× (goal ≥ ${raw.insertGoal}×: ${insertRatio >= raw.insertGoal ? 'met' : 'missed'})`,
+          `  get     Sluice p50 ${get.sluice.p50} µs, p99 ${get.sluice.p99} µs  raw p50 ${get.raw.p50} µs, p99 ${get.raw.p99} µs  ratio ${getRatio.toFixed(2)}× at p50 (goal ≤ ${GET_GOAL}×: ${getRatio <= GET_GOAL ? 'met' : 'missed'})`,
+          'Full scenarios (update, scattered keys, 4 processes, PostgreSQL): npm run bench in a clone of the repository.',
+        ].join('\n');
+        return { ok: true, data, text };
+      } finally {
+        await raw.close();
+      }
+    } finally {
+      await db.close();
+    }
+  } finally {
+    progress.stop();
+    await target.cleanup();
+  }
 }
 
 /** Runs `work` for a warm-up then `seconds`; returns rows per second counted after the warm-up. */

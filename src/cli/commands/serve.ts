@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { SluiceError, type SluiceLogger } from '../../index.js';
 import { stderrLogger } from '../../internal.js';
-import { type CommonOptions, commandAction, wholeNumber, withCommonOptions } from '../cli-command.js';
+import { type CommandOutcome, type CommonOptions, commandAction, wholeNumber, withCommonOptions } from '../cli-command.js';
+import { cliRun, PROCESS_IO } from '../cli-io.js';
 import { resolveTarget, schemaToWrite, type TargetOptions, withSchemaOptions } from '../command-target.js';
 import { openDatabase } from '../open-database.js';
 import { DemoScenario } from '../serve-demo.js';
@@ -28,65 +29,63 @@ export function registerServe(program: Command): void {
     .option('--migrate', 'apply the schema before serving (always on with --demo)', false)
     .option('--token-file <file>', 'read the write token from this file (default: $SLUICE_API_TOKEN)')
     .option('--read-token <token>', 'close reads too: they need this token or the write token (default: $SLUICE_READ_TOKEN)')
-    .action(
-      commandAction('serve', async (options: ServeOptions) => {
-        const token = writeToken(options);
-        const readToken = options.readToken ?? (process.env.SLUICE_READ_TOKEN || undefined);
-        if (token === undefined && !isLoopback(options.host)) {
-          throw new SluiceError(
-            'CONFIG',
-            `Refusing to listen on ${options.host} without a token: anyone who can reach it could write. Set SLUICE_API_TOKEN or --token-file, or listen on 127.0.0.1.`,
-            { value: options.host },
-          );
-        }
-        const target = await resolveTarget(options);
-        const schema = await schemaToWrite(target, 'serve');
-        // Loaded through the package's own name: the CLI reaches the server as any user would.
-        const { createServer } = await import('sluice/server');
-        let report: (source: string, error: unknown) => void = () => {};
-        // No onError: the library's own handler folds repeated failures (one line per distinct
-        // error per interval, no stack) before they reach this logger, which also shows them on
-        // the dashboard. A file served before it is migrated fails every reaper tick.
-        const db = await openDatabase(target.url, schema, { logger: dashboardLogger((error) => report('database', error)) });
-        let demo: DemoScenario | undefined;
-        try {
-          if (options.demo || options.migrate) await db.migrate();
-          const app = createServer(db, {
-            ...(token === undefined ? {} : { token }),
-            ...(readToken === undefined ? {} : { readToken }),
-            schemaVersion: schema.schemaVersion,
-          });
-          report = app.reportError;
-          const address = await app.listen({ host: options.host, port: options.port });
-          process.stderr.write(`sluice serve: dashboard at ${address}/ (API under ${address}/api/v1, docs at ${address}/docs)\n`);
-          if (options.demo) {
-            demo = new DemoScenario(db, (error) => app.reportError('demo', error));
-            demo.start();
-            process.stderr.write('sluice serve: demo scenario running (ingester, scheduler, smoke checker)\n');
-          }
-          const signal = await new Promise<NodeJS.Signals>((resolve) => {
-            process.once('SIGTERM', () => resolve('SIGTERM'));
-            process.once('SIGINT', () => resolve('SIGINT'));
-          });
-          process.stderr.write(`sluice serve: ${signal}: finishing requests in flight, then closing the database\n`);
-          // Stop taking requests and let those in flight finish, then flush every acknowledged write.
-          await demo?.stop();
-          await app.close();
-          const stats = db.stats();
-          await db.close();
-          // Only fires if a stray handle would keep the process alive after everything closed.
-          setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
-          return {
-            ok: true,
-            data: { address, signal, writes: stats.ops.ok, failed: stats.ops.failed },
-            text: `sluice serve: stopped after ${signal}; ${stats.ops.ok} writes committed, ${stats.ops.failed} rejected`,
-          };
-        } finally {
-          await demo?.stop();
-          await db.close();
-        }
-      }),
+    .action(commandAction('serve', serve));
+}
+
+async function serve(options: ServeOptions): Promise<CommandOutcome> {
+  const { io, stopped } = cliRun();
+  const token = writeToken(options);
+  const readToken = options.readToken ?? (process.env.SLUICE_READ_TOKEN || undefined);
+  if (token === undefined && !isLoopback(options.host)) {
+    throw new SluiceError(
+      'CONFIG',
+      `Refusing to listen on ${options.host} without a token: anyone who can reach it could write. Set SLUICE_API_TOKEN or --token-file, or listen on 127.0.0.1.`,
+      { value: options.host },
     );
+  }
+  const target = await resolveTarget(options);
+  const schema = await schemaToWrite(target, 'serve');
+  // Loaded through the package's own name: the CLI reaches the server as any user would.
+  const { createServer } = await import('sluice/server');
+  let report: (source: string, error: unknown) => void = () => {};
+  // No onError: the library's own handler folds repeated failures (one line per distinct
+  // error per interval, no stack) before they reach this logger, which also shows them on
+  // the dashboard. A file served before it is migrated fails every reaper tick.
+  const db = await openDatabase(target.url, schema, { logger: dashboardLogger((error) => report('database', error)) });
+  let demo: DemoScenario | undefined;
+  try {
+    if (options.demo || options.migrate) await db.migrate();
+    const app = createServer(db, {
+      ...(token === undefined ? {} : { token }),
+      ...(readToken === undefined ? {} : { readToken }),
+      schemaVersion: schema.schemaVersion,
+    });
+    report = app.reportError;
+    const address = await app.listen({ host: options.host, port: options.port });
+    io.stderr(`sluice serve: dashboard at ${address}/ (API under ${address}/api/v1, docs at ${address}/docs)\n`);
+    if (options.demo) {
+      demo = new DemoScenario(db, (error) => app.reportError('demo', error));
+      demo.start();
+      io.stderr('sluice serve: demo scenario running (ingester, scheduler, smoke checker)\n');
+    }
+    const signal = await stopped();
+    io.stderr(`sluice serve: ${signal}: finishing requests in flight, then closing the database\n`);
+    // Stop taking requests and let those in flight finish, then flush every acknowledged write.
+    await demo?.stop();
+    await app.close();
+    const stats = db.stats();
+    await db.close();
+    // Only fires if a stray handle would keep the process alive after everything closed; never in-process.
+    if (io === PROCESS_IO) setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
+    return {
+      ok: true,
+      data: { address, signal, writes: stats.ops.ok, failed: stats.ops.failed },
+      text: `sluice serve: stopped after ${signal}; ${stats.ops.ok} writes committed, ${stats.ops.failed} rejected`,
+    };
+  } finally {
+    await demo?.stop();
+    await db.close();
+  }
 }
 
 /** Errors (already folded by the library) on stderr and among the dashboard's last errors. */

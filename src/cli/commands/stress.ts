@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { type CommonOptions, commandAction, wholeNumber, withCommonOptions } from '../cli-command.js';
+import { cliRun } from '../cli-io.js';
 import { resolveDemoUrl, type TargetOptions, withDemoOption } from '../command-target.js';
 import { formatStressReport } from '../stress/stress-report.js';
 import { runStress } from '../stress/stress-runner.js';
@@ -30,7 +31,7 @@ export function registerStress(program: Command): void {
           seconds: options.seconds,
           foreign: options.foreign,
           keepRows: options.keepRows,
-          note: (text) => process.stderr.write(`${text}\n`),
+          note: (text) => cliRun().io.stderr(`${text}\n`),
           progress: ui.progress,
         });
         const { ok, ...data } = report;

@@ -80,18 +80,7 @@ export function assignRoles(processes: number): NodeRole[] {
  * logging what it was acknowledged; afterwards the logs are checked against the rows.
  */
 export async function runStress(options: StressOptions): Promise<StressReport> {
-  if (options.processes < 2)
-    throw new SluiceError('CONFIG', `stress needs at least 2 processes (an ingester and a scheduler), got ${options.processes}.`);
-  const location = parseUrl(options.url);
-  if (options.foreign && (location.kind !== 'sqlite' || location.file === ':memory:')) {
-    throw new SluiceError('CONFIG', `--foreign adds a Python sqlite3 writer, so it needs a SQLite file URL; got ${options.url}.`);
-  }
-  if (location.kind === 'sqlite' && location.file === ':memory:') {
-    throw new SluiceError(
-      'CONFIG',
-      'stress runs several processes on one database; an in-memory database is private to one connection. Use a file.',
-    );
-  }
+  const location = checkedLocation(options);
   const runId = `stress-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
   const prefix = `${runId}/`;
   const logDir = mkdtempSync(join(tmpdir(), 'sluice-stress-'));
@@ -111,18 +100,7 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
     if (foreign.warning) options.note(`\n*** WARNING: ${foreign.warning} ***\n`);
   }
 
-  const children: StressChild[] = assignRoles(options.processes).map((role, i) =>
-    forkNodeWriter({
-      role,
-      name: `${role}-${i + 1}`,
-      url: options.url,
-      logFile: join(logDir, `${role}-${i + 1}.log`),
-      prefix,
-    }),
-  );
-  if (foreign && location.kind === 'sqlite') {
-    children.push(spawnForeignWriter({ file: location.file, logFile: join(logDir, 'py-1.log'), name: 'py-1', prefix }, foreign));
-  }
+  const children = startWriters(options, location, logDir, prefix, foreign);
 
   let summaries: (ProcessSummary | undefined)[];
   try {
@@ -159,6 +137,40 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
   if (report.ok) rmSync(logDir, { recursive: true, force: true });
   else report.logDir = logDir;
   return report;
+}
+
+/** Refuses what stress cannot run on before anything is touched. */
+function checkedLocation(options: StressOptions): ReturnType<typeof parseUrl> {
+  if (options.processes < 2)
+    throw new SluiceError('CONFIG', `stress needs at least 2 processes (an ingester and a scheduler), got ${options.processes}.`);
+  const location = parseUrl(options.url);
+  if (options.foreign && (location.kind !== 'sqlite' || location.file === ':memory:')) {
+    throw new SluiceError('CONFIG', `--foreign adds a Python sqlite3 writer, so it needs a SQLite file URL; got ${options.url}.`);
+  }
+  if (location.kind === 'sqlite' && location.file === ':memory:') {
+    throw new SluiceError(
+      'CONFIG',
+      'stress runs several processes on one database; an in-memory database is private to one connection. Use a file.',
+    );
+  }
+  return location;
+}
+
+/** Forks the Node writers, one per role, and the Python one with --foreign; each logs its acknowledgements. */
+function startWriters(
+  options: StressOptions,
+  location: ReturnType<typeof parseUrl>,
+  logDir: string,
+  prefix: string,
+  foreign: ForeignSqlite | undefined,
+): StressChild[] {
+  const children: StressChild[] = assignRoles(options.processes).map((role, i) =>
+    forkNodeWriter({ role, name: `${role}-${i + 1}`, url: options.url, logFile: join(logDir, `${role}-${i + 1}.log`), prefix }),
+  );
+  if (foreign && location.kind === 'sqlite') {
+    children.push(spawnForeignWriter({ file: location.file, logFile: join(logDir, 'py-1.log'), name: 'py-1', prefix }, foreign));
+  }
+  return children;
 }
 
 /** Shows progress until every writer has exited; kills those still running after the grace period. */
@@ -200,22 +212,7 @@ function buildReport(
   foreign: ForeignSqlite | undefined,
   checks: AckVerification & { integrity: string[] },
 ): StressReport {
-  const processes: ProcessFigures[] = [];
-  const missingSummaries: string[] = [];
-  const latency = new LatencyHistogram();
-  summaries.forEach((s, i) => {
-    if (!s) {
-      missingSummaries.push(children[i]?.name ?? `#${i}`);
-      return;
-    }
-    latency.merge(s.latency);
-    const { latency: histogram, elapsedMs, ...rest } = s;
-    processes.push({
-      ...rest,
-      opsPerSecond: Math.round(s.acked / Math.max(0.001, elapsedMs / 1000)),
-      latencyMs: LatencyHistogram.from(histogram).figures(),
-    });
-  });
+  const { processes, missingSummaries, latency } = perProcess(children, summaries);
   const sum = (f: (p: ProcessFigures) => number) => processes.reduce((total, p) => total + f(p), 0);
   const totals = {
     acked: sum((p) => p.acked),
@@ -236,22 +233,7 @@ function buildReport(
     const same = processes.filter((p) => p.role === role);
     if (same.length >= 2) byRole[role] = ratio(same);
   }
-  const integrityOk = checks.integrity.length === 1 && (checks.integrity[0] === 'ok' || checks.integrity[0] === 'n/a');
-  const ok =
-    missingSummaries.length === 0 &&
-    checks.lostWrites === 0 &&
-    checks.lostUpdates === 0 &&
-    checks.processedTwice === 0 &&
-    checks.claimedTwice === 0 &&
-    checks.staleSettlesApplied === 0 &&
-    checks.illegalStates === 0 &&
-    checks.conflictingAcks === 0 &&
-    checks.unacknowledgedChanges === 0 &&
-    totals.busySurfaced === 0 &&
-    totals.errors === 0 &&
-    totals.readOwnWriteMisses === 0 &&
-    totals.illegalAccepted === 0 &&
-    integrityOk;
+  const ok = passed(checks, totals, missingSummaries);
   return {
     ok,
     db: options.url,
@@ -273,6 +255,52 @@ function buildReport(
     checks,
     logDir: null,
   };
+}
+
+/** Each writer's figures from its summary; a writer that ended without one is named instead. */
+function perProcess(children: readonly StressChild[], summaries: readonly (ProcessSummary | undefined)[]) {
+  const processes: ProcessFigures[] = [];
+  const missingSummaries: string[] = [];
+  const latency = new LatencyHistogram();
+  summaries.forEach((s, i) => {
+    if (!s) {
+      missingSummaries.push(children[i]?.name ?? `#${i}`);
+      return;
+    }
+    latency.merge(s.latency);
+    const { latency: histogram, elapsedMs, ...rest } = s;
+    processes.push({
+      ...rest,
+      opsPerSecond: Math.round(s.acked / Math.max(0.001, elapsedMs / 1000)),
+      latencyMs: LatencyHistogram.from(histogram).figures(),
+    });
+  });
+  return { processes, missingSummaries, latency };
+}
+
+/** A run passes only with every check at zero, every writer accounted for and an intact database. */
+function passed(
+  checks: AckVerification & { integrity: string[] },
+  totals: StressReport['totals'],
+  missingSummaries: readonly string[],
+): boolean {
+  const integrityOk = checks.integrity.length === 1 && (checks.integrity[0] === 'ok' || checks.integrity[0] === 'n/a');
+  return (
+    missingSummaries.length === 0 &&
+    checks.lostWrites === 0 &&
+    checks.lostUpdates === 0 &&
+    checks.processedTwice === 0 &&
+    checks.claimedTwice === 0 &&
+    checks.staleSettlesApplied === 0 &&
+    checks.illegalStates === 0 &&
+    checks.conflictingAcks === 0 &&
+    checks.unacknowledgedChanges === 0 &&
+    totals.busySurfaced === 0 &&
+    totals.errors === 0 &&
+    totals.readOwnWriteMisses === 0 &&
+    totals.illegalAccepted === 0 &&
+    integrityOk
+  );
 }
 
 function ratio(processes: readonly ProcessFigures[]): number {
