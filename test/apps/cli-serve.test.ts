@@ -27,7 +27,7 @@ describe('sluice serve in-process', () => {
         return 'test';
       },
     });
-    expect(run.code, run.stderr).toBe(0);
+    expect(run.code, `${run.stderr} ${JSON.stringify(run.body)}`).toBe(0);
     expect(address).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(run.body).toMatchObject({ command: 'serve', ok: true, address, signal: 'test', failed: 0 });
     expect(run.body.writes).toBeGreaterThan(0);

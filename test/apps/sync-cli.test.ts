@@ -86,7 +86,7 @@ describeWithPostgres('sluice sync', () => {
     const unknown = await cli(['sync', 'push', '--db', url, '--target', postgresUrl]);
     expect(unknown).toMatchObject({ code: 1, body: { command: 'sync push', ok: false, error: 'unknown action push' } });
     const text = await sluiceText(['sync', 'push', '--db', url], dir);
-    expect(text.stdout).toMatch(/Unknown sync action "push": use status, flush, retry, dead-letters\./);
+    expect(text.stdout).toMatch(/Unknown sync action "push": use status, flush, retry, dead-letters, nodes\./);
     const noTarget = await cli(['sync', 'status', '--db', url]);
     expect(noTarget).toMatchObject({ code: 1, body: { ok: false, error: 'no target' } });
   });
