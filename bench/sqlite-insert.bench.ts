@@ -1,4 +1,4 @@
-import { ratio, scratchDir, settle, Window } from './support/measure.js';
+import { ratio, rawChunks, scratchDir, settle, Window } from './support/measure.js';
 import { mediaFiles, mediaRow, RAW_INSERT_SQL, rawParams, sequentialPath } from './support/media-table.js';
 import { type Budget, goalAtLeast, type ScenarioResult } from './support/scenario-result.js';
 import { createSchema, type Durability, openRaw, openSluice } from './support/sqlite-files.js';
@@ -46,13 +46,9 @@ export function rawTransactionInserts(file: string, budget: Budget, durability: 
   const chunk = db.transaction((from: number) => {
     for (let n = from; n < from + RAW_ROWS_PER_TX; n++) insert.run(rawParams(mediaRow(sequentialPath(n), n)));
   });
-  const window = new Window(budget.warmupSeconds, budget.measureSeconds);
-  for (let n = 0; window.running(); n += RAW_ROWS_PER_TX) {
-    chunk(n);
-    window.add(RAW_ROWS_PER_TX);
-  }
+  const perSecond = rawChunks(budget, RAW_ROWS_PER_TX, chunk);
   db.close();
-  return window.perSecond;
+  return perSecond;
 }
 
 /** Prepared single-row inserts, each its own transaction: what an app that writes as rows arrive does. */

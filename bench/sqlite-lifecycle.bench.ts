@@ -1,6 +1,6 @@
 import { open } from '../dist/index.js';
 import { CYCLE, cycleJobs, cycleStep, leasedJobs, RAW_CLAIM_SQLITE, sluiceClaimRate } from './support/jobs-table.js';
-import { abba, ratio, scratchDir, settle, Window } from './support/measure.js';
+import { abba, ratio, rawChunks, scratchDir, settle, Window } from './support/measure.js';
 import { type Budget, comparedAtLeast, type ScenarioResult } from './support/scenario-result.js';
 import { openRaw } from './support/sqlite-files.js';
 
@@ -43,13 +43,9 @@ function rawTransitions(file: string, budget: Budget, returning = false): number
       else update.run(step.to, step.id, step.from);
     }
   });
-  const window = new Window(budget.warmupSeconds, budget.measureSeconds);
-  for (let n = 0; window.running(); n += RAW_ROWS_PER_TX) {
-    chunk(n);
-    window.add(RAW_ROWS_PER_TX);
-  }
+  const perSecond = rawChunks(budget, RAW_ROWS_PER_TX, chunk);
   db.close();
-  return window.perSecond;
+  return perSecond;
 }
 
 async function sluiceTransitions(file: string, budget: Budget, returning: 'none' | 'row' = 'none'): Promise<number> {

@@ -1,5 +1,5 @@
 import { defineTable, open } from '../dist/index.js';
-import { abba, scratchDir, Window } from './support/measure.js';
+import { abba, rawChunks, scratchDir, Window } from './support/measure.js';
 import { type Budget, comparedAtLeast, type ScenarioResult } from './support/scenario-result.js';
 import { openRaw } from './support/sqlite-files.js';
 
@@ -37,13 +37,9 @@ function rawUpdates(file: string, budget: Budget): number {
   const chunk = db.transaction((from: number) => {
     for (let n = from; n < from + RAW_ROWS_PER_TX; n++) update.run(n, n, n % ROWS);
   });
-  const window = new Window(budget.warmupSeconds, budget.measureSeconds);
-  for (let n = 0; window.running(); n += RAW_ROWS_PER_TX) {
-    chunk(n);
-    window.add(RAW_ROWS_PER_TX);
-  }
+  const perSecond = rawChunks(budget, RAW_ROWS_PER_TX, chunk);
   db.close();
-  return window.perSecond;
+  return perSecond;
 }
 
 async function sluiceUpdates(file: string, budget: Budget): Promise<number> {

@@ -1,4 +1,4 @@
-import { abba, ratio, scratchDir, settle, Window } from './support/measure.js';
+import { abba, ratio, rawChunks, scratchDir, settle, Window } from './support/measure.js';
 import { mediaFiles, RAW_UPDATE_SQL, sequentialPath } from './support/media-table.js';
 import { type Budget, comparedAtLeast, type ScenarioResult } from './support/scenario-result.js';
 import { createSchema, type Durability, openRaw, openSluice, prefill } from './support/sqlite-files.js';
@@ -50,13 +50,9 @@ function rawUpdates(file: string, budget: Budget, returning = false): number {
       else update.run(STATUSES[n % 4], n % 5, new Date(n).getTime(), keyOf(n));
     }
   });
-  const window = new Window(budget.warmupSeconds, budget.measureSeconds);
-  for (let n = 0; window.running(); n += RAW_ROWS_PER_TX) {
-    chunk(n);
-    window.add(RAW_ROWS_PER_TX);
-  }
+  const perSecond = rawChunks(budget, RAW_ROWS_PER_TX, chunk);
   db.close();
-  return window.perSecond;
+  return perSecond;
 }
 
 export async function run(budget: Budget): Promise<ScenarioResult> {

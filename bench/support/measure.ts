@@ -100,6 +100,23 @@ export function settle(ms = 200): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/**
+ * A raw side's loop: `chunk(from)` writes rows from..from+rowsPerChunk-1 in one transaction, over
+ * and over until the window closes; rows/s over the measured part.
+ */
+export function rawChunks(
+  budget: { warmupSeconds: number; measureSeconds: number },
+  rowsPerChunk: number,
+  chunk: (from: number) => void,
+): number {
+  const window = new Window(budget.warmupSeconds, budget.measureSeconds);
+  for (let n = 0; window.running(); n += rowsPerChunk) {
+    chunk(n);
+    window.add(rowsPerChunk);
+  }
+  return window.perSecond;
+}
+
 export function ratio(a: number, b: number): number {
   return b === 0 ? Number.NaN : a / b;
 }
