@@ -1,5 +1,5 @@
 import { SluiceError } from '../core/sluice-error.js';
-import { readSyncNodes, type SyncNodeRow } from '../dialect/postgres/postgres-sync-nodes.js';
+import { isSyncTargetUrl, readSyncNodes, type SyncNodeRow } from '../dialect/postgres/postgres-sync-nodes.js';
 
 /** One edge node as the centre records it (`syncNodes()`, `db.sync.nodes()`, `GET /api/v1/sync/nodes`). */
 export type SyncNode = SyncNodeRow;
@@ -21,7 +21,7 @@ export interface SyncNodesTarget {
  * (`db.sync.status()`); the centre knows only what arrived.
  */
 export async function syncNodes(target: SyncNodesTarget): Promise<SyncNode[]> {
-  if (!/^postgres(ql)?:\/\//.test(target.url))
+  if (!isSyncTargetUrl(target.url))
     throw new SluiceError('VALIDATION', `syncNodes: the target must be a postgres:// URL, got ${JSON.stringify(target.url)}`, {
       value: target.url,
     });

@@ -18,11 +18,13 @@ const ACTIONS: Readonly<Record<string, SyncAction>> = {
   'dead-letters': deadLetters,
 };
 
+/** `nodes` reads the centre alone and opens no edge file, so it stands beside the table. */
+const ACTION_NAMES = [...Object.keys(ACTIONS), 'nodes'].join(', ');
+
 export function registerSync(program: Command): void {
-  const names = [...Object.keys(ACTIONS), 'nodes'].join(', ');
   const command = program
     .command('sync')
-    .argument('<action>', `one of ${names}`)
+    .argument('<action>', `one of ${ACTION_NAMES}`)
     .description(
       'the shipper of tables declared with sync: status (pending, lag, target), flush (ship everything pending now), retry (dead letters back into the queue), dead-letters (rows the target refused, with its error), nodes (how the centre sees each edge node shipping into the target)',
     )
@@ -41,8 +43,7 @@ async function runSync(action: string, opts: SyncCliOptions, ui: CommandUi): Pro
   if (action === 'nodes') return syncNodesAction(opts);
   const run = Object.hasOwn(ACTIONS, action) ? ACTIONS[action] : undefined;
   if (run === undefined) {
-    const names = [...Object.keys(ACTIONS), 'nodes'].join(', ');
-    return { ok: false, data: { error: `unknown action ${action}` }, text: `Unknown sync action "${action}": use ${names}.` };
+    return { ok: false, data: { error: `unknown action ${action}` }, text: `Unknown sync action "${action}": use ${ACTION_NAMES}.` };
   }
   const target = opts.target ?? process.env.SLUICE_SYNC_TARGET;
   if (!target) {

@@ -1,7 +1,8 @@
 import pg from 'pg';
+import { parseUrl } from '../create-dialect.js';
 import { quoteIdentifier } from './postgres-builder.js';
 import { endClient } from './postgres-sync-errors.js';
-import { OFFSETS_TABLE } from './postgres-sync-target.js';
+import { OFFSETS_TABLE, SHIPPING_LOCK } from './postgres-sync-target.js';
 
 /** One edge node as the centre records it: its row in the offsets table. */
 export interface SyncNodeRow {
@@ -46,17 +47,18 @@ export async function readSyncNodes(options: {
       [table, 'changes'],
     );
     const changes = (columns[0]?.n ?? 0) > 0 ? 'o.changes' : '0';
-    // The shipping lock is pg_try_advisory_lock(hashtext('sluice.sync'), hashtext(node_id)): two
+    // The shipping lock is pg_try_advisory_lock(hashtext(SHIPPING_LOCK), hashtext(node_id)): two
     // int4 keys, which pg_locks shows as classid and objid (oids, so compared as unsigned).
     const { rows } = await client.query(
       `select o.node_id, o.seq::text as seq, ${changes}::text as changes, o.updated_at,
               greatest(0, extract(epoch from (clock_timestamp() - o.updated_at)) * 1000)::float8 as since_ms,
               exists (select 1 from pg_locks l
                        where l.locktype = 'advisory' and l.objsubid = 2 and l.granted and l.database = (select oid from pg_database where datname = current_database())
-                         and l.classid::text::bigint = (hashtext('sluice.sync')::bigint & 4294967295)
+                         and l.classid::text::bigint = (hashtext($1)::bigint & 4294967295)
                          and l.objid::text::bigint = (hashtext(o.node_id)::bigint & 4294967295)) as shipping
          from ${table} o
         order by o.node_id`,
+      [SHIPPING_LOCK],
     );
     return rows.map((r) => ({
       nodeId: r.node_id as string,
@@ -68,5 +70,14 @@ export async function readSyncNodes(options: {
     }));
   } finally {
     await endClient(client);
+  }
+}
+
+/** A sync target's URL as open() reads URLs, so one the engine takes is one this takes. */
+export function isSyncTargetUrl(url: string): boolean {
+  try {
+    return parseUrl(url).kind === 'postgres';
+  } catch {
+    return false;
   }
 }

@@ -18,6 +18,8 @@ import {
   type TargetChange,
 } from './postgres-sync-plan.js';
 
+/** The advisory lock's first key (hashed) for a node's shipping rounds; the second is the node id. */
+export const SHIPPING_LOCK = 'sluice.sync';
 export const OFFSETS_TABLE = '_sluice_sync_offsets';
 
 export type { TableCopy, TargetChange } from './postgres-sync-plan.js';
@@ -136,10 +138,10 @@ export class PostgresSyncTarget {
     this.#client = client;
   }
 
-  /** Takes the node's shipping lock for a round; false when another session holds it. */
+  /** Takes the node's shipping lock for a round (SHIPPING_LOCK, the node id); false when another session holds it. */
   async lock(): Promise<boolean> {
     const { rows } = await this.#query('select pg_try_advisory_lock(hashtext($1), hashtext($2)) as ok', [
-      'sluice.sync',
+      SHIPPING_LOCK,
       this.#options.nodeId,
     ]);
     return rows[0]?.ok === true;
@@ -148,7 +150,7 @@ export class PostgresSyncTarget {
   /** Lets the lock go at the end of a round (a lost connection has let it go already). */
   async unlock(): Promise<void> {
     if (!this.#client) return;
-    await this.#query('select pg_advisory_unlock(hashtext($1), hashtext($2))', ['sluice.sync', this.#options.nodeId]);
+    await this.#query('select pg_advisory_unlock(hashtext($1), hashtext($2))', [SHIPPING_LOCK, this.#options.nodeId]);
   }
 
   /** This node's mark and lineage on the target, as committed now. */
