@@ -302,7 +302,7 @@ async function dialectShapes(
   dialect: PostgresDialect,
   prefix: string,
 ): Promise<Record<string, { rowsPerSec: number; cpuUsPerRow: number }>> {
-  const codec = new RowCodec(files, dialect.codec);
+  const codec = new RowCodec(files, dialect.adapter.codec);
   const path = (i: number) => `/${prefix}/${i}`;
   const timedShape = async (count: number, fn: () => Promise<void>) => {
     const cpu = process.cpuUsage();

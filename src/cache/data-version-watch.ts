@@ -10,9 +10,9 @@ export interface DataVersionSource {
  * our own commits leave it unchanged and only other processes' commits flush the cache.
  * PostgreSQL offers none: other instances are covered by the Redis channel instead.
  */
-export function dataVersionSource(dialect: Pick<Dialect, 'capabilities' | 'dataVersion'>): DataVersionSource | undefined {
+export function dataVersionSource(dialect: Pick<Dialect, 'adapter' | 'dataVersion'>): DataVersionSource | undefined {
   const read = dialect.dataVersion;
-  if (!dialect.capabilities.dataVersion || read === undefined) return undefined;
+  if (!dialect.adapter.capabilities.dataVersion || read === undefined) return undefined;
   return { read: read.bind(dialect) };
 }
 

@@ -17,7 +17,7 @@ export interface SluiceCacheSetup {
   readonly options: ResolvedCacheOptions;
   readonly tables: readonly AnyTableDef[];
   /** The dialect, asked by capability for a data_version source (SQLite) or foreign-change notifications (PostgreSQL). */
-  readonly dialect: Pick<Dialect, 'capabilities' | 'dataVersion' | 'onForeignChange' | 'foreignChangesLive'>;
+  readonly dialect: Pick<Dialect, 'adapter' | 'dataVersion' | 'onForeignChange' | 'foreignChangesLive'>;
   readonly registry: Registry;
   /** Told when the Redis tier's state changes (for the log). */
   readonly onTierState?: (state: RedisTierState, lastError: string | undefined) => void;
@@ -77,7 +77,7 @@ export class SluiceCache implements CacheContext, DerivedCacheApi {
       );
     }
     // A process-private database has no other writers to hear about.
-    this.#watched = this.#watch !== undefined || setup.dialect.capabilities.processPrivate;
+    this.#watched = this.#watch !== undefined || setup.dialect.adapter.capabilities.processPrivate;
     const listen = setup.dialect.onForeignChange;
     const live = setup.dialect.foreignChangesLive;
     if (!this.#watched && listen && live && (this.#tables.size > 0 || this.#tier !== undefined)) {

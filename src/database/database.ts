@@ -64,7 +64,7 @@ export class Database {
         whenFull: options.gate.whenFull,
         deadlineMs: options.gate.deadlineMs,
         backoff: { initialMs: options.gate.backoffInitialMs, maxMs: options.gate.backoffMaxMs },
-        batch: { targetCommitMs: options.gate.targetCommitMs ?? dialect.batchTargetMs, minSize: 1, maxSize: options.gate.maxBatch },
+        batch: { targetCommitMs: options.gate.targetCommitMs ?? dialect.adapter.batchTargetMs, minSize: 1, maxSize: options.gate.maxBatch },
       },
       this.#onError,
     );
@@ -232,8 +232,8 @@ export class Database {
       // A write made before the invalidation channel is up could not reach other instances.
       await db.#cache.ready();
       db.#log.logger.info(
-        { event: 'open', dialect: dialect.name, tables: options.tables.map((t) => t.name), durability: options.durability },
-        `opened a ${dialect.name} database with ${options.tables.length} tables`,
+        { event: 'open', dialect: dialect.adapter.name, tables: options.tables.map((t) => t.name), durability: options.durability },
+        `opened a ${dialect.adapter.name} database with ${options.tables.length} tables`,
       );
       return db;
     } catch (error) {
@@ -243,7 +243,7 @@ export class Database {
   }
 
   get dialect(): DialectName {
-    return this.#dialect.name;
+    return this.#dialect.adapter.name;
   }
 
   /** The tables passed to open(), in that order, plus the task store's table when tasks are on. */

@@ -5,6 +5,7 @@ import { cacheOptionsSchema } from '../cache/cache-options.js';
 import { DURABILITIES } from '../core/kinds.js';
 import type { SluiceLogger } from '../core/logger.js';
 import { didYouMean, SluiceError } from '../core/sluice-error.js';
+import { adapterForUrl } from '../dialect/create-dialect.js';
 import { rollupOf } from '../schema/define-rollup.js';
 import type { AnyTableDef } from '../schema/define-table.js';
 import type { Migration } from '../schema/migration.js';
@@ -76,7 +77,7 @@ const postgresSchema = z
      * Read replicas (`postgres://…` each): reads go to one that has replayed this process's last
      * commit, else to the primary, so a process always reads its own writes. Default: none.
      */
-    replicas: z.array(z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL')).default([]),
+    replicas: z.array(z.string().refine((url) => adapterForUrl(url)?.capabilities.readReplicas === true, 'a postgres:// URL')).default([]),
     /** A replica further behind than this is skipped until it catches up. Default 5,000 ms. */
     maxReplicaLagMs: z.number().int().min(1).default(5000),
   })
@@ -206,7 +207,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     for (const own of [syncNodeTable, syncOutboxTable] as AnyTableDef[])
       if (!options.tables.includes(own)) options.tables = [...options.tables, own];
   }
-  if (options.sync?.target !== undefined && !/^sqlite:|^:memory:$/.test(options.url)) {
+  if (options.sync?.target !== undefined && adapterForUrl(options.url)?.capabilities.syncSource !== true) {
     throw new SluiceError(
       'CONFIG',
       `sync.target is set but url ${options.url} is not a SQLite file: sync ships a local SQLite file (the durable outbox) to the target. Open a sqlite: URL, or drop sync.`,

@@ -21,7 +21,7 @@ import { checkCallerWrite } from '../lifecycle/caller-writes.js';
 import { type ClaimOptions, type HistoryEntry, LifecycleOps, type ReapResult, type TransitionOptions } from '../lifecycle/lifecycle-ops.js';
 import { cursorFilter, encodeCursor, requireNonNullOrder } from '../query/cursor.js';
 import type { Filter, FilterNode } from '../query/filter.js';
-import { compileFilter, listParametersOf } from '../query/filter-compiler.js';
+import { compileFilter } from '../query/filter-compiler.js';
 import { parseFilter } from '../query/filter-parser.js';
 import { type OrderTerm, parseOrder } from '../query/order.js';
 import { TableStatements } from '../query/table-statements.js';
@@ -65,10 +65,10 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
     this.#workers = workers;
     this.#reads = reads;
     this.table = table;
-    this.#codec = new RowCodec(table, dialect.codec);
+    this.#codec = new RowCodec(table, dialect.adapter.codec);
     this.#gate = gate;
     this.#dialect = dialect;
-    this.#statements = new TableStatements(dialect.builder, table);
+    this.#statements = new TableStatements(dialect.adapter.builder, dialect.adapter.lists, table);
     this.#isOpen = isOpen;
     this.#onError = onError;
     this.#cache = cache;
@@ -112,7 +112,7 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
   /** The state changes of one row, oldest first, as the history table recorded them (foreign writers' too). */
   async history(key: KeyType<T>): Promise<HistoryEntry[]> {
     const ops = this.#lifecycleOps('read the history of');
-    const { sql, parameters } = ops.historyQuery(this.#dialect.builder, this.#codec.encodeKey(key));
+    const { sql, parameters } = ops.historyQuery(this.#dialect.adapter.builder, this.#codec.encodeKey(key));
     const rows = await this.#dialect.selectAll(sql, parameters);
     return rows.map((row) => ({
       from: row.from as string | null,
@@ -316,8 +316,8 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
   }
 
   async #count(where: Filter<RowType<T>> | undefined): Promise<number> {
-    let query = this.#dialect.builder.selectFrom(this.table.name).select((eb) => eb.fn.countAll().as('n'));
-    if (where !== undefined) query = query.where(compileFilter(parseFilter(this.#codec, where), listParametersOf(this.#dialect.builder)));
+    let query = this.#dialect.adapter.builder.selectFrom(this.table.name).select((eb) => eb.fn.countAll().as('n'));
+    if (where !== undefined) query = query.where(compileFilter(parseFilter(this.#codec, where), this.#dialect.adapter.lists));
     const { sql, parameters } = query.compile();
     const [row] = await this.#timed('count', performance.now(), this.#dialect.selectAll(sql, parameters));
     return Number(row?.n ?? 0);
@@ -326,8 +326,8 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
   async #select(where: FilterNode | undefined, terms: readonly OrderTerm[], limit?: number, offset?: number): Promise<RowType<T>[]> {
     checkCount('limit', limit, this.table.name);
     checkCount('offset', offset, this.table.name);
-    let query = this.#dialect.builder.selectFrom(this.table.name).select(this.#statements.selectList);
-    if (where !== undefined) query = query.where(compileFilter(where, listParametersOf(this.#dialect.builder)));
+    let query = this.#dialect.adapter.builder.selectFrom(this.table.name).select(this.#statements.selectList);
+    if (where !== undefined) query = query.where(compileFilter(where, this.#dialect.adapter.lists));
     for (const term of terms) query = query.orderBy(term.column.sqlName, term.descending ? 'desc' : 'asc');
     if (limit !== undefined) query = query.limit(limit);
     if (offset !== undefined) query = (limit === undefined ? query.limit(Number.MAX_SAFE_INTEGER) : query).offset(offset);

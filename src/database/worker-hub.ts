@@ -22,12 +22,12 @@ export class WorkerHub implements WakeSource {
   /** Where the next offer starts, so wake-ups rotate among a table's workers. */
   #cursor = 0;
   readonly #workers = new Set<Worker>();
-  readonly #dialect: Pick<Dialect, 'capabilities' | 'dataVersion' | 'onForeignChange'>;
+  readonly #dialect: Pick<Dialect, 'adapter' | 'dataVersion' | 'onForeignChange'>;
   #unlisten: (() => void) | undefined;
   #foreignTimer: NodeJS.Timeout | undefined;
   #version: number | undefined;
 
-  constructor(gate: WriteGate, dialect: Pick<Dialect, 'capabilities' | 'dataVersion' | 'onForeignChange'>) {
+  constructor(gate: WriteGate, dialect: Pick<Dialect, 'adapter' | 'dataVersion' | 'onForeignChange'>) {
     this.#dialect = dialect;
     gate.onCommit((changes) => {
       if (this.#listeners.size === 0) return;
@@ -92,7 +92,8 @@ export class WorkerHub implements WakeSource {
       return;
     }
     const read = this.#dialect.dataVersion?.bind(this.#dialect);
-    if (this.#foreignTimer || !this.#dialect.capabilities.dataVersion || !read || this.#dialect.capabilities.processPrivate) return;
+    if (this.#foreignTimer || !this.#dialect.adapter.capabilities.dataVersion || !read || this.#dialect.adapter.capabilities.processPrivate)
+      return;
     this.#version = safeRead(read);
     this.#foreignTimer = setInterval(() => {
       const version = safeRead(read);

@@ -1,6 +1,9 @@
 import type { Durability } from '../core/kinds.js';
 import { SluiceError } from '../core/sluice-error.js';
 import type { Dialect } from './dialect.js';
+import type { DialectAdapter } from './dialect-adapter.js';
+import { postgresAdapter } from './postgres/postgres-adapter.js';
+import { sqliteAdapter } from './sqlite/sqlite-adapter.js';
 
 /** Everything a dialect needs to open, already validated by the caller. */
 export interface DialectConfig {
@@ -66,6 +69,21 @@ function postgresLocation(url: string): DatabaseLocation {
   }
   parsed.searchParams.delete('schema');
   return { kind: 'postgres', url: parsed.toString(), schema };
+}
+
+/**
+ * The adapter of the database a URL names, before anything opens: what option checks ask of a
+ * URL (can it be sync's source, a read replica) without naming dialects. Undefined for a URL no
+ * dialect takes (open() then says why).
+ */
+export function adapterForUrl(url: string): DialectAdapter | undefined {
+  let location: DatabaseLocation;
+  try {
+    location = parseUrl(url);
+  } catch {
+    return undefined;
+  }
+  return location.kind === 'sqlite' ? sqliteAdapter(location.file) : postgresAdapter();
 }
 
 /** Picks the dialect a URL names; PostgreSQL's driver loads only when a postgres:// URL asks for it. */

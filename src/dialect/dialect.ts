@@ -1,11 +1,9 @@
-import type { Kysely } from 'kysely';
-import type { DialectName } from '../core/kinds.js';
 import { SluiceError } from '../core/sluice-error.js';
 import type { RollupPolicy } from '../schema/define-rollup.js';
 import type { AnyTableDef } from '../schema/define-table.js';
 import type { Migration } from '../schema/migration.js';
 import type { JsRow, RowCodec } from '../schema/row-codec.js';
-import type { ValueCodec } from '../schema/value-codec.js';
+import type { DialectAdapter } from './dialect-adapter.js';
 import type { CommittedChange, Outcome, WriteOp } from './write-op.js';
 
 /**
@@ -36,31 +34,13 @@ export interface DialectStats {
   [key: string]: number | string | undefined;
 }
 
-/** What a database can do, as flags: core code branches on these, never on a dialect's name. */
-export interface DialectCapabilities {
-  /** Concurrent claimers can skip rows another transaction holds (`FOR UPDATE SKIP LOCKED`). */
-  readonly skipLocked: boolean;
-  /**
-   * `dataVersion()` is offered: a counter on the writer connection that changes only when another
-   * connection commits, so the cache can tell others' writes from our own.
-   */
-  readonly dataVersion: boolean;
-  /** No other process can reach this database (SQLite `:memory:`): there are no foreign writers. */
-  readonly processPrivate: boolean;
-}
-
 /**
  * What the core needs from a database. Core code talks only to this; a dialect difference lives
  * behind it, never as a branch on the dialect's name.
  */
 export interface Dialect {
-  readonly name: DialectName;
-  readonly capabilities: DialectCapabilities;
-  readonly codec: ValueCodec;
-  /** The commit duration the adaptive batch size aims for unless gate.targetCommitMs says otherwise. */
-  readonly batchTargetMs: number;
-  /** A query builder used only to compile SQL for this dialect; it never executes. */
-  readonly builder: Kysely<any>;
+  /** The SQL this database speaks and what it can do: everything that differs, in one object. */
+  readonly adapter: DialectAdapter;
   /** Runs one batch in one transaction. Throws TransientError when the batch may be retried. */
   executeBatch(ops: readonly WriteOp[], extra: ExtraWrites | undefined): Promise<BatchResult>;
   getByKey(codec: RowCodec, key: readonly unknown[]): Promise<JsRow | undefined>;
@@ -84,7 +64,7 @@ export interface Dialect {
   stats(): DialectStats;
   /**
    * SQLite's `PRAGMA data_version` on the writer connection: it changes only when another
-   * connection (another process) commits. Present when `capabilities.dataVersion` is true.
+   * connection (another process) commits. Present when `adapter.capabilities.dataVersion` is true.
    */
   dataVersion?(): number;
   /**

@@ -40,7 +40,7 @@ export interface OperationsLog {
 export class SluiceMetrics implements GateObserver {
   readonly registry = new Registry();
   readonly #gate: WriteGate;
-  readonly #dialect: Pick<Dialect, 'name' | 'stats'>;
+  readonly #dialect: Pick<Dialect, 'adapter' | 'stats'>;
   readonly #batchSize: Histogram;
   readonly #commitSeconds: Histogram;
   readonly #lockWaitSeconds: Histogram;
@@ -50,7 +50,7 @@ export class SluiceMetrics implements GateObserver {
   readonly #perTable = new Map<string, { conflicts: number; lockRetries: number; slow: number }>();
   readonly #ops: OperationsLog | undefined;
 
-  constructor(gate: WriteGate, dialect: Pick<Dialect, 'name' | 'stats'>, ops?: OperationsLog) {
+  constructor(gate: WriteGate, dialect: Pick<Dialect, 'adapter' | 'stats'>, ops?: OperationsLog) {
     this.#gate = gate;
     this.#dialect = dialect;
     this.#ops = ops;
@@ -252,7 +252,7 @@ export class SluiceMetrics implements GateObserver {
     const c = this.#gate.counters;
     const gate = this.#gate;
     return {
-      dialect: this.#dialect.name,
+      dialect: this.#dialect.adapter.name,
       ops: { ok: c.opsOk, failed: c.opsFailed, failuresByCode: { ...c.failuresByCode }, enqueueFailures: c.enqueueFailures },
       batches: {
         count: c.batches,

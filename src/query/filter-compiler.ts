@@ -1,4 +1,4 @@
-import { type Expression, type ExpressionBuilder, type Kysely, type SqlBool, sql } from 'kysely';
+import { type Expression, type ExpressionBuilder, type SqlBool, sql } from 'kysely';
 import type { ColumnDef } from '../schema/define-table.js';
 import type { FilterNode } from './filter.js';
 
@@ -14,19 +14,6 @@ export interface ListParameters {
   membership(column: Expression<unknown>, def: ColumnDef, parameter: unknown, negate: boolean): Expression<SqlBool>;
   /** The one bound value that carries the list, in the form the dialect's driver takes. */
   parameter(def: ColumnDef, values: readonly unknown[]): unknown;
-}
-
-const listStrategies = new WeakMap<Kysely<any>, ListParameters>();
-
-/** Registers the list binding a dialect's builder compiles filters with. Returns the builder. */
-export function withListParameters(builder: Kysely<any>, lists: ListParameters): Kysely<any> {
-  listStrategies.set(builder, lists);
-  return builder;
-}
-
-/** The list binding registered for a builder; undefined: one placeholder per value. */
-export function listParametersOf(builder: Kysely<any>): ListParameters | undefined {
-  return listStrategies.get(builder);
 }
 
 /**

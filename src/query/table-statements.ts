@@ -1,7 +1,7 @@
 import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
 import type { ColumnDef, TableDef } from '../schema/define-table.js';
 import type { FilterNode } from './filter.js';
-import { compileFilter, type ListParameters, listParametersOf, type Operand } from './filter-compiler.js';
+import { compileFilter, type ListParameters, type Operand } from './filter-compiler.js';
 import { type FilterShape, filterShape } from './filter-shape.js';
 import type { OrderTerm } from './order.js';
 import { onConflictDoUpdate, upsertKeepsColumns, upsertUpdateColumns } from './upsert.js';
@@ -13,7 +13,7 @@ import { onConflictDoUpdate, upsertKeepsColumns, upsertUpdateColumns } from './u
 export class TableStatements {
   readonly #db: Kysely<any>;
   readonly #table: TableDef;
-  readonly #lists: ListParameters | undefined;
+  readonly #lists: ListParameters;
   readonly #cache = new Map<string, string>();
   #lastCondition: FilterNode | undefined;
   #lastShape: FilterShape | undefined;
@@ -21,9 +21,10 @@ export class TableStatements {
   /** The upsert returns the rows as stored (RETURNING): it keeps columns of rows that exist. */
   readonly upsertReturnsRows: boolean;
 
-  constructor(db: Kysely<any>, table: TableDef) {
+  /** `lists`: how the dialect binds an `$in` list (its adapter's). */
+  constructor(db: Kysely<any>, lists: ListParameters, table: TableDef) {
     this.#db = db;
-    this.#lists = listParametersOf(db);
+    this.#lists = lists;
     this.#table = table;
     this.selectList = table.columns.map((c) => `${c.sqlName} as ${c.name}`);
     this.upsertReturnsRows = upsertKeepsColumns(table);

@@ -34,7 +34,7 @@ export interface ShipperParts {
   readonly options: SyncOptions & { target: string };
   /** Every table passed to open(); the synced ones ship. */
   readonly tables: readonly AnyTableDef[];
-  readonly dialect: Pick<Dialect, 'selectAll' | 'codec' | 'offThreadReader'>;
+  readonly dialect: Pick<Dialect, 'selectAll' | 'adapter' | 'offThreadReader'>;
   readonly gate: WriteGate;
   readonly outbox: Table<typeof syncOutboxTable>;
   readonly node: Table<typeof syncNodeTable>;
@@ -88,7 +88,7 @@ export class SyncShipper implements SyncApi {
     // The outbox's reads build whole batches (COPY text of thousands of rows): off the writers' event loop where the dialect can.
     this.#reader = parts.dialect.offThreadReader?.();
     this.#local = new LocalOutbox(this.#reader ?? parts.dialect, this.#synced, syncNodeTable);
-    this.#outboxCodec = new RowCodec(syncOutboxTable, parts.dialect.codec);
+    this.#outboxCodec = new RowCodec(syncOutboxTable, parts.dialect.adapter.codec);
     this.#identity = new NodeIdentity(parts.node, this.#local.sql);
     this.#link = new TargetLink(this.#options, this.#synced);
     this.capture = outboxCapture(this.#synced, this.#outboxCodec, (rows) => this.#onCaptured(rows));

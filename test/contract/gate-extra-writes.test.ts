@@ -46,7 +46,7 @@ forEachDialect("the gate's extra-writes port", (t) => {
         throw error;
       },
     );
-    const codecs = { items: new RowCodec(items, dialect.codec), audit: new RowCodec(audit, dialect.codec) };
+    const codecs = { items: new RowCodec(items, dialect.adapter.codec), audit: new RowCodec(audit, dialect.adapter.codec) };
     let nextId = 0;
     /** A contributor writing one audit row per committed item change, tagged with its name. */
     const contributor = (source: string, seen: CommittedChange[][], id: () => number = () => nextId++) => {

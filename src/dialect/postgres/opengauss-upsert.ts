@@ -1,4 +1,4 @@
-import { quoteIdentifier } from './postgres-builder.js';
+import { quoteIdentifier } from './postgres-types.js';
 
 /** Which upsert a PostgreSQL-protocol target accepts. */
 export type UpsertFlavor = 'postgres' | 'opengauss';

@@ -1,10 +1,10 @@
-import type { Kysely } from 'kysely';
 import { SluiceError } from '../../core/sluice-error.js';
 import type { FilterShape } from '../../query/filter-shape.js';
 import { TableStatements } from '../../query/table-statements.js';
 import type { JsRow, RowCodec } from '../../schema/row-codec.js';
 import { missOrConflict, recordUpdatedRows } from '../batch-results.js';
-import type { BatchResult, DialectCapabilities, ExtraWrites } from '../dialect.js';
+import type { BatchResult, ExtraWrites } from '../dialect.js';
+import type { DialectAdapter } from '../dialect-adapter.js';
 import { insertRunLength } from '../insert-runs.js';
 import { type UpdateCommand, updateRunLength } from '../update-runs.js';
 import { resolvedRow, storedRows } from '../upsert-results.js';
@@ -56,9 +56,6 @@ interface Failure {
 /** Where the dialect has always found it. */
 export { MAX_BOUND_VALUES } from './postgres-batch-support.js';
 
-/** Row locks let concurrent claimers skip each other's rows; no cross-connection commit counter. */
-export const POSTGRES_CAPABILITIES: DialectCapabilities = Object.freeze({ skipLocked: true, dataVersion: false, processPrivate: false });
-
 /**
  * Runs a batch in one transaction on the writer connection.
  *
@@ -74,7 +71,7 @@ export const POSTGRES_CAPABILITIES: DialectCapabilities = Object.freeze({ skipLo
  */
 export class PostgresBatchRunner {
   readonly #writer: WriterSlot;
-  readonly #builder: Kysely<any>;
+  readonly #adapter: DialectAdapter;
   readonly #upsert: UpsertClause;
   readonly #names: (sql: string) => string | undefined;
   readonly #statements = new Map<RowCodec, TableStatements>();
@@ -92,9 +89,9 @@ export class PostgresBatchRunner {
   #unreleased: string | undefined;
   readonly stats: BatchRunnerStats = { replays: 0, runFallbacks: 0, commitsLost: 0, commitsFoundCommitted: 0, commitsUnknown: 0 };
 
-  constructor(writer: WriterSlot, builder: Kysely<any>, upsert: UpsertClause, names: (sql: string) => string | undefined) {
+  constructor(writer: WriterSlot, adapter: DialectAdapter, upsert: UpsertClause, names: (sql: string) => string | undefined) {
     this.#writer = writer;
-    this.#builder = builder;
+    this.#adapter = adapter;
     this.#upsert = upsert;
     this.#names = names;
   }
@@ -102,7 +99,7 @@ export class PostgresBatchRunner {
   statements(codec: RowCodec): TableStatements {
     let statements = this.#statements.get(codec);
     if (!statements) {
-      statements = new TableStatements(this.#builder, codec.table);
+      statements = new TableStatements(this.#adapter.builder, this.#adapter.lists, codec.table);
       this.#statements.set(codec, statements);
     }
     return statements;
@@ -111,7 +108,7 @@ export class PostgresBatchRunner {
   #unnestOf(codec: RowCodec): UnnestStatements {
     let statements = this.#unnest.get(codec);
     if (!statements) {
-      statements = new UnnestStatements(this.#builder, codec.table, this.#upsert, this.#names);
+      statements = new UnnestStatements(this.#adapter.builder, codec.table, this.#upsert, this.#names);
       this.#unnest.set(codec, statements);
     }
     return statements;
@@ -120,7 +117,7 @@ export class PostgresBatchRunner {
   #unnestUpdatesOf(codec: RowCodec): UnnestUpdates {
     let updates = this.#unnestUpdates.get(codec);
     if (!updates) {
-      updates = new UnnestUpdates(this.#builder, codec.table, this.#names);
+      updates = new UnnestUpdates(this.#adapter, codec.table, this.#names);
       this.#unnestUpdates.set(codec, updates);
     }
     return updates;
@@ -495,7 +492,7 @@ export class PostgresBatchRunner {
           command.where,
           command.orderBy,
           command.limit,
-          POSTGRES_CAPABILITIES,
+          this.#adapter.capabilities,
         );
         const params = [...command.patch.params, ...extra];
         if (tooManyParameters(op, params.length, outcomes, index)) return;

@@ -1,9 +1,9 @@
 /** What open() checks on the writer connection before the dialect is handed out, and how its failures read. */
 import { SluiceError } from '../../core/sluice-error.js';
-import { quoteIdentifier } from './postgres-builder.js';
 import type { PgConnection } from './postgres-connection.js';
 import { classifyPostgresError } from './postgres-errors.js';
 import { SESSION_FACTS_SQL, type SessionFacts, sessionFacts, startupRefusal } from './postgres-pooler.js';
+import { quoteIdentifier } from './postgres-types.js';
 
 /** The oldest release this dialect is tested against (ON CONFLICT, to_regclass, unnest of several arrays). */
 const MIN_SERVER_VERSION = 100_000;

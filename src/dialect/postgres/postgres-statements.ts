@@ -2,7 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import { type UpsertClause, upsertKeepsColumns, upsertUpdateColumns } from '../../query/upsert.js';
 import type { TableDef } from '../../schema/define-table.js';
 import { ArrayLiterals } from './postgres-array-literals.js';
-import { POSTGRES_ARRAY_TYPES } from './postgres-builder.js';
+import { POSTGRES_ARRAY_TYPES } from './postgres-types.js';
 
 /** The upsert seam, re-exported where the PostgreSQL dialect's callers have always found it. */
 export { onConflictDoUpdate, type UpsertClause } from '../../query/upsert.js';

@@ -2,8 +2,9 @@ import type pg from 'pg';
 import { addColumnSql, createTableSql } from '../../query/ddl-builder.js';
 import type { AnyTableDef } from '../../schema/define-table.js';
 import { offsetChangesSql, offsetInitSql, offsetLineageSql, offsetTableSql, type UpsertFlavor } from './opengauss-upsert.js';
-import { createPostgresBuilder, postgresDdlFlavor, quoteIdentifier } from './postgres-builder.js';
+import { postgresAdapter } from './postgres-adapter.js';
 import { rollback } from './postgres-sync-errors.js';
+import { quoteIdentifier } from './postgres-types.js';
 
 /**
  * Creates what shipping needs on the target, in one transaction: the schema, the offsets table
@@ -33,7 +34,7 @@ export async function prepareTarget(
     const offsetColumns = await columnsOf(client, offsetsTable);
     if (!offsetColumns.has('lineage')) await client.query(offsetLineageSql(offsetsTable));
     if (!offsetColumns.has('changes')) await client.query(offsetChangesSql(offsetsTable));
-    const flavor = postgresDdlFlavor(createPostgresBuilder());
+    const flavor = postgresAdapter().ddl;
     for (const def of options.tables) {
       const have = await columnsOf(client, def.name);
       if (have.size === 0) {

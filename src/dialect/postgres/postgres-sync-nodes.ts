@@ -1,8 +1,8 @@
 import pg from 'pg';
 import { parseUrl } from '../create-dialect.js';
-import { quoteIdentifier } from './postgres-builder.js';
 import { endClient } from './postgres-sync-errors.js';
 import { OFFSETS_TABLE, SHIPPING_LOCK } from './postgres-sync-target.js';
+import { quoteIdentifier } from './postgres-types.js';
 
 /** One edge node as the centre records it: its row in the offsets table. */
 export interface SyncNodeRow {

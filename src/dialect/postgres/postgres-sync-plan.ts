@@ -1,7 +1,7 @@
 import type { ColumnType } from '../../schema/column-types.js';
 import type { AnyTableDef, ColumnDef } from '../../schema/define-table.js';
 import { type UpsertFlavor, upsertFromSql } from './opengauss-upsert.js';
-import { POSTGRES_ARRAY_TYPES, quoteIdentifier } from './postgres-builder.js';
+import { POSTGRES_ARRAY_TYPES, quoteIdentifier } from './postgres-types.js';
 
 /** What one key became by the time a batch ships: its current row, or none (a delete). */
 export interface TargetChange {

@@ -3,7 +3,6 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { SluiceError } from '../../core/sluice-error.js';
 import type { AnyTableDef } from '../../schema/define-table.js';
 import type { UpsertFlavor } from './opengauss-upsert.js';
-import { quoteIdentifier } from './postgres-builder.js';
 import { prepareTarget } from './postgres-sync-ddl.js';
 import { endClient, isRowRefusal, type RowRefusal, rollback, rowRefusal, stalls, TargetStalledError } from './postgres-sync-errors.js';
 import {
@@ -17,6 +16,7 @@ import {
   type TablePlan,
   type TargetChange,
 } from './postgres-sync-plan.js';
+import { quoteIdentifier } from './postgres-types.js';
 
 /** The advisory lock's first key (hashed) for a node's shipping rounds; the second is the node id. */
 export const SHIPPING_LOCK = 'sluice.sync';

@@ -1,13 +1,14 @@
-import { type Kysely, sql, type UpdateQueryBuilder } from 'kysely';
+import { sql, type UpdateQueryBuilder } from 'kysely';
 import type { FilterNode } from '../../query/filter.js';
-import { compileFilter, isShortList, listParametersOf } from '../../query/filter-compiler.js';
+import { compileFilter, isShortList } from '../../query/filter-compiler.js';
 import type { FilterShape } from '../../query/filter-shape.js';
 import type { ColumnType } from '../../schema/column-types.js';
 import type { ColumnDef, TableDef } from '../../schema/define-table.js';
+import type { DialectAdapter } from '../dialect-adapter.js';
 import { keyIdentity, type UpdateCommand } from '../update-runs.js';
 import type { WriteOp } from '../write-op.js';
 import { ArrayLiterals } from './postgres-array-literals.js';
-import { POSTGRES_ARRAY_TYPES } from './postgres-builder.js';
+import { POSTGRES_ARRAY_TYPES } from './postgres-types.js';
 
 /**
  * Past this many unnest arrays (key, patch and condition values of one row) a run is not worth
@@ -32,13 +33,13 @@ export interface UpdateRunStatement {
  * applied (or the rows, when asked): a key missing from them did not apply.
  */
 export class UnnestUpdates {
-  readonly #builder: Kysely<any>;
+  readonly #adapter: DialectAdapter;
   readonly #table: TableDef;
   readonly #names: (sql: string) => string | undefined;
   readonly #cache = new Map<string, UpdateRunStatement | null>();
 
-  constructor(builder: Kysely<any>, table: TableDef, names: (sql: string) => string | undefined) {
-    this.#builder = builder;
+  constructor(adapter: DialectAdapter, table: TableDef, names: (sql: string) => string | undefined) {
+    this.#adapter = adapter;
     this.#table = table;
     this.#names = names;
   }
@@ -71,7 +72,7 @@ export class UnnestUpdates {
     const arrays = sql`unnest(${sql.join(types.map((type) => sql`${null}::${sql.raw(POSTGRES_ARRAY_TYPES[type])}`))})`;
     const from = arrays.as(sql.raw(`v(${types.map((_, i) => alias(i)).join(', ')})`));
     // The unnest's alias names its columns, which the builder's types cannot follow.
-    let query: UpdateQueryBuilder<any, any, any, any> = this.#builder
+    let query: UpdateQueryBuilder<any, any, any, any> = this.#adapter.builder
       .updateTable(table)
       .set(Object.fromEntries(columns.map((c, i) => [c.sqlName, cell(key.length + i)])))
       .from(from);
@@ -80,7 +81,7 @@ export class UnnestUpdates {
     });
     if (condition !== undefined) {
       let next = key.length + columns.length;
-      query = query.where(compileFilter(condition, listParametersOf(this.#builder), () => cell(next++)));
+      query = query.where(compileFilter(condition, this.#adapter.lists, () => cell(next++)));
     }
     const compiled =
       returning === 'row'

@@ -1,11 +1,11 @@
 import type Database from 'better-sqlite3';
-import type { Kysely } from 'kysely';
 import type { SluiceError } from '../../core/sluice-error.js';
 import type { FilterShape } from '../../query/filter-shape.js';
 import { TableStatements } from '../../query/table-statements.js';
 import type { JsRow, RowCodec } from '../../schema/row-codec.js';
 import { missOrConflict, recordUpdatedRows } from '../batch-results.js';
-import type { BatchResult, DialectCapabilities, ExtraWrites } from '../dialect.js';
+import type { BatchResult, ExtraWrites } from '../dialect.js';
+import type { DialectAdapter } from '../dialect-adapter.js';
 import { insertRunLength } from '../insert-runs.js';
 import { keyIdentity, type RunReturning, runReturning, type UpdateCommand, updateRunLength } from '../update-runs.js';
 import { resolvedRow, storedRows } from '../upsert-results.js';
@@ -21,19 +21,13 @@ const MAX_ROWS_PER_UPDATE = 64;
 const APPLIED: Outcome = Object.freeze({ ok: true, value: undefined });
 
 /**
- * SQLite locks the whole file for a writer, so there are no row locks to skip; `data_version`
- * reports other connections' commits. A `:memory:` database is private to its process.
- */
-export const SQLITE_CAPABILITIES: DialectCapabilities = Object.freeze({ skipLocked: false, dataVersion: true, processPrivate: false });
-
-/**
  * Runs a batch on the one writer connection, synchronously, inside BEGIN IMMEDIATE: no JavaScript
  * awaits while the lock is held. Each op is one write statement, which SQLite makes atomic on its
  * own, so a failing op leaves the rest of the transaction intact without a savepoint.
  */
 export class SqliteBatchRunner {
   readonly #db: Database.Database;
-  readonly #builder: Kysely<any>;
+  readonly #adapter: DialectAdapter;
   readonly #statements = new Map<RowCodec, TableStatements>();
   readonly #prepared = new Map<string, Database.Statement>();
   /** Scratch for a run's condition shapes, by op index; entries are written before they are read. */
@@ -48,10 +42,10 @@ export class SqliteBatchRunner {
   readonly #beforeCommit: () => SluiceError | undefined;
 
   /** `beforeCommit` may veto the COMMIT (the file was deleted or replaced): the batch rolls back. */
-  constructor(db: Database.Database, builder: Kysely<any>, beforeCommit: () => SluiceError | undefined = () => undefined) {
+  constructor(db: Database.Database, adapter: DialectAdapter, beforeCommit: () => SluiceError | undefined = () => undefined) {
     this.#db = db;
     this.#beforeCommit = beforeCommit;
-    this.#builder = builder;
+    this.#adapter = adapter;
     this.#begin = db.prepare('BEGIN IMMEDIATE');
     this.#commit = db.prepare('COMMIT');
     this.#rollback = db.prepare('ROLLBACK');
@@ -63,7 +57,7 @@ export class SqliteBatchRunner {
   statements(codec: RowCodec): TableStatements {
     let statements = this.#statements.get(codec);
     if (!statements) {
-      statements = new TableStatements(this.#builder, codec.table);
+      statements = new TableStatements(this.#adapter.builder, this.#adapter.lists, codec.table);
       this.#statements.set(codec, statements);
     }
     return statements;
@@ -351,7 +345,7 @@ export class SqliteBatchRunner {
             command.where,
             command.orderBy,
             command.limit,
-            SQLITE_CAPABILITIES,
+            this.#adapter.capabilities,
           );
           const rows = this.prepare(sql).all([...command.patch.params, ...extra]) as Record<string, unknown>[];
           outcomes[index] = { ok: true, value: recordUpdatedRows(op, rows, changes) };

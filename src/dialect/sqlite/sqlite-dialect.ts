@@ -1,21 +1,20 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
-import type { Kysely } from 'kysely';
 import { delay, retryWithBackoff } from '../../core/backoff.js';
 import { SluiceError } from '../../core/sluice-error.js';
 import type { RollupPolicy } from '../../schema/define-rollup.js';
 import type { AnyTableDef } from '../../schema/define-table.js';
 import type { Migration } from '../../schema/migration.js';
 import type { JsRow, RowCodec } from '../../schema/row-codec.js';
-import type { BatchResult, Dialect, DialectCapabilities, DialectStats, ExtraWrites, MigrationReport, OffThreadReader } from '../dialect.js';
+import type { BatchResult, Dialect, DialectStats, ExtraWrites, MigrationReport, OffThreadReader } from '../dialect.js';
+import type { DialectAdapter } from '../dialect-adapter.js';
 import { MIGRATIONS_TABLE, type MigrationSession, runMigrations } from '../migrator.js';
 import type { WriteOp } from '../write-op.js';
 import { FileIdentity } from './file-identity.js';
-import { SQLITE_CAPABILITIES, SqliteBatchRunner } from './sqlite-batch.js';
-import { createSqliteBuilder, sqliteDdlFlavor } from './sqlite-builder.js';
+import { sqliteAdapter } from './sqlite-adapter.js';
+import { SqliteBatchRunner } from './sqlite-batch.js';
 import { CheckpointWatchdog } from './sqlite-checkpoint.js';
-import { sqliteCodec } from './sqlite-codec.js';
 import { type Durability, openSqliteConnection } from './sqlite-connection.js';
 import { classifySqliteError, isSqliteBusy } from './sqlite-errors.js';
 import { sqliteRollupRebuild } from './sqlite-rollup-ddl.js';
@@ -41,12 +40,7 @@ export interface SqliteDialectOptions {
  * database is private to its connection, so there the writer also serves reads.
  */
 export class SqliteDialect implements Dialect {
-  readonly name = 'sqlite' as const;
-  readonly capabilities: DialectCapabilities;
-  /** Local commits are cheap: short batches keep other processes' lock waits short. */
-  readonly batchTargetMs = 8;
-  readonly codec = sqliteCodec;
-  readonly builder: Kysely<any>;
+  readonly adapter: DialectAdapter;
   readonly file: string;
   readonly #writer: Database.Database;
   readonly #reader: Database.Database;
@@ -60,14 +54,13 @@ export class SqliteDialect implements Dialect {
 
   private constructor(writer: Database.Database, reader: Database.Database, options: SqliteDialectOptions) {
     this.file = options.file;
-    this.capabilities = { ...SQLITE_CAPABILITIES, processPrivate: options.file === ':memory:' };
-    this.builder = createSqliteBuilder();
+    this.adapter = sqliteAdapter(options.file);
     this.#writer = writer;
     this.#reader = reader;
     this.#lockTimeoutMs = options.lockTimeoutMs;
     this.#cacheKiB = options.cacheKiB;
     const identity = options.file === ':memory:' ? undefined : new FileIdentity(options.file);
-    this.#batches = new SqliteBatchRunner(writer, this.builder, () => identity?.check());
+    this.#batches = new SqliteBatchRunner(writer, this.adapter, () => identity?.check());
     this.#watchdog = new CheckpointWatchdog(writer, options.file, options.walMaxBytes, options.checkpointIntervalMs);
   }
 
@@ -198,7 +191,7 @@ export class SqliteDialect implements Dialect {
       },
     };
     try {
-      const report = await runMigrations(session, sqliteDdlFlavor(this.builder), tables, codeVersion, migrations);
+      const report = await runMigrations(session, this.adapter.ddl, tables, codeVersion, migrations);
       db.prepare('COMMIT').run();
       this.#readStatements.clear();
       this.#byKey.clear();
@@ -211,7 +204,7 @@ export class SqliteDialect implements Dialect {
 
   async rebuildRollup(table: AnyTableDef, policy: RollupPolicy, from: Date | undefined, to: Date | undefined): Promise<void> {
     const db = this.#writer;
-    const statements = sqliteRollupRebuild(this.builder, table, policy, from?.getTime(), to?.getTime());
+    const statements = sqliteRollupRebuild(this.adapter.builder, table, policy, from?.getTime(), to?.getTime());
     await retryWithBackoff(
       () => db.prepare('BEGIN IMMEDIATE').run(),
       isSqliteBusy,

@@ -189,8 +189,8 @@ describe('PostgreSQL batches with extra writes', async () => {
   if (!(await postgresAvailable())) return;
   const schema = `spg_extra_${process.pid}_${Date.now().toString(36)}`;
   let dialect: PostgresDialect;
-  const accountCodec = () => new RowCodec(accounts, dialect.codec);
-  const outboxCodec = () => new RowCodec(outbox, dialect.codec);
+  const accountCodec = () => new RowCodec(accounts, dialect.adapter.codec);
+  const outboxCodec = () => new RowCodec(outbox, dialect.adapter.codec);
   let seq = 0;
 
   function op(codec: RowCodec, command: WriteCommand): WriteOp {
@@ -248,7 +248,7 @@ describe('PostgreSQL batches with extra writes', async () => {
       upsert: (insert, table) => insert.onConflict((oc) => oc.columns(table.primaryKey.map((c) => c.sqlName)).doNothing()),
     });
     try {
-      const codec = new RowCodec(accounts, keepFirst.codec);
+      const codec = new RowCodec(accounts, keepFirst.adapter.codec);
       const upsert = (balance: number) => op(codec, codec.encodeInsert({ id: 50, email: 'seam@x', balance }, 'upsert'));
       await keepFirst.executeBatch([upsert(1)], undefined);
       await keepFirst.executeBatch([upsert(2)], undefined);

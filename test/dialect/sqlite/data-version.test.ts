@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { DataVersionWatch, dataVersionSource } from '../../../src/cache/data-version-watch.js';
+import { sqliteAdapter } from '../../../src/dialect/sqlite/sqlite-adapter.js';
 import { open } from '../../../src/index.js';
 import { cachedKv } from '../../support/cached-tables.js';
 import { tempDir } from '../../support/databases.js';
@@ -89,8 +90,8 @@ describe('data_version sources', () => {
     writer.pragma('journal_mode = wal');
     writer.exec('create table t (id integer primary key, v integer)');
     let changes = 0;
-    const capabilities = { skipLocked: false, dataVersion: true, processPrivate: false };
-    const offered = dataVersionSource({ capabilities, dataVersion: () => writer.pragma('data_version', { simple: true }) as number });
+    const adapter = sqliteAdapter(file);
+    const offered = dataVersionSource({ adapter, dataVersion: () => writer.pragma('data_version', { simple: true }) as number });
     const watch = new DataVersionWatch(offered!, 0, () => changes++);
     writer.prepare('insert into t values (1, 1)').run();
     watch.check();
@@ -99,7 +100,7 @@ describe('data_version sources', () => {
     watch.check();
     expect(changes).toBe(1);
     // A dialect without the capability offers no source: the cache falls back to the stale bound.
-    expect(dataVersionSource({ capabilities: { ...capabilities, dataVersion: false } })).toBeUndefined();
+    expect(dataVersionSource({ adapter: { ...adapter, capabilities: { ...adapter.capabilities, dataVersion: false } } })).toBeUndefined();
     writer.close();
   });
 });
