@@ -1,13 +1,11 @@
 import { SluiceError } from '../../core/sluice-error.js';
 import type { FilterShape } from '../../query/filter-shape.js';
 import { TableStatements } from '../../query/table-statements.js';
-import type { JsRow, RowCodec } from '../../schema/row-codec.js';
-import { missOrConflict, recordUpdatedRows } from '../batch-results.js';
+import type { RowCodec } from '../../schema/row-codec.js';
+import { missOrConflict, type OpStatement, planOne, settleInsertRun, settleOne, storedRows } from '../batch-plan.js';
+import { insertRunLength, type UpdateCommand, updateRunLength } from '../batch-runs.js';
 import type { BatchResult, ExtraWrites } from '../dialect.js';
 import type { DialectAdapter } from '../dialect-adapter.js';
-import { insertRunLength } from '../insert-runs.js';
-import { type UpdateCommand, updateRunLength } from '../update-runs.js';
-import { resolvedRow, storedRows } from '../upsert-results.js';
 import { CommittedChange, type Outcome, type WriteOp } from '../write-op.js';
 import { lockWaitMs, noop, quiet, tooManyParameters } from './postgres-batch-support.js';
 import {
@@ -310,30 +308,53 @@ export class PostgresBatchRunner {
     sent?: Promise<PgResult>,
   ): Promise<void> {
     const first = ops[start] as WriteOp;
-    const upsert = first.command.kind === 'upsert';
-    const saved = sent ? undefined : this.#sendSavepoint(conn, RUN_SAVEPOINT);
-    let stored: ReadonlyMap<string, JsRow> | undefined;
+    const result = await this.#runInSavepoint(
+      conn,
+      ops,
+      start,
+      count,
+      outcomes,
+      changes,
+      sent ?? (() => this.#sendRun(conn, ops, start, count)),
+    );
+    if (result === undefined) return;
+    const stored =
+      first.command.kind === 'upsert' && this.#unnestOf(first.codec).upsertReturnsRows ? storedRows(first.codec, result.rows) : undefined;
+    settleInsertRun(ops, start, count, stored, outcomes, changes);
+  }
+
+  /**
+   * A run's one statement inside the run savepoint: its result, or undefined when it failed and
+   * the savepoint undid it, after which each op ran alone in a savepoint of its own so that only
+   * the bad one fails. `send` is the statement already on its way (its savepoint taken) or how to
+   * send it behind a new savepoint.
+   */
+  async #runInSavepoint(
+    conn: PgConnection,
+    ops: readonly WriteOp[],
+    start: number,
+    count: number,
+    outcomes: Outcome[],
+    changes: CommittedChange[],
+    send: Promise<PgResult> | (() => Promise<PgResult>),
+  ): Promise<PgResult | undefined> {
+    const saved = typeof send === 'function' ? this.#sendSavepoint(conn, RUN_SAVEPOINT) : undefined;
+    let result: PgResult;
     try {
-      const result = await (sent ?? this.#sendRun(conn, ops, start, count));
-      if (upsert && this.#unnestOf(first.codec).upsertReturnsRows) stored = storedRows(first.codec, result.rows);
+      result = await (typeof send === 'function' ? send() : send);
     } catch (error) {
       const transient = postgresTransient(error);
       if (transient) throw transient;
-      // A SAVEPOINT that failed aborted the transaction: the batch's failure, not the rows'.
+      // A SAVEPOINT that failed aborted the transaction: the batch's failure, not the run's.
       await saved;
       await conn.query(`rollback to savepoint ${RUN_SAVEPOINT}; release savepoint ${RUN_SAVEPOINT}`);
       this.stats.runFallbacks++;
       for (let i = start; i < start + count; i++) await this.#isolated(conn, ops[i] as WriteOp, i, outcomes, changes);
-      return;
+      return undefined;
     }
     await saved;
     this.#unreleased = RUN_SAVEPOINT;
-    for (let i = start; i < start + count; i++) {
-      const op = ops[i] as WriteOp;
-      const command = op.command as { params: unknown[]; row: JsRow };
-      outcomes[i] = { ok: true, value: resolvedRow(op.codec, command, stored) };
-      changes.push(new CommittedChange(op.codec, op.command.kind, op.codec.keyOfParams(command.params)));
-    }
+    return result;
   }
 
   /** The run of updates starting at `start` that goes as one statement, if there is one. */
@@ -376,23 +397,17 @@ export class PostgresBatchRunner {
   ): Promise<void> {
     const first = ops[start] as WriteOp;
     const { count, statement } = run;
-    const saved = sent ? undefined : this.#sendSavepoint(conn, RUN_SAVEPOINT);
-    let returned: Record<string, unknown>[];
-    try {
-      returned = (await (sent ?? this.#sendUpdateRun(conn, ops, start, run))).rows;
-    } catch (error) {
-      const transient = postgresTransient(error);
-      if (transient) throw transient;
-      // A SAVEPOINT that failed aborted the transaction: the batch's failure, not the updates'.
-      await saved;
-      await conn.query(`rollback to savepoint ${RUN_SAVEPOINT}; release savepoint ${RUN_SAVEPOINT}`);
-      this.stats.runFallbacks++;
-      for (let i = start; i < start + count; i++) await this.#isolated(conn, ops[i] as WriteOp, i, outcomes, changes);
-      return;
-    }
-    await saved;
-    this.#unreleased = RUN_SAVEPOINT;
-    const found = matchReturned(ops, start, count, first.codec.table, statement.returning, returned);
+    const result = await this.#runInSavepoint(
+      conn,
+      ops,
+      start,
+      count,
+      outcomes,
+      changes,
+      sent ?? (() => this.#sendUpdateRun(conn, ops, start, run)),
+    );
+    if (result === undefined) return;
+    const found = matchReturned(ops, start, count, first.codec.table, statement.returning, result.rows);
     for (let i = 0; i < count; i++) {
       const op = ops[start + i] as WriteOp;
       const command = op.command as UpdateCommand;
@@ -445,81 +460,25 @@ export class PostgresBatchRunner {
 
   /** Runs one op; a database error propagates (the caller decides what it costs). */
   async #runOne(conn: PgConnection, op: WriteOp, index: number, outcomes: Outcome[], changes: CommittedChange[]): Promise<void> {
-    const table = op.codec.table.name;
-    const command = op.command;
-    switch (command.kind) {
-      case 'insert':
-      case 'upsert': {
-        const unnest = this.#unnestOf(op.codec);
-        const upsert = command.kind === 'upsert';
-        const result = await conn.query(
-          upsert ? unnest.upsert : unnest.insert,
-          unnest.columnArrays([command.params]),
-          upsert ? unnest.upsertName : unnest.insertName,
-        );
-        const stored = upsert && unnest.upsertReturnsRows ? storedRows(op.codec, result.rows) : undefined;
-        outcomes[index] = { ok: true, value: resolvedRow(op.codec, command, stored) };
-        changes.push(new CommittedChange(op.codec, command.kind, op.codec.keyOfParams(command.params)));
-        return;
-      }
-      case 'update': {
-        const statements = this.statements(op.codec);
-        const { sql, extra } = statements.update(command.patch.columns, command.where, command.returning === 'row' ? 'row' : 'key');
-        const params = [...command.patch.params, ...command.key, ...extra];
-        if (tooManyParameters(op, params.length, outcomes, index)) return;
-        const result = await conn.query(sql, params, this.#names(sql));
-        const row = result.rows[0];
-        if (row === undefined) {
-          outcomes[index] = { ok: false, error: await this.#missOrConflict(conn, op, command.key, command.where !== undefined) };
-          return;
-        }
-        outcomes[index] = { ok: true, value: command.returning === 'row' ? op.codec.decodeRow(row) : undefined };
-        changes.push(new CommittedChange(op.codec, 'update', command.key));
-        return;
-      }
-      case 'delete': {
-        const sql = this.statements(op.codec).delete();
-        const { rowCount } = await conn.query(sql, command.key, this.#names(sql));
-        outcomes[index] = { ok: true, value: rowCount > 0 };
-        if (rowCount > 0) changes.push(new CommittedChange(op.codec, 'delete', command.key));
-        return;
-      }
-      case 'updateMany': {
-        // SKIP LOCKED: concurrent claimers (other processes) take different rows instead of queueing.
-        const { sql, extra } = this.statements(op.codec).updateMany(
-          command.patch.columns,
-          command.increment,
-          command.where,
-          command.orderBy,
-          command.limit,
-          this.#adapter.capabilities,
-        );
-        const params = [...command.patch.params, ...extra];
-        if (tooManyParameters(op, params.length, outcomes, index)) return;
-        const { rows } = await conn.query(sql, params, this.#names(sql));
-        outcomes[index] = { ok: true, value: recordUpdatedRows(op, rows, changes) };
-        return;
-      }
-      case 'deleteMany': {
-        const { sql, extra } = this.statements(op.codec).deleteMany(command.where, command.limit);
-        if (tooManyParameters(op, extra.length, outcomes, index)) return;
-        const { rows } = await conn.query(sql, extra, this.#names(sql));
-        const keyNames = op.codec.table.primaryKey.map((c) => c.sqlName);
-        for (const row of rows)
-          changes.push(
-            new CommittedChange(
-              op.codec,
-              'delete',
-              keyNames.map((name) => row[name]),
-            ),
-          );
-        outcomes[index] = { ok: true, value: rows.length };
-        return;
-      }
-      default:
-        throw new SluiceError('CONFIG', `The PostgreSQL dialect cannot run a ${(command as { kind: string }).kind} write.`, { table });
+    const statements = this.statements(op.codec);
+    const plan = planOne(op, statements, this.#adapter.capabilities, this.#insertOne);
+    if (tooManyParameters(op, plan.params.length, outcomes, index)) return;
+    const result = await conn.query(plan.sql, plan.params, this.#names(plan.sql));
+    if (settleOne(op, index, { rows: result.rows, count: result.rowCount }, statements.upsertReturnsRows, outcomes, changes) === 'missed') {
+      const command = op.command as UpdateCommand;
+      outcomes[index] = { ok: false, error: await this.#missOrConflict(conn, op, command.key, command.where !== undefined) };
     }
   }
+
+  /** A single row as the same unnest statement a run uses: one text, parsed and planned once per connection. */
+  readonly #insertOne = (op: WriteOp, upsert: boolean): OpStatement => {
+    const unnest = this.#unnestOf(op.codec);
+    return {
+      sql: upsert ? unnest.upsert : unnest.insert,
+      params: unnest.columnArrays([(op.command as { params: unknown[] }).params]),
+      reads: 'rows',
+    };
+  };
 
   async #missOrConflict(conn: PgConnection, op: WriteOp, key: readonly unknown[], conditional: boolean): Promise<SluiceError> {
     if (!conditional) return missOrConflict(op, key, undefined);

@@ -3,12 +3,19 @@ import type { SluiceError } from '../../core/sluice-error.js';
 import type { FilterShape } from '../../query/filter-shape.js';
 import { TableStatements } from '../../query/table-statements.js';
 import type { JsRow, RowCodec } from '../../schema/row-codec.js';
-import { missOrConflict, recordUpdatedRows } from '../batch-results.js';
+import {
+  APPLIED,
+  insertRunParams,
+  missOrConflict,
+  type OpStatement,
+  planOne,
+  settleInsertRun,
+  settleOne,
+  storedRows,
+} from '../batch-plan.js';
+import { insertRunLength, keyIdentity, type RunReturning, runReturning, type UpdateCommand, updateRunLength } from '../batch-runs.js';
 import type { BatchResult, ExtraWrites } from '../dialect.js';
 import type { DialectAdapter } from '../dialect-adapter.js';
-import { insertRunLength } from '../insert-runs.js';
-import { keyIdentity, type RunReturning, runReturning, type UpdateCommand, updateRunLength } from '../update-runs.js';
-import { resolvedRow, storedRows } from '../upsert-results.js';
 import { CommittedChange, type Outcome, type WriteOp } from '../write-op.js';
 import { classifySqliteError, sqliteTransient } from './sqlite-errors.js';
 
@@ -17,8 +24,7 @@ const MAX_VARIABLES = 32_766;
 const MAX_ROWS_PER_INSERT = 64;
 /** 64 rows per UPDATE … FROM (VALUES …) measured fastest (bench/sqlite-update-shapes.ts: 32: 298–479k, 64: 369–525k, 128: 334–454k rows/s). */
 const MAX_ROWS_PER_UPDATE = 64;
-/** Settles an update that returns nothing; shared, since it carries no per-write data. */
-const APPLIED: Outcome = Object.freeze({ ok: true, value: undefined });
+const NO_ROWS: readonly Record<string, unknown>[] = Object.freeze([]);
 
 /**
  * Runs a batch on the one writer connection, synchronously, inside BEGIN IMMEDIATE: no JavaScript
@@ -123,11 +129,7 @@ export class SqliteBatchRunner {
     const first = ops[start] as WriteOp;
     const statements = this.statements(first.codec);
     const sql = first.command.kind === 'upsert' ? statements.upsert(count) : statements.insert(count);
-    const params: unknown[] = [];
-    for (let i = start; i < start + count; i++) {
-      const command = (ops[i] as WriteOp).command as { params: unknown[] };
-      for (const value of command.params) params.push(value);
-    }
+    const params = insertRunParams(ops, start, count);
     let stored: ReadonlyMap<string, JsRow> | undefined;
     try {
       const statement = this.prepare(sql);
@@ -138,12 +140,7 @@ export class SqliteBatchRunner {
       this.#rethrowIfBatchLost(error);
       return false;
     }
-    for (let i = start; i < start + count; i++) {
-      const op = ops[i] as WriteOp;
-      const command = op.command as { params: unknown[]; row: JsRow };
-      outcomes[i] = { ok: true, value: resolvedRow(op.codec, command, stored) };
-      changes.push(new CommittedChange(op.codec, op.command.kind, op.codec.keyOfParams(command.params)));
-    }
+    settleInsertRun(ops, start, count, stored, outcomes, changes);
     return true;
   }
 
@@ -302,70 +299,35 @@ export class SqliteBatchRunner {
     }
   }
 
+  /** One write as one statement; SQLite makes a statement atomic, so a failure fails this write alone. */
   #runOne(op: WriteOp, index: number, outcomes: Outcome[], changes: CommittedChange[]): void {
-    const table = op.codec.table.name;
-    const command = op.command;
     try {
       const statements = this.statements(op.codec);
-      switch (command.kind) {
-        case 'insert':
-        case 'upsert': {
-          const sql = command.kind === 'insert' ? statements.insert(1) : statements.upsert(1);
-          const statement = this.prepare(sql);
-          let stored: ReadonlyMap<string, JsRow> | undefined;
-          if (command.kind === 'upsert' && statements.upsertReturnsRows)
-            stored = storedRows(op.codec, statement.all(command.params) as JsRow[]);
-          else statement.run(command.params);
-          outcomes[index] = { ok: true, value: resolvedRow(op.codec, command, stored) };
-          changes.push(new CommittedChange(op.codec, command.kind, op.codec.keyOfParams(command.params)));
-          return;
-        }
-        case 'update': {
-          const { sql, extra } = statements.update(command.patch.columns, command.where, command.returning === 'row' ? 'row' : 'key');
-          const params = command.patch.params.concat(command.key, extra as unknown[]);
-          const row = this.prepare(sql).get(params) as Record<string, unknown> | undefined;
-          if (row === undefined) {
-            outcomes[index] = { ok: false, error: this.#missOrConflict(op, command.key, command.where !== undefined) };
-            return;
-          }
-          outcomes[index] = command.returning === 'row' ? { ok: true, value: op.codec.decodeRow(row) } : APPLIED;
-          changes.push(new CommittedChange(op.codec, 'update', command.key));
-          return;
-        }
-        case 'delete': {
-          const { changes: deleted } = this.prepare(statements.delete()).run(command.key);
-          outcomes[index] = { ok: true, value: deleted > 0 };
-          if (deleted > 0) changes.push(new CommittedChange(op.codec, 'delete', command.key));
-          return;
-        }
-        case 'updateMany': {
-          const { sql, extra } = statements.updateMany(
-            command.patch.columns,
-            command.increment,
-            command.where,
-            command.orderBy,
-            command.limit,
-            this.#adapter.capabilities,
-          );
-          const rows = this.prepare(sql).all([...command.patch.params, ...extra]) as Record<string, unknown>[];
-          outcomes[index] = { ok: true, value: recordUpdatedRows(op, rows, changes) };
-          return;
-        }
-        case 'deleteMany': {
-          const { sql, extra } = statements.deleteMany(command.where, command.limit);
-          const keys = this.prepare(sql)
-            .raw(true)
-            .all(extra as unknown[]) as unknown[][];
-          for (const key of keys) changes.push(new CommittedChange(op.codec, 'delete', key));
-          outcomes[index] = { ok: true, value: keys.length };
-          return;
-        }
+      const plan = planOne(op, statements, this.#adapter.capabilities, this.#insertOne);
+      const statement = this.prepare(plan.sql);
+      const result =
+        plan.reads === 'rows'
+          ? { rows: statement.all(plan.params) as Record<string, unknown>[], count: 0 }
+          : { rows: NO_ROWS, count: statement.run(plan.params).changes };
+      if (settleOne(op, index, result, statements.upsertReturnsRows, outcomes, changes) === 'missed') {
+        const command = op.command as UpdateCommand;
+        outcomes[index] = { ok: false, error: this.#missOrConflict(op, command.key, command.where !== undefined) };
       }
     } catch (error) {
       this.#rethrowIfBatchLost(error);
-      outcomes[index] = { ok: false, error: classifySqliteError(error, table) };
+      outcomes[index] = { ok: false, error: classifySqliteError(error, op.codec.table.name) };
     }
   }
+
+  /** A single row as a one-row VALUES statement; an upsert that keeps columns reads back what it stored. */
+  readonly #insertOne = (op: WriteOp, upsert: boolean): OpStatement => {
+    const statements = this.statements(op.codec);
+    return {
+      sql: upsert ? statements.upsert(1) : statements.insert(1),
+      params: (op.command as { params: unknown[] }).params,
+      reads: upsert && statements.upsertReturnsRows ? 'rows' : 'count',
+    };
+  };
 
   #missOrConflict(op: WriteOp, key: readonly unknown[], conditional: boolean): SluiceError {
     const stored = conditional
