@@ -13,6 +13,18 @@ const WRITE_NAMES: Readonly<Record<string, string>> = {
   deleteMany: 'A deleteWhere',
 };
 
+/** What the runner counts, for stats() and metrics. */
+export interface BatchRunnerStats {
+  /** Batches rolled back and run again because an op failed outside a savepoint. */
+  replays: number;
+  /** Multi-row inserts that failed and were split into one savepoint per row. */
+  runFallbacks: number;
+  /** COMMITs whose reply was lost, then found committed / aborted / never settled. */
+  commitsLost: number;
+  commitsFoundCommitted: number;
+  commitsUnknown: number;
+}
+
 /** The protocol counts a statement's bound values in 16 bits. */
 export const MAX_BOUND_VALUES = 65_535;
 

@@ -1,8 +1,12 @@
 import { type Kysely, sql } from 'kysely';
+import { TableStatements } from '../../query/table-statements.js';
 import { type UpsertClause, upsertKeepsColumns, upsertUpdateColumns } from '../../query/upsert.js';
 import type { TableDef } from '../../schema/define-table.js';
+import type { RowCodec } from '../../schema/row-codec.js';
+import type { DialectAdapter } from '../dialect-adapter.js';
 import { ArrayLiterals } from './postgres-array-literals.js';
 import { POSTGRES_ARRAY_TYPES } from './postgres-types.js';
+import { UnnestUpdates } from './postgres-update-runs.js';
 
 /** The upsert seam, re-exported where the PostgreSQL dialect's callers have always found it. */
 export { onConflictDoUpdate, type UpsertClause } from '../../query/upsert.js';
@@ -41,4 +45,42 @@ export class UnnestStatements {
   columnArrays(rows: readonly (readonly unknown[])[]): string[] {
     return this.#literals.columns(rows);
   }
+}
+
+/** Each table's compiled write statements, built on first use and kept for the writer's life. */
+export class PostgresStatementCache {
+  readonly #adapter: DialectAdapter;
+  readonly #upsert: UpsertClause;
+  readonly #names: (sql: string) => string | undefined;
+  readonly #tables = new Map<RowCodec, TableStatements>();
+  readonly #unnest = new Map<RowCodec, UnnestStatements>();
+  readonly #updates = new Map<RowCodec, UnnestUpdates>();
+
+  constructor(adapter: DialectAdapter, upsert: UpsertClause, names: (sql: string) => string | undefined) {
+    this.#adapter = adapter;
+    this.#upsert = upsert;
+    this.#names = names;
+  }
+
+  /** The statements both dialects share (updates, deletes, claims, point reads). */
+  table(codec: RowCodec): TableStatements {
+    return memo(this.#tables, codec, () => new TableStatements(this.#adapter.builder, this.#adapter.lists, codec.table));
+  }
+
+  unnest(codec: RowCodec): UnnestStatements {
+    return memo(this.#unnest, codec, () => new UnnestStatements(this.#adapter.builder, codec.table, this.#upsert, this.#names));
+  }
+
+  unnestUpdates(codec: RowCodec): UnnestUpdates {
+    return memo(this.#updates, codec, () => new UnnestUpdates(this.#adapter, codec.table, this.#names));
+  }
+}
+
+function memo<V>(map: Map<RowCodec, V>, codec: RowCodec, build: () => V): V {
+  let value = map.get(codec);
+  if (value === undefined) {
+    value = build();
+    map.set(codec, value);
+  }
+  return value;
 }
