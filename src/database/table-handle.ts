@@ -10,7 +10,7 @@ import type {
   WriteOptions,
 } from '../api/table-options.js';
 import type { Worker, WorkOptions } from '../api/work-options.js';
-import { cacheKey, queryKey } from '../cache/cache-key.js';
+import { cacheKey } from '../cache/cache-key.js';
 import type { RowLoader, TableCache } from '../cache/table-cache.js';
 import { checkOptionKeys, returningOption } from '../core/options.js';
 import { describeValue, SluiceError } from '../core/sluice-error.js';
@@ -19,21 +19,15 @@ import type { WriteCommand } from '../dialect/write-op.js';
 import { WRITE_OPTION_NAMES, type WriteGate } from '../gate/write-gate.js';
 import { checkCallerWrite } from '../lifecycle/caller-writes.js';
 import { type ClaimOptions, type HistoryEntry, LifecycleOps, type ReapResult, type TransitionOptions } from '../lifecycle/lifecycle-ops.js';
-import { cursorFilter, encodeCursor, requireNonNullOrder } from '../query/cursor.js';
 import type { Filter, FilterNode } from '../query/filter.js';
-import { compileFilter } from '../query/filter-compiler.js';
 import { parseFilter } from '../query/filter-parser.js';
-import { type OrderTerm, parseOrder } from '../query/order.js';
 import { TableStatements } from '../query/table-statements.js';
 import type { AnyTableDef, InsertType, KeyType, PatchType, RowType, StateType } from '../schema/define-table.js';
 import { type JsRow, RowCodec } from '../schema/row-codec.js';
+import { checkCount, type ReadObserver, TableQueries } from './table-queries.js';
 import type { WorkerHub } from './worker-hub.js';
 
-/** Told of reads that took longer than `slowMs` (the metrics layer counts and logs them). */
-export interface ReadObserver {
-  readonly slowMs: number;
-  slow(table: string, kind: string, ms: number): void;
-}
+export type { ReadObserver } from './table-queries.js';
 
 /** The typed face of one table: writes go through the gate, reads to the reader. */
 export class TableHandle<T extends AnyTableDef> implements Table<T> {
@@ -51,6 +45,8 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
 
   readonly #workers: WorkerHub | undefined;
   readonly #reads: ReadObserver | undefined;
+  /** find, page, count and warm: the reads that run a query rather than fetch one key. */
+  readonly #queries: TableQueries;
 
   constructor(
     table: T,
@@ -72,6 +68,7 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
     this.#isOpen = isOpen;
     this.#onError = onError;
     this.#cache = cache;
+    this.#queries = new TableQueries(table, this.#codec, dialect, this.#statements, () => this.#requireOpen(), cache, reads);
     const codec = this.#codec;
     const readByKey = dialect.readByKey?.bind(dialect);
     this.#loadRow = readByKey ? (encoded) => readByKey(codec, encoded) : (encoded) => dialect.getByKey(codec, encoded);
@@ -248,93 +245,24 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
     }
     if (!(row instanceof Promise)) return Promise.resolve(row) as Promise<RowType<T> | undefined>;
     // Only a read that had to wait (a server round trip, a lock) can be slow; a synchronous one is not timed.
-    return (this.#reads ? this.#timed('get', performance.now(), row) : row) as Promise<RowType<T> | undefined>;
+    return (this.#reads ? this.#queries.timed('get', performance.now(), row) : row) as Promise<RowType<T> | undefined>;
   }
 
-  /** Resolves as `work` does, telling the read observer when it took longer than slowMs. */
-  async #timed<R>(kind: string, started: number, work: Promise<R>): Promise<R> {
-    try {
-      return await work;
-    } finally {
-      const ms = performance.now() - started;
-      if (this.#reads && ms > this.#reads.slowMs) this.#reads.slow(this.table.name, kind, ms);
-    }
-  }
-
-  async find(options: FindOptions<RowType<T>> = {}): Promise<RowType<T>[]> {
-    this.#requireOpen();
-    this.#options('find', options, FIND_OPTION_NAMES);
-    const where = options.where === undefined ? undefined : parseFilter(this.#codec, options.where);
-    const terms = parseOrder(this.table, options.orderBy);
-    const cache = this.#queryCache('find', options.cache);
-    if (!cache) return this.#select(where, terms, options.limit, options.offset);
-    const key = queryKey(['find', where ?? null, terms, options.limit ?? null, options.offset ?? null]);
-    const rows = await cache.query(key, () => this.#select(where, terms, options.limit, options.offset));
-    return rows.slice();
+  find(options?: FindOptions<RowType<T>>): Promise<RowType<T>[]> {
+    return this.#queries.find(options) as Promise<RowType<T>[]>;
   }
 
   /** Loads the rows one query finds into the table's cache; resolves with how many were stored. */
-  async warm(options: FindOptions<RowType<T>> = {}): Promise<number> {
-    this.#requireOpen();
-    this.#options('warm', options, FIND_OPTION_NAMES);
-    const cache = this.#queryCache('warm', true) as TableCache;
-    const pk = this.table.primaryKey;
-    return cache.warm(async () => {
-      const rows = await this.find({ ...options, cache: false });
-      return rows.map((row) => {
-        const r = row as JsRow;
-        const key = pk.length === 1 ? r[pk[0]?.name as string] : Object.fromEntries(pk.map((c) => [c.name, r[c.name]]));
-        return { key: cacheKey(this.#codec.encodeKey(key)), row: r };
-      });
-    });
+  warm(options?: FindOptions<RowType<T>>): Promise<number> {
+    return this.#queries.warm(options);
   }
 
-  async page(options: PageOptions<RowType<T>> = {}): Promise<Page<RowType<T>>> {
-    this.#requireOpen();
-    this.#options('page', options, PAGE_OPTION_NAMES);
-    const limit = options.limit ?? 100;
-    checkCount('limit', limit, this.table.name, 1);
-    const terms = parseOrder(this.table, options.orderBy);
-    requireNonNullOrder(this.table.name, terms);
-    const nodes: FilterNode[] = [];
-    if (options.where !== undefined) nodes.push(parseFilter(this.#codec, options.where));
-    if (options.after) nodes.push(cursorFilter(terms, options.after, (term, value) => this.#codec.encodeValue(term.column, value)));
-    const rows = await this.#select(nodes.length === 0 ? undefined : { op: 'and', nodes }, terms, limit + 1, undefined);
-    const more = rows.length > limit;
-    if (more) rows.pop();
-    const last = rows[rows.length - 1];
-    return { rows, next: more && last ? encodeCursor(terms, last as JsRow) : null };
+  page(options?: PageOptions<RowType<T>>): Promise<Page<RowType<T>>> {
+    return this.#queries.page(options) as Promise<Page<RowType<T>>>;
   }
 
-  async count(where?: Filter<RowType<T>>, options: CountOptions = {}): Promise<number> {
-    this.#requireOpen();
-    this.#options('count', options, COUNT_OPTION_NAMES);
-    const cache = this.#queryCache('count', options.cache);
-    if (!cache) return this.#count(where);
-    const node = where === undefined ? null : parseFilter(this.#codec, where);
-    return cache.query(queryKey(['count', node]), () => this.#count(where));
-  }
-
-  async #count(where: Filter<RowType<T>> | undefined): Promise<number> {
-    let query = this.#dialect.adapter.builder.selectFrom(this.table.name).select((eb) => eb.fn.countAll().as('n'));
-    if (where !== undefined) query = query.where(compileFilter(parseFilter(this.#codec, where), this.#dialect.adapter.lists));
-    const { sql, parameters } = query.compile();
-    const [row] = await this.#timed('count', performance.now(), this.#dialect.selectAll(sql, parameters));
-    return Number(row?.n ?? 0);
-  }
-
-  async #select(where: FilterNode | undefined, terms: readonly OrderTerm[], limit?: number, offset?: number): Promise<RowType<T>[]> {
-    checkCount('limit', limit, this.table.name);
-    checkCount('offset', offset, this.table.name);
-    let query = this.#dialect.adapter.builder.selectFrom(this.table.name).select(this.#statements.selectList);
-    if (where !== undefined) query = query.where(compileFilter(where, this.#dialect.adapter.lists));
-    for (const term of terms) query = query.orderBy(term.column.sqlName, term.descending ? 'desc' : 'asc');
-    if (limit !== undefined) query = query.limit(limit);
-    if (offset !== undefined) query = (limit === undefined ? query.limit(Number.MAX_SAFE_INTEGER) : query).offset(offset);
-    const { sql, parameters } = query.compile();
-    const rows = await this.#timed('find', performance.now(), this.#dialect.selectAll(sql, parameters));
-    for (const row of rows) this.#codec.decodeRow(row);
-    return rows as RowType<T>[];
+  count(where?: Filter<RowType<T>>, options?: CountOptions): Promise<number> {
+    return this.#queries.count(where, options);
   }
 
   #command(command: EnqueueCommand<T>): WriteCommand {
@@ -364,18 +292,6 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
     return this.#gate.submit(this.#codec, command, options);
   }
 
-  /** The cache a find or count uses: asked for per call, else the table policy's `queries`. */
-  #queryCache(what: string, asked: boolean | undefined): TableCache | undefined {
-    if (asked === true && !this.#cache) {
-      throw new SluiceError(
-        'CONFIG',
-        `${what} on ${this.table.name} asked for the cache, but the table has no cache policy; add defineTable('${this.table.name}', { cache: { ttlMs, maxEntries } }).`,
-        { table: this.table.name },
-      );
-    }
-    return asked === false ? undefined : asked === true || this.#cache?.policy.queries ? this.#cache : undefined;
-  }
-
   #options(call: string, options: unknown, known: readonly string[]): void {
     checkOptionKeys(call, this.table.name, options, known);
   }
@@ -389,21 +305,9 @@ export class TableHandle<T extends AnyTableDef> implements Table<T> {
   }
 }
 
-function checkCount(name: string, value: number | undefined, table: string, min = 0): void {
-  if (value !== undefined && (!Number.isSafeInteger(value) || value < min)) {
-    throw new SluiceError('VALIDATION', `${name} on ${table} must be a whole number >= ${min}, got ${describeValue(value)}.`, {
-      table,
-      value,
-    });
-  }
-}
-
 function isEmptyFilter(node: FilterNode): boolean {
   return node.op === 'and' && node.nodes.every(isEmptyFilter);
 }
 
 const UPDATE_OPTION_NAMES = [...WRITE_OPTION_NAMES, 'where', 'returning'];
 const DELETE_WHERE_OPTION_NAMES = [...WRITE_OPTION_NAMES, 'batchSize', 'all'];
-const FIND_OPTION_NAMES = ['where', 'orderBy', 'limit', 'offset', 'cache'];
-const PAGE_OPTION_NAMES = ['where', 'orderBy', 'limit', 'after'];
-const COUNT_OPTION_NAMES = ['cache'];

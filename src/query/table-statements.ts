@@ -1,4 +1,4 @@
-import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
+import { type CompiledQuery, type ExpressionBuilder, type Kysely, sql } from 'kysely';
 import type { ColumnDef, TableDef } from '../schema/define-table.js';
 import type { FilterNode } from './filter.js';
 import { compileFilter, type ListParameters, type Operand } from './filter-compiler.js';
@@ -48,6 +48,23 @@ export class TableStatements {
   /** Parameters: the key. */
   selectByKey(): string {
     return this.#memo('get', () => this.#whereKey(this.#db.selectFrom(this.#table.name).select(this.selectList)).compile().sql);
+  }
+
+  /** A query's rows, every column under its JavaScript name; built per call (filters vary), with its parameters. */
+  select(where: FilterNode | undefined, terms: readonly OrderTerm[], limit?: number, offset?: number): CompiledQuery {
+    let query = this.#db.selectFrom(this.#table.name).select(this.selectList);
+    if (where !== undefined) query = query.where(compileFilter(where, this.#lists));
+    for (const term of terms) query = query.orderBy(term.column.sqlName, term.descending ? 'desc' : 'asc');
+    if (limit !== undefined) query = query.limit(limit);
+    if (offset !== undefined) query = (limit === undefined ? query.limit(Number.MAX_SAFE_INTEGER) : query).offset(offset);
+    return query.compile();
+  }
+
+  /** How many rows match, as column `n`. */
+  count(where: FilterNode | undefined): CompiledQuery {
+    let query = this.#db.selectFrom(this.#table.name).select((eb) => eb.fn.countAll().as('n'));
+    if (where !== undefined) query = query.where(compileFilter(where, this.#lists));
+    return query.compile();
   }
 
   /** Parameters: `rows` rows of all columns, in column order. */
