@@ -1,5 +1,5 @@
 import type { Dialect } from '../dialect/dialect.js';
-import type { TableCopy, TargetChange } from '../dialect/postgres/postgres-sync-target.js';
+import type { TableCopy, TargetChange } from '../dialect/postgres/postgres-sync-types.js';
 import { type OutboxFigures, type OutboxSpan, SqliteOutbox, storedKeyOf } from '../dialect/sqlite/sqlite-outbox.js';
 import type { AnyTableDef } from '../schema/define-table.js';
 import type { DeadLetter } from './sync-api.js';

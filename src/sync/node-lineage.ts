@@ -1,4 +1,4 @@
-import type { TargetMark } from '../dialect/postgres/postgres-sync-target.js';
+import type { TargetMark } from '../dialect/postgres/postgres-sync-types.js';
 
 /** The file's own record of its node (the `_sluice_sync_node` row). */
 export interface NodeRecord {

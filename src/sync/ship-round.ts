@@ -1,6 +1,7 @@
 import type { Table } from '../api/table.js';
 import { SluiceError } from '../core/sluice-error.js';
-import type { PostgresSyncTarget, Refused } from '../dialect/postgres/postgres-sync-target.js';
+import type { PostgresSyncTarget } from '../dialect/postgres/postgres-sync-target.js';
+import type { Refused } from '../dialect/postgres/postgres-sync-types.js';
 import type { WriteGate } from '../gate/write-gate.js';
 import type { RowCodec } from '../schema/row-codec.js';
 import { ShipperLockedError } from './failed-attempt.js';

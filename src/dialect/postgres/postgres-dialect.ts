@@ -1,36 +1,7 @@
 /**
  * The PostgreSQL dialect.
  *
- * Driver: pg (node-postgres), chosen by bench/postgres-driver.ts, which runs both drivers in one
- * run, shape by shape, alternating, and reports medians with the client CPU each spends per row.
- * Its second half runs this very dialect with each driver behind the connection port
- * (postgres-connection.ts). 2026-11-22, 2 cores shared with the server and with other jobs
- * (load ~5, so rows/s are noisy; CPU µs/row is the steadier figure), PostgreSQL 15, 5 rounds:
- *
- *   shape (rows/s, client CPU µs per row)          pg               postgres.js
- *   1,000-row unnest insert per transaction        38,415   5.0     27,531   5.9
- *   1,000 awaited inserts in one transaction        1,765  90       2,404  143
- *   the same, each in SAVEPOINT / RELEASE           1,784  183      1,177  374
- *   1,000 inserts issued at once (pjs pipelines)    2,238   72      2,215  122
- *   autocommit inserts from 8 connections           1,317  109      1,491  112
- *   dialect: 1,000-op insert batch                 26,691   5.2     31,399   5.2
- *   dialect: 1,000-op update batch                  2,633  117      2,925  131
- *   dialect: 1,000-op compare-and-set batch         2,466  122      3,067  119
- *   dialect: point read by key, 16 in flight        4,755   99      9,828   51
- *
- * (An earlier run on a quieter machine, best of 2: unnest 101,724 vs 87,481 rows/s; awaited
- * 8,439 vs 6,870; savepoints 4,644 vs 2,817.) The group-commit insert path, which carries the
- * gate's throughput, costs the same with both; per-statement work inside the writer's
- * transaction (updates, compare-and-set, savepoints) costs pg up to half the client CPU, and
- * postgres.js's pipelining buys little because the server's CPU bounds per-statement work here.
- * postgres.js is cheaper on pooled point reads. pg wins on the write path and on what the
- * reliability of the writer rests on: its client reports the connection's end and error as
- * events and knows its backend's pid from the start, which settling a COMMIT whose reply was lost
- * needs (postgres-commit.ts); its type parsers are given per client and pool, never global.
- * Either stays behind the small port, so the choice can be revisited by rerunning the bench.
- * Rerun 2026-12-01 (2 rounds, load ~2) after the writer began pipelining (pg's `pipeline`
- * option) and writing its array literals itself: dialect 1,000-op insert batch pg 77,493 rows/s
- * at 6.3 µs/row (59,854 and 8.8 before), postgres.js 66,494 at 6.0; pg stays.
+ * Driver: pg (node-postgres); why, measured against postgres.js, is in postgres-pg-driver.ts.
  *
  * Durability: every transaction runs with synchronous_commit = on, whatever the server default
  * (a startup setting of each connection, or SET LOCAL in each transaction behind a pooler), so a
@@ -47,14 +18,13 @@ import type { AnyTableDef } from '../../schema/define-table.js';
 import type { Migration } from '../../schema/migration.js';
 import type { JsRow, RowCodec } from '../../schema/row-codec.js';
 import type { BatchResult, Dialect, DialectStats, ExtraWrites, MigrationReport } from '../dialect.js';
-import { MIGRATIONS_TABLE, type MigrationSession, runMigrations } from '../migrator.js';
+import { MIGRATIONS_TABLE, runMigrations } from '../migrator.js';
 import type { WriteOp } from '../write-op.js';
 import { postgresAdapter } from './postgres-adapter.js';
 import { MAX_BOUND_VALUES, PostgresBatchRunner } from './postgres-batch.js';
 import { ChangeListener, type ForeignChangeListener } from './postgres-change-listener.js';
 import { ensureCommitMarkers } from './postgres-commit.js';
 import {
-  type PgConnection,
   type PgConnectionOptions,
   type PgPool,
   type PgResult,
@@ -69,6 +39,7 @@ import { refuseUndeclaredPooler } from './postgres-pooler.js';
 import { postgresRollupRebuild } from './postgres-rollup-ddl.js';
 import { onConflictDoUpdate, type UpsertClause } from './postgres-statements.js';
 import { quoteIdentifier } from './postgres-types.js';
+import { inWriterTransaction, migrationSession, writerFacts } from './postgres-writer-work.js';
 import { type ReplicaOptions, ReplicaRouter } from './replica-router.js';
 
 export interface PostgresDialectOptions {
@@ -262,63 +233,21 @@ export class PostgresDialect implements Dialect {
    * nothing behind.
    */
   async migrate(tables: readonly AnyTableDef[], codeVersion: number, migrations: readonly Migration[]): Promise<MigrationReport> {
-    let conn: PgConnection;
-    try {
-      conn = await this.#writer.get();
-    } catch (error) {
-      throw classifyPostgresError(error);
-    }
-    const session: MigrationSession = {
-      exec: async (sql) => void (await conn.query(sql)),
-      version: async () => {
-        await conn.query(
-          `create table if not exists ${MIGRATIONS_TABLE} (version bigint primary key, description text not null, applied_at timestamptz not null default now())`,
-        );
-        return Number((await conn.query(`select coalesce(max(version), 0) as v from ${MIGRATIONS_TABLE}`)).rows[0]?.v ?? 0);
-      },
-      record: async (version, description) =>
-        void (await conn.query(`insert into ${MIGRATIONS_TABLE} (version, description) values ($1, $2)`, [version, description])),
-      columns: async (table) => {
-        const { rows } = await conn.query(
-          'select column_name from information_schema.columns where table_schema = current_schema() and table_name = $1',
-          [table],
-        );
-        return rows.length === 0 ? undefined : new Set(rows.map((r) => String(r.column_name)));
-      },
-    };
-    try {
-      await conn.query(`begin; ${this.#writer.prologue}`);
+    const report = await inWriterTransaction(this.#writer, undefined, async (conn) => {
       await conn.query("select pg_advisory_xact_lock(hashtext('sluice.migrate'), hashtext(coalesce(current_schema(), '')))");
-      const report = await runMigrations(session, this.adapter.ddl, tables, codeVersion, migrations);
-      await conn.query('commit');
-      this.#replicas?.noteCommit();
-      return report;
-    } catch (error) {
-      if (isConnectionLoss(error) || conn.broken) this.#writer.discard(conn);
-      else await conn.query('rollback').catch(() => this.#writer.discard(conn));
-      throw classifyPostgresError(error);
-    }
+      return runMigrations(migrationSession(conn), this.adapter.ddl, tables, codeVersion, migrations);
+    });
+    this.#replicas?.noteCommit();
+    return report;
   }
 
   async rebuildRollup(table: AnyTableDef, policy: RollupPolicy, from: Date | undefined, to: Date | undefined): Promise<void> {
-    let conn: PgConnection;
-    try {
-      conn = await this.#writer.get();
-    } catch (error) {
-      throw classifyPostgresError(error, table.name);
-    }
-    try {
-      await conn.query(`begin; ${this.#writer.prologue}`);
+    await inWriterTransaction(this.#writer, table.name, async (conn) => {
       // The source's writers wait while the range is recomputed, so no row lands between the delete and the insert.
       await conn.query(`lock table ${quoteIdentifier(policy.source.name)} in share row exclusive mode`);
       for (const statement of postgresRollupRebuild(this.adapter.builder, table, policy, from, to)) await conn.query(statement);
-      await conn.query('commit');
-      this.#replicas?.noteCommit();
-    } catch (error) {
-      if (isConnectionLoss(error) || conn.broken) this.#writer.discard(conn);
-      else await conn.query('rollback').catch(() => this.#writer.discard(conn));
-      throw classifyPostgresError(error, table.name);
-    }
+    });
+    this.#replicas?.noteCommit();
   }
 
   classify(error: unknown, table?: string): SluiceError {
@@ -338,36 +267,9 @@ export class PostgresDialect implements Dialect {
     };
   }
 
-  /**
-   * Read on the writer, in a transaction opened as a batch's is: the settings reported are those
-   * writes run with (behind a pooler a reader's would show the server's defaults). The writer is
-   * free: like migrate(), diagnose() runs in the gate's exclusive section.
-   */
+  /** Health facts for `sluice doctor`, read on the writer (see writerFacts). */
   async diagnose(): Promise<Record<string, unknown>> {
-    let conn: PgConnection | undefined;
-    let rows: Record<string, unknown>[];
-    try {
-      conn = await this.#writer.get();
-      const settled = await Promise.allSettled([
-        conn.query(`begin; ${this.#writer.prologue}`),
-        conn.query(
-          `select current_setting('server_version') as server_version, current_database() as database, current_schema() as schema,
-                  pg_database_size(current_database())::bigint as database_bytes,
-                  current_setting('synchronous_commit') as synchronous_commit, current_setting('fsync') as fsync,
-                  (select count(*) from pg_stat_activity where datname = current_database())::bigint as connections,
-                  current_setting('max_connections')::bigint as max_connections`,
-        ),
-        conn.query('commit'),
-      ]);
-      // A writer whose transaction did not end cleanly is replaced before the next batch.
-      if (settled[2].status === 'rejected') this.#writer.discard(conn);
-      for (const step of settled) if (step.status === 'rejected') throw step.reason;
-      rows = (settled[1] as PromiseFulfilledResult<PgResult>).value.rows;
-    } catch (error) {
-      if (conn && (conn.broken || isConnectionLoss(error))) this.#writer.discard(conn);
-      throw classifyPostgresError(error);
-    }
-    const facts = rows[0] ?? {};
+    const facts = await writerFacts(this.#writer);
     return {
       dialect: 'postgres',
       serverVersion: facts.server_version,

@@ -1,3 +1,38 @@
+/**
+ * The connection port (postgres-connection.ts) served by pg (node-postgres).
+ *
+ * Driver: pg (node-postgres), chosen by bench/postgres-driver.ts, which runs both drivers in one
+ * run, shape by shape, alternating, and reports medians with the client CPU each spends per row.
+ * Its second half runs this very dialect with each driver behind the connection port
+ * (postgres-connection.ts). 2026-11-22, 2 cores shared with the server and with other jobs
+ * (load ~5, so rows/s are noisy; CPU µs/row is the steadier figure), PostgreSQL 15, 5 rounds:
+ *
+ *   shape (rows/s, client CPU µs per row)          pg               postgres.js
+ *   1,000-row unnest insert per transaction        38,415   5.0     27,531   5.9
+ *   1,000 awaited inserts in one transaction        1,765  90       2,404  143
+ *   the same, each in SAVEPOINT / RELEASE           1,784  183      1,177  374
+ *   1,000 inserts issued at once (pjs pipelines)    2,238   72      2,215  122
+ *   autocommit inserts from 8 connections           1,317  109      1,491  112
+ *   dialect: 1,000-op insert batch                 26,691   5.2     31,399   5.2
+ *   dialect: 1,000-op update batch                  2,633  117      2,925  131
+ *   dialect: 1,000-op compare-and-set batch         2,466  122      3,067  119
+ *   dialect: point read by key, 16 in flight        4,755   99      9,828   51
+ *
+ * (An earlier run on a quieter machine, best of 2: unnest 101,724 vs 87,481 rows/s; awaited
+ * 8,439 vs 6,870; savepoints 4,644 vs 2,817.) The group-commit insert path, which carries the
+ * gate's throughput, costs the same with both; per-statement work inside the writer's
+ * transaction (updates, compare-and-set, savepoints) costs pg up to half the client CPU, and
+ * postgres.js's pipelining buys little because the server's CPU bounds per-statement work here.
+ * postgres.js is cheaper on pooled point reads. pg wins on the write path and on what the
+ * reliability of the writer rests on: its client reports the connection's end and error as
+ * events and knows its backend's pid from the start, which settling a COMMIT whose reply was lost
+ * needs (postgres-commit.ts); its type parsers are given per client and pool, never global.
+ * Either stays behind the small port, so the choice can be revisited by rerunning the bench.
+ * Rerun 2026-12-01 (2 rounds, load ~2) after the writer began pipelining (pg's `pipeline`
+ * option) and writing its array literals itself: dialect 1,000-op insert batch pg 77,493 rows/s
+ * at 6.3 µs/row (59,854 and 8.8 before), postgres.js 66,494 at 6.0; pg stays.
+ *
+ */
 import pg from 'pg';
 import { POSTGRES_TEXT_PARSERS } from './postgres-codec.js';
 import {
