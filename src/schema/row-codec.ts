@@ -28,6 +28,8 @@ export class RowCodec {
   readonly table: TableDef;
   readonly #codec: ValueCodec;
   readonly #decoded: { column: ColumnDef; decode: (value: unknown) => unknown }[];
+  /** Patched column lists by mask, shared (see #patchColumns). */
+  readonly #columnSets: Map<number, readonly ColumnDef[]>;
   readonly #keyIndexes: number[];
   readonly #indexByName: ReadonlyMap<string, number>;
   readonly #keyColumn: readonly boolean[];
@@ -40,6 +42,7 @@ export class RowCodec {
     this.table = table;
     this.#codec = codec;
     this.#decoded = [];
+    this.#columnSets = new Map();
     this.#keyIndexes = table.primaryKey.map((column) => table.columns.indexOf(column));
     this.#indexByName = new Map(table.columns.map((column, i) => [column.name, i]));
     this.#keyColumn = table.columns.map((column) => table.primaryKey.includes(column));
@@ -107,10 +110,15 @@ export class RowCodec {
       }
       found[at] = this.#updatedAt;
     }
-    const columns: ColumnDef[] = [];
-    const params: unknown[] = [];
+    if (found.length === 0) {
+      throw new SluiceError('VALIDATION', `An update of ${this.table.name} names no column to change; pass at least one.`, {
+        table: this.table.name,
+      });
+    }
+    const params = new Array<unknown>(found.length);
     let mask = 0;
-    for (const index of found) {
+    for (let i = 0; i < found.length; i++) {
+      const index = found[i] as number;
       const column = this.table.columns[index] as ColumnDef;
       const value = index === this.#updatedAt ? new Date() : object[column.name];
       if (this.#keyColumn[index]) {
@@ -121,16 +129,23 @@ export class RowCodec {
         );
       }
       const checked = this.#check(column, value);
-      columns.push(column);
-      params.push(checked === null ? null : (this.#encoders[index] as (value: unknown) => unknown)(checked));
+      params[i] = checked === null ? null : (this.#encoders[index] as (value: unknown) => unknown)(checked);
       mask |= 1 << index;
     }
-    if (columns.length === 0) {
-      throw new SluiceError('VALIDATION', `An update of ${this.table.name} names no column to change; pass at least one.`, {
-        table: this.table.name,
-      });
-    }
-    return { columns, params, mask: this.table.columns.length <= 30 ? mask : -1 };
+    return { columns: this.#patchColumns(found, mask), params, mask: this.table.columns.length <= 30 ? mask : -1 };
+  }
+
+  /**
+   * The patched columns as one shared array per set of columns (by mask, on tables of up to 30
+   * columns): a hot update loop allocates no column list per write, and a run of same-shape
+   * updates compares one reference.
+   */
+  #patchColumns(found: readonly number[], mask: number): readonly ColumnDef[] {
+    const shared = this.table.columns.length <= 30 ? this.#columnSets.get(mask) : undefined;
+    if (shared !== undefined) return shared;
+    const columns = found.map((index) => this.table.columns[index] as ColumnDef);
+    if (this.table.columns.length <= 30 && this.#columnSets.size < 1024) this.#columnSets.set(mask, columns);
+    return columns;
   }
 
   /**
