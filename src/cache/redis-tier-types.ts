@@ -59,3 +59,20 @@ export interface RedisTierCounters {
   /** Keepalives that came back. */
   echoes: number;
 }
+
+export function zeroCounters(): RedisTierCounters {
+  return {
+    hits: 0,
+    misses: 0,
+    fallbacks: 0,
+    skipped: 0,
+    fills: 0,
+    fillsRejected: 0,
+    invalidationFailures: 0,
+    epochBumps: 0,
+    remoteMessages: 0,
+    resyncs: 0,
+    keepalives: 0,
+    echoes: 0,
+  };
+}

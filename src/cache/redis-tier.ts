@@ -1,11 +1,13 @@
 import type { Redis } from 'ioredis';
 import type { CacheKey } from './cache-key.js';
 import type { Cached } from './l1-cache.js';
-import { decodeValue, encodeValue, invalidationMessage, parseChannelMessage, pingMessage } from './redis-tier-codec.js';
+import { parseChannelMessage, pingMessage } from './redis-tier-codec.js';
 import { commandConnection, type FillingRedis, InFlightRequests, subscriberConnection } from './redis-tier-connection.js';
 import { EpochBump } from './redis-tier-epoch.js';
+import { TierStore } from './redis-tier-store.js';
 import { ChannelTrust } from './redis-tier-trust.js';
 import type { FillToken, L2Read, RedisTierCounters, RedisTierEvents, RedisTierOptions, RedisTierState } from './redis-tier-types.js';
+import { zeroCounters } from './redis-tier-types.js';
 
 export type {
   FillToken,
@@ -17,9 +19,6 @@ export type {
   RemoteInvalidation,
 } from './redis-tier-types.js';
 
-// Versions outlive any load: a fill compares against the version it saw before loading.
-const VERSION_TTL_MS = 24 * 3600 * 1000;
-
 /**
  * The shared tier: the data path (read, fill, invalidate) over two connections, one for commands
  * and one subscribed to the invalidation channel. Every value carries the key's version and the
@@ -28,30 +27,17 @@ const VERSION_TTL_MS = 24 * 3600 * 1000;
  *
  * Whether the channel may be trusted is ChannelTrust's (keepalives that must come back within
  * half the stale bound); whether Redis may hold values no invalidation reached is EpochBump's
- * (one epoch bump covers every loss). Without trust, or while a loss is unbumped, L2 is not read
- * and L1 entries live at most the stale bound from their load.
+ * (one epoch bump covers every loss); the key layout and the commands are TierStore's. Without
+ * trust, or while a loss is unbumped, L2 is not read and L1 entries live at most the stale bound
+ * from their load.
  */
 export class RedisTier {
-  readonly counters: RedisTierCounters = {
-    hits: 0,
-    misses: 0,
-    fallbacks: 0,
-    skipped: 0,
-    fills: 0,
-    fillsRejected: 0,
-    invalidationFailures: 0,
-    epochBumps: 0,
-    remoteMessages: 0,
-    resyncs: 0,
-    keepalives: 0,
-    echoes: 0,
-  };
+  readonly counters: RedisTierCounters = zeroCounters();
   readonly #options: RedisTierOptions;
   readonly #events: RedisTierEvents;
   readonly #command: FillingRedis;
   readonly #subscriber: Redis;
-  readonly #channel: string;
-  readonly #epochKey: string;
+  readonly #store: TierStore;
   readonly #trust: ChannelTrust;
   readonly #epoch: EpochBump;
   readonly #timer: NodeJS.Timeout;
@@ -69,8 +55,6 @@ export class RedisTier {
     this.#options = options;
     this.#events = events;
     this.#requests = new InFlightRequests(options.timeoutMs);
-    this.#channel = `${options.keyPrefix}invalidate`;
-    this.#epochKey = `${options.keyPrefix}epoch`;
     // How long one echo vouches for the channel; the rest of the bound covers delivery.
     const trustMs = options.staleBoundMs / 2;
     this.#trust = new ChannelTrust(trustMs, this.counters, {
@@ -87,10 +71,11 @@ export class RedisTier {
       this.#tick();
     });
     this.#command.on('close', () => this.#open());
+    this.#store = new TierStore(this.#command, this.#requests, options);
     this.#epoch = new EpochBump({
       command: this.#command,
-      epochKey: this.#epochKey,
-      channel: this.#channel,
+      epochKey: this.#store.epochKey,
+      channel: this.#store.channel,
       instanceId: options.instanceId,
       counters: this.counters,
       isClosed: () => this.#closed,
@@ -168,52 +153,29 @@ export class RedisTier {
       this.counters.skipped++;
       return undefined;
     }
-    let reply: (Buffer | null)[];
+    let found: L2Read<V>;
     try {
-      reply = await this.#requests.timed(
-        this.#command.mgetBuffer(this.#valueKey(table, key), this.#versionKey(table, key), this.#epochKey),
-      );
+      found = await this.#store.read<V>(table, key);
     } catch {
       this.counters.fallbacks++;
       this.#open();
       return undefined;
     }
-    const [stored, versionBuffer, epochBuffer] = reply;
-    const version = versionBuffer ? versionBuffer.toString() : '0';
-    const epoch = epochBuffer ? epochBuffer.toString() : '0';
-    if (stored) {
-      const decoded = decodeValue<V>(stored);
-      if (decoded && decoded.version === version && decoded.epoch === epoch) {
-        this.counters.hits++;
-        return { hit: true, value: decoded.value };
-      }
-    }
-    this.counters.misses++;
-    return { hit: false, token: { version, epoch } };
+    if (found.hit) this.counters.hits++;
+    else this.counters.misses++;
+    return found;
   }
 
   /** Stores a loaded row unless its key or the epoch moved since the token was read. Never waits. */
   fill<V>(table: string, key: CacheKey, value: Cached<V>, token: FillToken, ttlMs: number): void {
     if (!this.#usable() || ttlMs <= 0) return;
     this.counters.fills++;
-    this.#requests
-      .track(
-        this.#command.sluiceFill(
-          this.#valueKey(table, key),
-          this.#versionKey(table, key),
-          this.#epochKey,
-          token.version,
-          token.epoch,
-          encodeValue(value, token),
-          ttlMs,
-        ),
-      )
-      .then(
-        (stored) => {
-          if (stored !== 1) this.counters.fillsRejected++;
-        },
-        () => this.#open(),
-      );
+    this.#store.fill(table, key, value, token, ttlMs).then(
+      (stored) => {
+        if (!stored) this.counters.fillsRejected++;
+      },
+      () => this.#open(),
+    );
   }
 
   /**
@@ -228,18 +190,9 @@ export class RedisTier {
       this.#invalidationLost();
       return;
     }
-    const pipeline = this.#command.pipeline();
-    for (const change of changes) {
-      if (!change.l2) continue;
-      for (const key of change.keys) {
-        const versionKey = this.#versionKey(change.table, key);
-        pipeline.incr(versionKey).pexpire(versionKey, VERSION_TTL_MS).del(this.#valueKey(change.table, key));
-      }
-    }
-    pipeline.publish(this.#channel, invalidationMessage(this.#options.instanceId, changes));
-    this.#requests.track(pipeline.exec()).then(
-      (results) => {
-        if (results?.some(([error]) => error)) this.#invalidationLost();
+    this.#store.invalidate(changes).then(
+      (applied) => {
+        if (!applied) this.#invalidationLost();
       },
       () => this.#invalidationLost(),
     );
@@ -295,7 +248,7 @@ export class RedisTier {
     if (!this.#subscribed) return;
     const seq = this.#trust.nextPing(now);
     if (seq === undefined) return;
-    this.#command.publish(this.#channel, pingMessage(this.#options.instanceId, seq)).catch(() => this.#trust.pingFailed(seq));
+    this.#command.publish(this.#store.channel, pingMessage(this.#options.instanceId, seq)).catch(() => this.#trust.pingFailed(seq));
   }
 
   /** After a failed read or fill, reads skip Redis for a while (what Redis holds stays correct). */
@@ -319,7 +272,7 @@ export class RedisTier {
   }
 
   #subscribe(): void {
-    this.#subscriber.subscribe(this.#channel).then(
+    this.#subscriber.subscribe(this.#store.channel).then(
       () => {
         this.#subscribed = true;
         this.#tick();
@@ -342,13 +295,5 @@ export class RedisTier {
     if (message.kind !== 'invalidations' || message.from === this.#options.instanceId) return;
     this.counters.remoteMessages++;
     if (message.list !== undefined) this.#events.onRemote(message.list);
-  }
-
-  #valueKey(table: string, key: CacheKey): string {
-    return `${this.#options.keyPrefix}r:${table}:${key}`;
-  }
-
-  #versionKey(table: string, key: CacheKey): string {
-    return `${this.#options.keyPrefix}n:${table}:${key}`;
   }
 }

@@ -1,34 +1,30 @@
-import { alertHistoryTable } from '../alerts/alert-history-table.js';
-import { checkAlertRules } from '../alerts/alert-rules.js';
-import { Alerts, type AlertsApi } from '../alerts/alerts.js';
+import type { Alerts, AlertsApi } from '../alerts/alerts.js';
 import type { Table } from '../api/table.js';
 import type { FindOptions } from '../api/table-options.js';
 import type { CacheStats } from '../cache/cache-stats.js';
 import type { DerivedCacheApi } from '../cache/derived-cache.js';
-import { SluiceCache } from '../cache/sluice-cache.js';
+import type { SluiceCache } from '../cache/sluice-cache.js';
 import type { DialectName } from '../core/kinds.js';
-import { LogCoalescer, stderrLogger } from '../core/logger.js';
+import type { LogCoalescer } from '../core/logger.js';
 import { SluiceError } from '../core/sluice-error.js';
-import { createDialect } from '../dialect/create-dialect.js';
 import type { Dialect, MigrationReport } from '../dialect/dialect.js';
-import { newerDatabaseError } from '../dialect/migrator.js';
-import { type CommitListener, WriteGate } from '../gate/write-gate.js';
-import { Maintenance, type RetentionReport } from '../maintenance/maintenance.js';
-import { SluiceMetrics, type SluiceStats } from '../metrics/metrics.js';
+import type { CommitListener, WriteGate } from '../gate/write-gate.js';
+import type { Maintenance, RetentionReport } from '../maintenance/maintenance.js';
+import type { SluiceMetrics, SluiceStats } from '../metrics/metrics.js';
 import type { MetricsReader } from '../metrics/metrics-reader.js';
-import { rollupOf } from '../schema/define-rollup.js';
 import type { AnyTableDef, RowType } from '../schema/define-table.js';
-import { type SyncApi, SyncShipper, type SyncStatus } from '../sync/sync-shipper.js';
-import { syncNodeTable, syncOutboxTable } from '../sync/sync-tables.js';
+import type { SyncApi, SyncShipper, SyncStatus } from '../sync/sync-shipper.js';
 import { TaskStore } from '../tasks/task-store.js';
 import { tasksTable } from '../tasks/task-table.js';
+import { startAlerts, startMaintenance, startSync, type TableLookup } from './background-services.js';
+import { closeInOrder } from './close-sequence.js';
+import { openDialect } from './open-dialect.js';
 import { type OpenOptions, type ResolvedOptions, resolveOptions } from './open-options.js';
 import { rememberRegistry } from './prometheus-registry.js';
+import { rebuildRollup } from './rollup-rebuild.js';
 import { TableHandle } from './table-handle.js';
-import { WorkerHub } from './worker-hub.js';
-
-/** Repeated log events fold into one line per distinct event per this interval, then a count. */
-const LOG_FOLD_MS = 10_000;
+import type { WorkerHub } from './worker-hub.js';
+import { buildWriteCore } from './write-core.js';
 
 /**
  * The one owner of a connection set: a dialect, its write gate, metrics and table handles.
@@ -55,76 +51,19 @@ export class Database {
   private constructor(options: ResolvedOptions, dialect: Dialect) {
     this.#options = options;
     this.#dialect = dialect;
-    this.#log = new LogCoalescer(options.logger ?? stderrLogger(), LOG_FOLD_MS, { stacks: options.logStacks, values: options.logParams });
-    this.#onError = options.onError ?? ((error) => this.#log.error(error));
-    this.#gate = new WriteGate(
-      dialect,
-      {
-        maxQueue: options.gate.maxQueue,
-        whenFull: options.gate.whenFull,
-        deadlineMs: options.gate.deadlineMs,
-        backoff: { initialMs: options.gate.backoffInitialMs, maxMs: options.gate.backoffMaxMs },
-        batch: { targetCommitMs: options.gate.targetCommitMs ?? dialect.adapter.batchTargetMs, minSize: 1, maxSize: options.gate.maxBatch },
-      },
-      this.#onError,
-    );
-    this.#metrics = new SluiceMetrics(this.#gate, dialect, { log: this.#log, slowMs: options.slowMs });
+    const core = buildWriteCore(options, dialect);
+    this.#log = core.log;
+    this.#onError = core.onError;
+    this.#gate = core.gate;
+    this.#metrics = core.metrics;
+    this.#cache = core.cache;
+    this.#workers = core.workers;
     rememberRegistry(this, this.#metrics.registry);
-    this.#cache = new SluiceCache({
-      options: options.cache,
-      tables: options.tables,
-      dialect,
-      registry: this.#metrics.registry,
-      onTierState: (state, lastError) => {
-        const fields = { event: 'cache_tier', state, ...(lastError === undefined ? {} : { lastError }) };
-        if (state === 'down')
-          this.#log.logger.warn(fields, `the Redis cache tier is down: reads go to the database${lastError ? ` (${lastError})` : ''}`);
-        else this.#log.logger.info(fields, `the Redis cache tier is ${state}`);
-      },
-    });
-    // First listener: a batch's keys leave the cache before any of its promises settle.
-    this.#gate.onCommit(this.#cache.onCommit);
-    this.#workers = new WorkerHub(this.#gate, dialect);
-    const sync = options.sync;
-    if (sync?.target !== undefined && options.tables.some((t) => t.sync !== undefined)) {
-      const shipper = new SyncShipper({
-        options: { ...sync, target: sync.target },
-        tables: options.tables,
-        dialect,
-        gate: this.#gate,
-        outbox: this.table(syncOutboxTable),
-        node: this.table(syncNodeTable),
-        registry: this.#metrics.registry,
-        onError: this.#onError,
-        log: { to: this.#log, foldMs: LOG_FOLD_MS, values: options.logParams },
-        notify: options.onError,
-      });
-      this.#sync = shipper;
-      this.#gate.addExtraWrites(shipper.capture);
-      // Every write to a synced table, by any path (enqueue too), waits or is dropped past sync.maxPending.
-      this.#gate.setAdmission(shipper.admission);
-      shipper.start();
-    }
-    this.#maintenance = new Maintenance(
-      () => this.#options.tables.map((table) => this.table(table)),
-      options.maintenance,
-      this.#metrics.registry,
-      this.#onError,
-      this.#log.logger,
-    );
-    this.#maintenance.start();
-    if (options.alerts.length > 0) {
-      this.#alerts = new Alerts({
-        rules: checkAlertRules(options.alerts, options.tables),
-        registry: this.#metrics.registry,
-        table: (definition) => this.table(definition),
-        history: this.table(alertHistoryTable),
-        intervalMs: options.alertIntervalMs,
-        webhook: options.alertWebhook,
-        onError: this.#onError,
-      });
-      this.#alerts.start();
-    }
+    // Started in this order, after the core: sync and alerts take handles of their own tables.
+    const table: TableLookup = (definition) => this.table(definition);
+    this.#sync = startSync(options, dialect, core, table);
+    this.#maintenance = startMaintenance(options, core, table);
+    this.#alerts = startAlerts(options, core, table);
   }
 
   /** The alert rules passed to open(): their state now, evaluation on demand, and their history. */
@@ -173,19 +112,9 @@ export class Database {
     return { rebuild: (rollup, range) => this.#rebuildRollup(rollup, range) };
   }
 
-  async #rebuildRollup(rollup: AnyTableDef, range: { from?: Date; to?: Date } = {}): Promise<void> {
+  async #rebuildRollup(rollup: AnyTableDef, range?: { from?: Date; to?: Date }): Promise<void> {
     this.#requireOpen();
-    const policy = rollupOf(rollup);
-    if (!policy || !this.#options.tables.includes(rollup)) {
-      throw new SluiceError('CONFIG', `${rollup?.name ?? 'That table'} is not a rollup passed to open({ rollups }).`, {
-        table: rollup?.name,
-      });
-    }
-    // Whole buckets: a range that cuts one would rebuild it from part of its rows. No bound: everything.
-    const start = range.from && new Date(Math.floor(range.from.getTime() / policy.sizeMs) * policy.sizeMs);
-    const end = range.to && new Date(Math.ceil(range.to.getTime() / policy.sizeMs) * policy.sizeMs);
-    await this.#gate.exclusive(() => this.#dialect.rebuildRollup(rollup, policy, start, end));
-    this.#cache.invalidate(rollup);
+    return rebuildRollup({ tables: this.#options.tables, gate: this.#gate, dialect: this.#dialect, cache: this.#cache }, rollup, range);
   }
 
   /** The task store (work items with leases, cached results and cleanup); open with `tasks: true` to have it. */
@@ -212,21 +141,7 @@ export class Database {
 
   static async open(input: OpenOptions): Promise<Database> {
     const options = resolveOptions(input);
-    const dialect = await createDialect({
-      url: options.url,
-      durability: options.durability,
-      lockTimeoutMs: options.gate.deadlineMs,
-      sqlite: options.sqlite,
-      postgres: options.postgres,
-    });
-    try {
-      const found = await dialect.schemaVersion();
-      if (found > options.schemaVersion) throw newerDatabaseError(found, options.schemaVersion);
-    } catch (error) {
-      await dialect.close().catch(() => {});
-      // A damaged file fails here first: the driver's error, classified, never raw.
-      throw SluiceError.is(error) ? error : dialect.classify(error);
-    }
+    const dialect = await openDialect(options);
     try {
       const db = new Database(options, dialect);
       // A write made before the invalidation channel is up could not reach other instances.
@@ -348,31 +263,22 @@ export class Database {
 
   /** Flushes queued writes, then closes every connection. Later calls reject with CLOSED. */
   close(): Promise<void> {
-    this.#closing ??= (async () => {
-      const started = performance.now();
-      // Workers settle through the gate, so they stop (finish or hand back) while it still takes writes.
-      this.#stoppingWorkers = true;
-      try {
-        await this.#workers.stopAll();
-      } finally {
-        this.#stoppingWorkers = false;
-      }
-      await this.#alerts?.stop();
-      await this.#maintenance.stop();
-      if (this.#sync) {
-        // The shipper acknowledges through the gate, so it drains before the gate closes.
-        await this.#gate.flush();
-        await this.#sync.close(this.#options.sync?.drainMs ?? 0);
-      }
-      await this.#gate.close();
-      await this.#cache.close();
-      await this.#dialect.close();
-      this.#log.flush();
-      this.#log.logger.info(
-        { event: 'close', ms: Math.round(performance.now() - started) },
-        'closed: every write settled, connections released',
-      );
-    })();
+    this.#closing ??= closeInOrder(
+      {
+        workers: this.#workers,
+        alerts: this.#alerts,
+        maintenance: this.#maintenance,
+        sync: this.#sync,
+        drainMs: this.#options.sync?.drainMs ?? 0,
+        gate: this.#gate,
+        cache: this.#cache,
+        dialect: this.#dialect,
+        log: this.#log,
+      },
+      (stopping) => {
+        this.#stoppingWorkers = stopping;
+      },
+    );
     return this.#closing;
   }
 
