@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, posix, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -214,5 +215,23 @@ describe('the layers of src/', () => {
       (f) => !f.path.startsWith('dialect/') && !FACES.has(folderOf(f.path)) && /[!=]==\s*'(sqlite|postgres)'/.test(f.text),
     );
     expect(branches.map((f) => f.path)).toEqual([]);
+  });
+
+  it('keeps files under 350 lines and functions under 80, or says above a long function why it is long', () => {
+    const root = join(src, '..');
+    const report = JSON.parse(
+      execFileSync(process.execPath, ['scripts/code-size.mjs', '--json', '--max-file', '350', '--max-fn', '80'], {
+        cwd: root,
+        encoding: 'utf8',
+      }),
+    ) as { files: { path: string; lines: number }[]; functions: { path: string; line: number; lines: number; name: string }[] };
+    const unexplained = report.functions.filter((f) => {
+      const above = readFileSync(join(root, f.path), 'utf8')
+        .split('\n')
+        .slice(Math.max(0, f.line - 4), f.line - 1);
+      return !above.some((line) => /\/\/ Long because /.test(line));
+    });
+    expect(report.files.map((f) => `${f.path}: ${f.lines} lines`)).toEqual([]);
+    expect(unexplained.map((f) => `${f.path}:${f.line} ${f.name}: ${f.lines} lines`)).toEqual([]);
   });
 });
