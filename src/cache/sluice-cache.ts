@@ -7,7 +7,8 @@ import type { AnyTableDef } from '../schema/define-table.js';
 import { type CacheKey, cacheKey } from './cache-key.js';
 import { CacheMetrics } from './cache-metrics.js';
 import type { ResolvedCacheOptions } from './cache-options.js';
-import { type CacheStats, tierStats } from './cache-stats.js';
+import type { CacheStats } from './cache-stats.js';
+import { derivedStats, redisStats, rowStats } from './cache-stats-sections.js';
 import { DataVersionWatch, dataVersionSource } from './data-version-watch.js';
 import { DerivedCache, type DerivedCacheApi, type GetOrSetOptions } from './derived-cache.js';
 import { RedisTier, type RedisTierState, type RemoteInvalidation } from './redis-tier.js';
@@ -194,82 +195,22 @@ export class SluiceCache implements CacheContext, DerivedCacheApi {
   }
 
   stats(): CacheStats {
-    let hits = 0;
-    let misses = 0;
-    let queryHits = 0;
-    let queryMisses = 0;
-    let entries = 0;
-    let bytes = 0;
-    let staleDrops = 0;
-    let invalidations = 0;
-    const tables: CacheStats['tables'] = {};
-    for (const [name, table] of this.#tables) {
-      const c = table.counters;
-      hits += c.hits;
-      misses += c.misses;
-      queryHits += c.queryHits;
-      queryMisses += c.queryMisses;
-      staleDrops += c.staleDrops;
-      invalidations += c.invalidations;
-      entries += table.entries;
-      bytes += table.bytes;
-      tables[name] = {
-        hits: c.hits,
-        misses: c.misses,
-        entries: table.entries,
-        loads: c.loads,
-        queryHits: c.queryHits,
-        queryMisses: c.queryMisses,
-      };
-    }
-    const t = this.#tier?.counters;
+    const rows = rowStats(this.#tables);
     const load = this.#metrics.loadLatency.summary();
     return {
-      l1: { ...tierStats(hits, misses), entries, bytes },
-      l2: {
-        ...tierStats(t?.hits ?? 0, t?.misses ?? 0),
-        enabled: this.#tier !== undefined && this.#anyL2,
-        configured: this.#tier !== undefined,
-        state: this.#tier?.state ?? 'down',
-        trusted: this.#tier?.trusted ?? false,
-        connected: this.#tier?.connected ?? false,
-        listening: this.#tier?.listening ?? false,
-        echoRttMs: this.#tier?.echoRttMs === undefined ? null : Math.round(this.#tier.echoRttMs * 1000) / 1000,
-        lastError: this.#tier?.lastError ?? null,
-        inFlight: this.#tier?.inFlight ?? 0,
-        fallbacks: t?.fallbacks ?? 0,
-        skipped: t?.skipped ?? 0,
-        fills: t?.fills ?? 0,
-        fillsRejected: t?.fillsRejected ?? 0,
-        invalidationFailures: t?.invalidationFailures ?? 0,
-        epochBumps: t?.epochBumps ?? 0,
-        remoteMessages: t?.remoteMessages ?? 0,
-        resyncs: t?.resyncs ?? 0,
-        keepalives: t?.keepalives ?? 0,
-        echoes: t?.echoes ?? 0,
-      },
-      queries: tierStats(queryHits, queryMisses),
-      derived: (() => {
-        const d = this.#derived.counters;
-        return {
-          ...tierStats(d.hits + d.graceHits, d.misses),
-          entries: this.#derived.size,
-          graceHits: d.graceHits,
-          loads: d.loads,
-          loadFailures: d.loadFailures,
-          staleDrops: d.staleDrops,
-          invalidations: d.invalidations,
-        };
-      })(),
+      l1: rows.l1,
+      l2: redisStats(this.#tier, this.#anyL2),
+      queries: rows.queries,
+      derived: derivedStats(this.#derived),
       loads: { count: load.count, ms: load },
-      staleDrops,
-      invalidations,
+      staleDrops: rows.staleDrops,
+      invalidations: rows.invalidations,
       foreignFlushes: this.#foreignFlushes,
       dataVersionChecks: this.#watch?.checks ?? 0,
       foreignWrites: this.#watch ? 'watched' : this.#watched ? 'private' : this.#notified?.() ? 'notified' : 'bound-only',
       foreignInvalidations: this.#foreignInvalidations,
       staleBoundMs: this.#options.staleBoundMs,
-      tables,
+      tables: rows.tables,
     };
   }
 

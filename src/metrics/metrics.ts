@@ -1,10 +1,11 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Histogram, Registry } from 'prom-client';
 import type { LatencySummary } from '../core/latency-window.js';
 import type { LogCoalescer } from '../core/logger.js';
 import type { Dialect, DialectStats } from '../dialect/dialect.js';
 import type { GateObserver } from '../gate/gate-counters.js';
-import { LANES, type Lane } from '../gate/lanes.js';
+import type { Lane } from '../gate/lanes.js';
 import type { WriteGate } from '../gate/write-gate.js';
+import { registerGateSeries, registerStorageSeries } from './scraped-series.js';
 import { WriteLatencyHistogram } from './write-latency.js';
 
 export interface SluiceStats {
@@ -55,92 +56,8 @@ export class SluiceMetrics implements GateObserver {
     this.#dialect = dialect;
     this.#ops = ops;
     gate.counters.observer = this;
-    const counters = gate.counters;
-    const counter = (name: string, help: string, read: () => number) =>
-      new Counter({
-        name,
-        help,
-        registers: [this.registry],
-        collect() {
-          this.reset();
-          this.inc(read());
-        },
-      });
-    counter('sluice_write_ops_ok_total', 'Writes committed.', () => counters.opsOk);
-    new Counter({
-      name: 'sluice_write_ops_failed_total',
-      help: 'Writes rejected, by error code.',
-      labelNames: ['code'],
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const [code, n] of Object.entries(counters.failuresByCode)) this.inc({ code }, n);
-      },
-    });
-    counter('sluice_busy_retries_total', 'Batches retried because another connection held the write lock.', () => counters.busyRetries);
-    counter('sluice_busy_surfaced_total', 'Writes that gave up with BUSY after their deadline.', () => counters.busySurfaced);
-    counter('sluice_overloaded_total', 'Writes refused with OVERLOADED because the queue was full.', () => counters.overloaded);
-    counter('sluice_enqueue_failures_total', 'Fire-and-forget writes (enqueue) that failed.', () => counters.enqueueFailures);
-    new Gauge({
-      name: 'sluice_queue_depth',
-      help: 'Writes waiting in the gate, by lane.',
-      labelNames: ['lane'],
-      registers: [this.registry],
-      collect() {
-        for (const lane of LANES) this.set({ lane }, gate.depth(lane));
-      },
-    });
-    const storage = () => dialect.stats();
-    new Gauge({
-      name: 'sluice_wal_bytes',
-      help: 'Size of the SQLite write-ahead log.',
-      registers: [this.registry],
-      collect() {
-        this.set(storage().walBytes ?? 0);
-      },
-    });
-    new Gauge({
-      name: 'sluice_checkpoints',
-      help: 'TRUNCATE checkpoints run by the watchdog.',
-      registers: [this.registry],
-      collect() {
-        this.set(storage().checkpoints ?? 0);
-      },
-    });
-    // Read replicas (PostgreSQL `postgres.replicas`): absent keys read as 0 on a database without them.
-    const num = (key: string) => Number(storage()[key] ?? 0);
-    new Counter({
-      name: 'sluice_reads_total',
-      help: 'Reads routed with read replicas configured, by target: "replica" or "primary".',
-      labelNames: ['target'],
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        if (storage().readsPrimary === undefined) return;
-        this.inc({ target: 'primary' }, num('readsPrimary'));
-        this.inc({ target: 'replica' }, num('readsReplica'));
-      },
-    });
-    new Counter({
-      name: 'sluice_replica_fallbacks_total',
-      help: 'Reads sent to the primary instead of a replica, by reason: down, lagging (past maxReplicaLagMs), behind (not yet at our last commit), failed.',
-      labelNames: ['reason'],
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        if (storage().readsPrimary === undefined) return;
-        for (const reason of ['Down', 'Lagging', 'Behind', 'Failed'])
-          this.inc({ reason: reason.toLowerCase() }, num(`replicaFallbacks${reason}`));
-      },
-    });
-    new Gauge({
-      name: 'sluice_replica_lag_seconds',
-      help: 'The largest replay lag among the read replicas that are up, in seconds (Prometheus base units).',
-      registers: [this.registry],
-      collect() {
-        this.set(num('replicaLagMs') / 1000);
-      },
-    });
+    registerGateSeries(this.registry, gate);
+    registerStorageSeries(this.registry, dialect);
     this.#batchSize = new Histogram({
       name: 'sluice_batch_size',
       help: 'Writes per committed transaction.',

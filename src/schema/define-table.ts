@@ -1,17 +1,11 @@
 import { describeValue, didYouMean, SluiceError } from '../core/sluice-error.js';
 import { resolveTablePolicy, type TableCachePolicy, type TableCachePolicyInput } from './cache-policy.js';
-import { COLUMN_TYPES, type ColumnDef, type ColumnSpec, type ColumnType } from './column-types.js';
-import {
-  LEASE_COLUMNS,
-  type LeaseColumns,
-  type Lifecycle,
-  type LifecycleOptions,
-  type LifecycleStates,
-  resolveLifecycle,
-} from './lifecycle-policy.js';
+import type { ColumnDef, ColumnSpec } from './column-types.js';
+import { type LeaseColumns, type Lifecycle, type LifecycleOptions, type LifecycleStates, resolveLifecycle } from './lifecycle-policy.js';
 import { resolveSyncPolicy, type SyncPolicy } from './sync-policy.js';
+import { buildColumns, checkIdentifier, columnResolver } from './table-columns.js';
 import type { ColumnsSpec, InsertOf, KeyOf, PatchOf, PrimaryKeySpec, RowOf } from './table-types.js';
-import { TIMESTAMP_COLUMNS, type TimestampColumns, type TimestampPolicy, timestampColumnDefs } from './timestamp-columns.js';
+import type { TimestampColumns, TimestampPolicy } from './timestamp-columns.js';
 
 export type { ColumnDef } from './column-types.js';
 
@@ -93,7 +87,6 @@ export type KeyType<T> = T extends { readonly $key?: infer R } ? Exclude<R, unde
 /** The lifecycle states of a table definition, as a union of string literals. */
 export type StateType<T> = T extends { readonly $state?: infer S extends string } ? Exclude<S, undefined> : string;
 
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const TABLE_OPTIONS = ['columns', 'primaryKey', 'unique', 'indexes', 'cache', 'lifecycle', 'retention', 'sync', 'timestamps'];
 /** Set only while defineSluiceTable runs: Sluice's own tables may use the reserved prefix. */
 let allowReserved = false;
@@ -125,54 +118,9 @@ export function defineTable<
   }
   const declared = Object.entries(options.columns ?? {}) as [string, ColumnSpec][];
   const lifecycleOptions = options.lifecycle;
-  if (lifecycleOptions?.leases !== undefined) {
-    for (const leaseColumn of Object.keys(LEASE_COLUMNS)) {
-      if (declared.some(([n]) => n === leaseColumn)) {
-        throw new SluiceError('CONFIG', `Table ${name}: column ${leaseColumn} is added by lifecycle.leases; do not declare it yourself.`, {
-          table: name,
-          column: leaseColumn,
-        });
-      }
-    }
-  }
-  const specs =
-    lifecycleOptions?.leases === undefined ? declared : [...declared, ...(Object.entries(LEASE_COLUMNS) as [string, ColumnSpec][])];
-  if (lifecycleOptions && typeof lifecycleOptions.column === 'string' && typeof lifecycleOptions.initial === 'string') {
-    // The initial state is the lifecycle column's default, for our inserts and foreign ones alike.
-    const at = specs.findIndex(([n]) => n === lifecycleOptions.column);
-    const spec = specs[at];
-    if (spec && spec[1] === 'text') specs[at] = [spec[0], { type: 'text', default: lifecycleOptions.initial }];
-  }
-  if (specs.length === 0) throw new SluiceError('CONFIG', `Table ${name} declares no columns.`, { table: name });
-  const columns = specs.map(([columnName, spec]) => defineColumn(name, columnName, spec));
-  const timestamps = resolveTimestamps(name, options.timestamps, declared);
-  if (timestamps) columns.push(timestamps.createdAt, timestamps.updatedAt);
+  const { columns, timestamps } = buildColumns(name, declared, lifecycleOptions, options.timestamps);
   const columnsByName = new Map(columns.map((c) => [c.name, c]));
-  const sqlNames = new Set<string>();
-  for (const column of columns) {
-    if (sqlNames.has(column.sqlName)) {
-      throw new SluiceError('CONFIG', `Table ${name}: two columns map to the database name "${column.sqlName}".`, {
-        table: name,
-        column: column.name,
-      });
-    }
-    sqlNames.add(column.sqlName);
-  }
-  const resolve = (what: string, list: unknown): ColumnDef[] => {
-    const names = Array.isArray(list) ? list : [list];
-    if (names.length === 0) throw new SluiceError('CONFIG', `Table ${name}: ${what} names no column.`, { table: name });
-    return names.map((n) => {
-      const column = typeof n === 'string' ? columnsByName.get(n) : undefined;
-      if (!column) {
-        const hint = typeof n === 'string' ? didYouMean(n, [...columnsByName.keys()]) : '';
-        throw new SluiceError('CONFIG', `Table ${name}: ${what} names unknown column ${describeValue(n)}${hint}.`, {
-          table: name,
-          value: n,
-        });
-      }
-      return column;
-    });
-  };
+  const resolve = columnResolver(name, columnsByName);
   const primaryKey = resolve('primaryKey', options.primaryKey);
   for (const column of primaryKey) {
     if (column.nullable) {
@@ -199,80 +147,8 @@ export function defineTable<
   return Object.freeze(table) as TableDef as TableDef<Name, TableColumns<C, O>, PK, ImpliedColumns<O>, StatesOf<O>>;
 }
 
-function resolveTimestamps(table: string, option: unknown, declared: readonly [string, ColumnSpec][]): TimestampPolicy | undefined {
-  if (option === undefined || option === false) return undefined;
-  if (option !== true)
-    throw new SluiceError('CONFIG', `Table ${table}: timestamps must be true or false, got ${describeValue(option)}.`, { table });
-  for (const column of Object.keys(TIMESTAMP_COLUMNS)) {
-    if (declared.some(([n]) => n === column)) {
-      throw new SluiceError('CONFIG', `Table ${table}: column ${column} is added by timestamps: true; do not declare it yourself.`, {
-        table,
-        column,
-      });
-    }
-  }
-  const [createdAt, updatedAt] = timestampColumnDefs();
-  return Object.freeze({ createdAt, updatedAt });
-}
-
 function syncOf(policy: SyncPolicy | undefined): { sync?: SyncPolicy } {
   return policy === undefined ? {} : { sync: policy };
-}
-
-function defineColumn(table: string, name: string, spec: ColumnSpec): ColumnDef {
-  checkIdentifier(name, `table ${table}: column name ${describeValue(name)}`);
-  let type: string;
-  let nullable = false;
-  let def: unknown;
-  let hasDefault = false;
-  if (typeof spec === 'string') {
-    nullable = spec.endsWith('?');
-    type = nullable ? spec.slice(0, -1) : spec;
-  } else if (spec !== null && typeof spec === 'object') {
-    type = spec.type;
-    nullable = spec.nullable === true;
-    hasDefault = 'default' in spec && spec.default !== undefined;
-    def = spec.default;
-  } else {
-    throw new SluiceError(
-      'CONFIG',
-      `Table ${table}: column ${name} has spec ${describeValue(spec)}; expected a type name such as 'text' or { type, nullable, default }.`,
-    );
-  }
-  if (!(COLUMN_TYPES as readonly string[]).includes(type)) {
-    throw new SluiceError(
-      'CONFIG',
-      `Table ${table}: column ${name} has unknown type ${describeValue(type)}${didYouMean(type, COLUMN_TYPES)} Expected one of ${COLUMN_TYPES.join(', ')}.`,
-      { table, column: name },
-    );
-  }
-  const isFunction = typeof def === 'function';
-  if (hasDefault && def === null && !nullable) {
-    throw new SluiceError('CONFIG', `Table ${table}: column ${name} defaults to null but is not nullable.`, { table, column: name });
-  }
-  return Object.freeze({
-    name,
-    sqlName: toSnakeCase(name),
-    type: type as ColumnType,
-    nullable,
-    hasDefault: hasDefault || nullable,
-    makeDefault: hasDefault ? (isFunction ? (def as () => unknown) : () => def) : nullable ? () => null : undefined,
-    constantDefault: hasDefault && !isFunction ? def : undefined,
-  });
-}
-
-function checkIdentifier(name: unknown, what: string): void {
-  if (typeof name !== 'string' || !IDENTIFIER.test(name)) {
-    throw new SluiceError(
-      'CONFIG',
-      `The ${what} is not a plain identifier: use letters, digits and underscores, starting with a letter or underscore, at most 63 characters.`,
-      { value: name },
-    );
-  }
-}
-
-export function toSnakeCase(name: string): string {
-  return name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
 }
 
 function resolveRetention(table: string, retention: { column: string; maxAgeMs: number }, columns: ReadonlyMap<string, ColumnDef>) {

@@ -20,7 +20,7 @@ import { registerSyncRoutes } from './routes/sync-routes.js';
 import { registerTaskRoutes } from './routes/task-routes.js';
 import { registerTaskWorkRoutes } from './routes/task-work-routes.js';
 import type { RouteAccess, ServerContext } from './server-context.js';
-import { resolveServerOptions, type ServerOptions } from './server-options.js';
+import { type ResolvedServerOptions, resolveServerOptions, type ServerOptions } from './server-options.js';
 import { tableSchemas } from './table-schemas.js';
 
 /** A fastify instance serving one database, plus a hook for the host to report its own errors. */
@@ -40,19 +40,7 @@ export function createServer(db: Database, input: ServerOptions = {}): SluiceSer
   const version = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
   const errors = new RecentErrors();
   const fail = errorAnswer(errors);
-  const app = Fastify({
-    logger: options.logger,
-    bodyLimit: options.bodyLimitBytes,
-    requestTimeout: options.requestTimeoutMs,
-    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
-    return503OnClosing: true,
-    forceCloseConnections: 'idle',
-    // The first failure only: collecting all of them costs time and text in proportion to the
-    // body, and a megabyte of wrong values must be refused as fast as one.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
-    clientErrorHandler: answerClientError,
-    frameworkErrors: (error, request, reply) => fail(reply, frameworkError(error, request), request),
-  });
+  const app = newFastify(options, fail);
   acceptStrictUtf8Json(app, options.maxRowsPerRequest);
   const sync = db.syncEnabled ? db.sync : undefined;
   const tables = new Map<string, { def: AnyTableDef; schemas: ReturnType<typeof tableSchemas> }>();
@@ -79,22 +67,7 @@ export function createServer(db: Database, input: ServerOptions = {}): SluiceSer
   const metrics = new HttpMetrics(prometheusRegistry(db));
 
   app.addHook('onRoute', (route) => openapi.addRoute(route));
-  // Callback hooks, not async ones: every request runs both, and a promise each is measurable.
-  app.addHook('onRequest', (request, _reply, done) => {
-    const access = request.routeOptions.config as RouteAccess | undefined;
-    try {
-      if (access?.write) ctx.auth.requireWrite(request);
-      else if (access?.read) ctx.auth.requireRead(request);
-    } catch (error) {
-      done(error as Error);
-      return;
-    }
-    done();
-  });
-  app.addHook('onResponse', (request, reply, done) => {
-    metrics.observe(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
-    done();
-  });
+  addRequestHooks(app, ctx.auth, metrics);
   app.setErrorHandler((error, request, reply) => fail(reply, error, request));
   app.setNotFoundHandler((request, reply) => sendError(reply, notFound(request.method, request.url, tables), request));
   app.addHook('preClose', async () => {
@@ -112,6 +85,43 @@ export function createServer(db: Database, input: ServerOptions = {}): SluiceSer
   feed.start();
 
   return Object.assign(app, { reportError: (source: string, error: unknown) => errors.record(source, error) });
+}
+
+/** Limits from the options; errors fastify raises itself (bad JSON, a long param) answered like a route's. */
+function newFastify(options: ResolvedServerOptions, fail: ReturnType<typeof errorAnswer>): FastifyInstance {
+  return Fastify({
+    logger: options.logger,
+    bodyLimit: options.bodyLimitBytes,
+    requestTimeout: options.requestTimeoutMs,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    // The first failure only: collecting all of them costs time and text in proportion to the
+    // body, and a megabyte of wrong values must be refused as fast as one.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    clientErrorHandler: answerClientError,
+    frameworkErrors: (error, request, reply) => fail(reply, frameworkError(error, request), request),
+  });
+}
+
+/** The route's access check before it runs, and its timing after. */
+function addRequestHooks(app: FastifyInstance, auth: BearerAuth, metrics: HttpMetrics): void {
+  // Callback hooks, not async ones: every request runs both, and a promise each is measurable.
+  app.addHook('onRequest', (request, _reply, done) => {
+    const access = request.routeOptions.config as RouteAccess | undefined;
+    try {
+      if (access?.write) auth.requireWrite(request);
+      else if (access?.read) auth.requireRead(request);
+    } catch (error) {
+      done(error as Error);
+      return;
+    }
+    done();
+  });
+  app.addHook('onResponse', (request, reply, done) => {
+    metrics.observe(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
 }
 
 /** Answers a failed request, and lists it among the last errors unless it is a 401 or 404 (scanners and typos, not faults). */

@@ -4,10 +4,17 @@ import { ERROR_RESPONSES } from '../route-schemas.js';
 import type { ServerContext } from '../server-context.js';
 import type { TableSchemas } from '../table-schemas.js';
 
+const tags = ['tasks'];
+const idParam = { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 200 } }, required: ['id'] };
+
 /** The task store (seed 004): create, read a task, read its result. */
 export function registerTaskRoutes(app: FastifyInstance, ctx: ServerContext, taskSchemas: TableSchemas): void {
-  const tags = ['tasks'];
-  const idParam = { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 200 } }, required: ['id'] };
+  registerCreateRoute(app, ctx, taskSchemas);
+  registerGetRoute(app, ctx, taskSchemas);
+  registerResultRoute(app, ctx);
+}
+
+function registerCreateRoute(app: FastifyInstance, ctx: ServerContext, taskSchemas: TableSchemas): void {
   app.post<{ Body: { type: string; input?: unknown; resultTtlMs?: number; force?: boolean } }>(
     '/api/v1/tasks',
     {
@@ -38,6 +45,9 @@ export function registerTaskRoutes(app: FastifyInstance, ctx: ServerContext, tas
       return reply.code(201).send(task);
     },
   );
+}
+
+function registerGetRoute(app: FastifyInstance, ctx: ServerContext, taskSchemas: TableSchemas): void {
   app.get<{ Params: { id: string } }>(
     '/api/v1/tasks/:id',
     {
@@ -55,6 +65,9 @@ export function registerTaskRoutes(app: FastifyInstance, ctx: ServerContext, tas
       return task;
     },
   );
+}
+
+function registerResultRoute(app: FastifyInstance, ctx: ServerContext): void {
   app.get<{ Params: { id: string } }>(
     '/api/v1/tasks/:id/result',
     {

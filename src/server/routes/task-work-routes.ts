@@ -4,6 +4,7 @@ import type { ServerContext } from '../server-context.js';
 import type { TableSchemas } from '../table-schemas.js';
 
 const idParam = { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 200 } }, required: ['id'] };
+const tags = ['tasks'];
 const token = { type: 'integer', minimum: 0, description: 'The attempt the claim returned: only the current lease holder may settle.' };
 
 /**
@@ -11,7 +12,13 @@ const token = { type: 'integer', minimum: 0, description: 'The attempt the claim
  * languages): claim under a lease, complete with a result, fail with an error, retry a failed task.
  */
 export function registerTaskWorkRoutes(app: FastifyInstance, ctx: ServerContext, taskSchemas: TableSchemas): void {
-  const tags = ['tasks'];
+  registerClaimRoute(app, ctx, taskSchemas);
+  registerCompleteRoute(app, ctx, taskSchemas);
+  registerFailRoute(app, ctx, taskSchemas);
+  registerRetryRoute(app, ctx, taskSchemas);
+}
+
+function registerClaimRoute(app: FastifyInstance, ctx: ServerContext, taskSchemas: TableSchemas): void {
   app.post<{ Body: { owner: string; types?: string[]; limit?: number; leaseMs?: number } }>(
     '/api/v1/tasks/claims',
     {
@@ -47,6 +54,9 @@ export function registerTaskWorkRoutes(app: FastifyInstance, ctx: ServerContext,
       return { tasks };
     },
   );
+}
+
+function registerCompleteRoute(app: FastifyInstance, ctx: ServerContext, taskSchemas: TableSchemas): void {
   app.post<{ Params: { id: string }; Body: { result?: unknown; token?: number } }>(
     '/api/v1/tasks/:id/complete',
     {
@@ -64,6 +74,9 @@ export function registerTaskWorkRoutes(app: FastifyInstance, ctx: ServerContext,
       return ctx.db.tasks.complete(request.params.id, result, token === undefined ? {} : { token });
     },
   );
+}
+
+function registerFailRoute(app: FastifyInstance, ctx: ServerContext, taskSchemas: TableSchemas): void {
   app.post<{ Params: { id: string }; Body: { error: string; token?: number } }>(
     '/api/v1/tasks/:id/fail',
     {
@@ -86,6 +99,9 @@ export function registerTaskWorkRoutes(app: FastifyInstance, ctx: ServerContext,
       return ctx.db.tasks.fail(request.params.id, error, token === undefined ? {} : { token });
     },
   );
+}
+
+function registerRetryRoute(app: FastifyInstance, ctx: ServerContext, taskSchemas: TableSchemas): void {
   app.post<{ Params: { id: string } }>(
     '/api/v1/tasks/:id/retry',
     {
