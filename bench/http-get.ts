@@ -1,12 +1,15 @@
 /**
  * The `http` scenario's GET row alone: `GET /api/v1/tables/media_files/records/{key}` on Sluice's
- * server beside a bare fastify route making the same better-sqlite3 select, measured A B B A
- * (Sluice, bare, bare, Sluice) in one process, autocannon in its own.
+ * server beside a bare fastify route making the same better-sqlite3 select, autocannon in its
+ * own process. Sides take turns in short legs, the order reversed every round (A B B A), so load
+ * from other jobs on a shared machine falls on every side alike; each side's median counts.
  *
- *   npm run build && npx tsx bench/http-get.ts [--root DIR] [--seconds S] [--connections N] [--side both|sluice|bare]
+ *   npm run build && npx tsx bench/http-get.ts [--root DIR] [--base DIR] [--rounds N] [--seconds S] [--side bare,sluice]
  *
- * --root loads Sluice from DIR/dist (a worktree of another commit, built), so two commits can be
- * compared with the same script. --side sluice serves only Sluice, for `node --cpu-prof --import tsx`.
+ * --root loads Sluice from DIR/dist; --base adds a second Sluice loaded from another built
+ * commit (e.g. `git archive` of it, built, in /tmp), served from the same file in the same
+ * process, so two commits are compared leg by leg. --side sluice serves only Sluice, for
+ * `node --cpu-prof --import tsx bench/http-get.ts --side sluice --rounds 1 --seconds 8`.
  */
 import { execFile } from 'node:child_process';
 import { loadavg } from 'node:os';
@@ -25,91 +28,128 @@ const ROWS = 10_000;
 const { values } = parseArgs({
   options: {
     root: { type: 'string', default: join(import.meta.dirname, '..') },
-    seconds: { type: 'string', default: '5' },
+    base: { type: 'string' },
+    rounds: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '2' },
     connections: { type: 'string', default: '16' },
-    side: { type: 'string', default: 'both' },
+    side: { type: 'string' },
   },
 });
 const seconds = Number(values.seconds);
 const connections = Number(values.connections);
 
-async function cannon(url: string, duration: number): Promise<{ rps: number; p99: number; non2xx: number; errors: number }> {
+interface Leg {
+  rps: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+  /** The server's CPU (this process, user + system) per request: steadier than req/s on a shared machine. */
+  cpuUs: number;
+}
+
+async function cannon(url: string, duration: number): Promise<Omit<Leg, 'cpuUs'>> {
   const { stdout } = await run$(process.execPath, [LOAD, JSON.stringify({ url, seconds: duration, connections })]);
   return JSON.parse(stdout.trim().split('\n').pop()!);
 }
 
-const lib = (await import(pathToFileURL(join(values.root, 'dist', 'index.js')).href)) as typeof import('../dist/index.js');
-const server = (await import(
-  pathToFileURL(join(values.root, 'dist', 'server', 'index.js')).href
-)) as typeof import('../dist/server/index.js');
-const mediaFiles = lib.defineTable('media_files', MEDIA_SHAPE);
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' / ');
+
+/** A Sluice server over `file`, loaded from `root`/dist. */
+async function sluiceServer(root: string, file: string, key: string) {
+  const lib = (await import(pathToFileURL(join(root, 'dist', 'index.js')).href)) as typeof import('../dist/index.js');
+  const server = (await import(pathToFileURL(join(root, 'dist', 'server', 'index.js')).href)) as typeof import('../dist/server/index.js');
+  const mediaFiles = lib.defineTable('media_files', MEDIA_SHAPE);
+  const db = await lib.open({ url: `sqlite:${file}`, tables: [mediaFiles], sqlite: { cacheKiB: 65_536 } });
+  await db.migrate();
+  const app = server.createServer(db, { token: 'bench-token-0123' });
+  const url = `${await app.listen({ host: '127.0.0.1', port: 0 })}/api/v1/tables/media_files/records/${key}`;
+  return {
+    url,
+    close: async () => {
+      await app.close();
+      await db.close();
+    },
+  };
+}
 
 const scratch = scratchDir('http-get');
 try {
   const file = scratch.file('http.db');
-  const schemaDb = await lib.open({ url: `sqlite:${file}`, tables: [mediaFiles] });
-  await schemaDb.migrate();
-  await schemaDb.close();
+  {
+    const lib = (await import(pathToFileURL(join(values.root, 'dist', 'index.js')).href)) as typeof import('../dist/index.js');
+    const schemaDb = await lib.open({ url: `sqlite:${file}`, tables: [lib.defineTable('media_files', MEDIA_SHAPE)] });
+    await schemaDb.migrate();
+    await schemaDb.close();
+  }
   prefill(file, ROWS, sequentialPath);
   const key = encodeURIComponent(sequentialPath(4321));
 
-  const db = await lib.open({ url: `sqlite:${file}`, tables: [mediaFiles], sqlite: { cacheKiB: 65_536 } });
-  await db.migrate();
-  const app = server.createServer(db, { token: 'bench-token-0123' });
-  const sluiceUrl = `${await app.listen({ host: '127.0.0.1', port: 0 })}/api/v1/tables/media_files/records/${key}`;
-
-  const reader = openRaw(file);
-  reader.pragma('query_only = ON');
-  const select = reader.prepare(RAW_SELECT_SQL);
-  const bare = Fastify();
-  bare.get<{ Params: { key: string } }>('/raw/:key', async (req, reply) => {
-    const row = select.get(req.params.key) as Record<string, unknown> | undefined;
-    if (!row) return reply.code(404).send({ error: 'not found' });
-    return row;
-  });
-  const bareUrl = `${await bare.listen({ host: '127.0.0.1', port: 0 })}/raw/${key}`;
-
-  const warmup = Number(values.warmup);
-  const sides = values.side === 'both' ? ['sluice', 'bare', 'bare', 'sluice'] : [values.side!];
-  const urls: Record<string, string> = { sluice: sluiceUrl, bare: bareUrl };
-  const load = loadavg().map((l) => l.toFixed(2));
-  if (warmup > 0) for (const side of new Set(sides)) await cannon(urls[side]!, warmup);
-  const runs: { side: string; rps: number; p99: number; non2xx: number; errors: number; cpuUs: number }[] = [];
-  for (const side of sides) {
-    await settle(300);
-    // The server's CPU per request (this process, user + system) is steadier than req/s on a shared machine.
-    const cpu0 = process.cpuUsage();
-    const result = await cannon(urls[side]!, seconds);
-    const cpu = process.cpuUsage(cpu0);
-    runs.push({ side, ...result, cpuUs: (cpu.user + cpu.system) / (result.rps * seconds) });
+  const servers = new Map<string, { url: string; close: () => Promise<void> }>();
+  const wanted = values.side?.split(',') ?? ['sluice', 'bare', ...(values.base ? ['base'] : [])];
+  if (wanted.includes('sluice')) servers.set('sluice', await sluiceServer(values.root, file, key));
+  if (wanted.includes('base')) servers.set('base', await sluiceServer(values.base!, file, key));
+  if (wanted.includes('bare')) {
+    const reader = openRaw(file);
+    reader.pragma('query_only = ON');
+    const select = reader.prepare(RAW_SELECT_SQL);
+    const bare = Fastify();
+    bare.get<{ Params: { key: string } }>('/raw/:key', async (req, reply) => {
+      const row = select.get(req.params.key) as Record<string, unknown> | undefined;
+      if (!row) return reply.code(404).send({ error: 'not found' });
+      return row;
+    });
+    const url = `${await bare.listen({ host: '127.0.0.1', port: 0 })}/raw/${key}`;
+    servers.set('bare', {
+      url,
+      close: async () => {
+        await bare.close();
+        reader.close();
+      },
+    });
   }
-  await app.close();
-  await bare.close();
-  await db.close();
-  reader.close();
 
-  const mean = (side: string, of: (r: (typeof runs)[number]) => number = (r) => r.rps) => {
-    const mine = runs.filter((r) => r.side === side);
-    return mine.length ? mine.reduce((s, r) => s + of(r), 0) / mine.length : Number.NaN;
-  };
-  process.stdout.write(
-    `${JSON.stringify({
-      root: values.root,
-      loadBefore: load.join(' / '),
-      loadAfter: loadavg()
-        .map((l) => l.toFixed(2))
-        .join(' / '),
-      runs: runs.map(
-        (r) =>
-          `${r.side} ${Math.round(r.rps)} req/s p99 ${r.p99} ms cpu ${r.cpuUs.toFixed(1)} µs/req non2xx ${r.non2xx} errors ${r.errors}`,
-      ),
-      sluice: Math.round(mean('sluice')),
-      bare: Math.round(mean('bare')),
-      ratio: Number((mean('sluice') / mean('bare')).toFixed(3)),
-      cpuUsPerRequest: { sluice: Number(mean('sluice', (r) => r.cpuUs).toFixed(1)), bare: Number(mean('bare', (r) => r.cpuUs).toFixed(1)) },
-    })}\n`,
+  const loadBefore = load();
+  const warmup = Number(values.warmup);
+  if (warmup > 0) for (const { url } of servers.values()) await cannon(url, warmup);
+  const sides = [...servers.keys()];
+  const legs = new Map<string, Leg[]>(sides.map((s) => [s, []]));
+  for (let round = 0; round < Number(values.rounds); round++) {
+    for (const side of round % 2 === 0 ? sides : [...sides].reverse()) {
+      await settle(200);
+      const cpu0 = process.cpuUsage();
+      const result = await cannon(servers.get(side)!.url, seconds);
+      const cpu = process.cpuUsage(cpu0);
+      legs.get(side)!.push({ ...result, cpuUs: (cpu.user + cpu.system) / (result.rps * seconds) });
+    }
+  }
+  for (const server of servers.values()) await server.close();
+
+  const summary = Object.fromEntries(
+    sides.map((side) => {
+      const of = legs.get(side)!;
+      return [
+        side,
+        {
+          rps: Math.round(median(of.map((l) => l.rps))),
+          cpuUsPerRequest: Number(median(of.map((l) => l.cpuUs)).toFixed(1)),
+          legs: of.map((l) => Math.round(l.rps)).join(' '),
+          non2xx: of.reduce((n, l) => n + l.non2xx + l.errors, 0),
+        },
+      ];
+    }),
   );
+  const ratios = Object.fromEntries(
+    sides.filter((s) => s !== 'bare' && servers.has('bare')).map((s) => [s, Number((summary[s]!.rps / summary.bare!.rps).toFixed(3))]),
+  );
+  process.stdout.write(`${JSON.stringify({ loadBefore, loadAfter: load(), legSeconds: seconds, summary, ratioToBare: ratios })}\n`);
 } finally {
   scratch.remove();
 }
