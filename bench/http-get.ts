@@ -4,7 +4,7 @@
  * own process. Sides take turns in short legs, the order reversed every round (A B B A), so load
  * from other jobs on a shared machine falls on every side alike; each side's median counts.
  *
- *   npm run build && npx tsx bench/http-get.ts [--root DIR] [--base DIR] [--rounds N] [--seconds S] [--side bare,sluice]
+ *   npm run build && npx tsx bench/http-get.ts [--root DIR] [--base DIR] [--rounds N] [--seconds S] [--side bare,sluice] [--cache]
  *
  * --root loads Sluice from DIR/dist; --base adds a second Sluice loaded from another built
  * commit (e.g. `git archive` of it, built, in /tmp), served from the same file in the same
@@ -34,6 +34,8 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '2' },
     connections: { type: 'string', default: '16' },
     side: { type: 'string' },
+    /** Gives media_files a cache policy: every GET after the first is an L1 hit (row and body kept). */
+    cache: { type: 'boolean', default: false },
   },
 });
 const seconds = Number(values.seconds);
@@ -66,7 +68,10 @@ const load = () =>
 async function sluiceServer(root: string, file: string, key: string) {
   const lib = (await import(pathToFileURL(join(root, 'dist', 'index.js')).href)) as typeof import('../dist/index.js');
   const server = (await import(pathToFileURL(join(root, 'dist', 'server', 'index.js')).href)) as typeof import('../dist/server/index.js');
-  const mediaFiles = lib.defineTable('media_files', MEDIA_SHAPE);
+  const mediaFiles = lib.defineTable(
+    'media_files',
+    values.cache ? { ...MEDIA_SHAPE, cache: { ttlMs: 60_000, maxEntries: 1000 } } : MEDIA_SHAPE,
+  );
   const db = await lib.open({ url: `sqlite:${file}`, tables: [mediaFiles], sqlite: { cacheKiB: 65_536 } });
   await db.migrate();
   const app = server.createServer(db, { token: 'bench-token-0123' });
@@ -149,7 +154,9 @@ try {
   const ratios = Object.fromEntries(
     sides.filter((s) => s !== 'bare' && servers.has('bare')).map((s) => [s, Number((summary[s]!.rps / summary.bare!.rps).toFixed(3))]),
   );
-  process.stdout.write(`${JSON.stringify({ loadBefore, loadAfter: load(), legSeconds: seconds, summary, ratioToBare: ratios })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ cache: values.cache, loadBefore, loadAfter: load(), legSeconds: seconds, summary, ratioToBare: ratios })}\n`,
+  );
 } finally {
   scratch.remove();
 }
