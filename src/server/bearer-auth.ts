@@ -24,6 +24,10 @@ export class BearerAuth {
     return this.#read !== undefined;
   }
 
+  get writesClosed(): boolean {
+    return this.#write !== undefined;
+  }
+
   /** Throws 401 unless the request may write. */
   requireWrite(request: FastifyRequest): void {
     if (this.#write === undefined) return;
