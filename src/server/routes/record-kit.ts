@@ -4,6 +4,7 @@ import { type AnyTableDef, closestName, describeValue } from '../../internal.js'
 import { withDeadline } from '../deadline.js';
 import { HttpError } from '../http-errors.js';
 import { type JsonTable, jsonTable } from '../json-table.js';
+import { RowBodies } from '../row-body.js';
 import type { ServerContext } from '../server-context.js';
 import { encodeRow, type JsonSchema, type TableSchemas } from '../table-schemas.js';
 
@@ -33,6 +34,8 @@ export interface RecordKit {
   /** A read under the request deadline. */
   read<T>(work: Promise<T>, what: string): Promise<T>;
   rowOut(row: unknown): unknown;
+  /** A row's JSON body and ETag, for the routes that answer with one row (GET and PATCH by key). */
+  readonly bodies: RowBodies;
   notFound(key: string): HttpError;
 }
 
@@ -64,6 +67,7 @@ export function recordKit(ctx: ServerContext, def: AnyTableDef, schemas: TableSc
     }),
     read: (work, what) => withDeadline(work, requestTimeoutMs, what),
     rowOut: (row) => encodeRow(def, row),
+    bodies: new RowBodies(def),
     notFound: (key) => new HttpError(404, 'NOT_FOUND', `${def.name} has no row with key ${JSON.stringify(key)}.`),
   };
 }

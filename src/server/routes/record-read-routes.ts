@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { decodeFilter, parseJsonParameter, parseKey, parseOrderBy } from '../request-parsing.js';
 import { ERROR_RESPONSES, ETAG_HEADER } from '../route-schemas.js';
-import { rowEtag } from '../row-etag.js';
 import type { KeyParams, RecordKit } from './record-kit.js';
 
 /** Page, count and one row by key. */
@@ -70,7 +69,7 @@ export function registerRecordReadRoutes(app: FastifyInstance, kit: RecordKit): 
 }
 
 function registerGetRoute(app: FastifyInstance, kit: RecordKit): void {
-  const { def, schemas, base, tags, keyParam, table, rowOut } = kit;
+  const { def, schemas, base, tags, keyParam, table, bodies } = kit;
   app.get<{ Params: KeyParams }>(
     `${base}/records/:key`,
     {
@@ -88,9 +87,8 @@ function registerGetRoute(app: FastifyInstance, kit: RecordKit): void {
       // A point read by primary key is bounded, so it skips the request deadline's timer.
       const row = await table().get(key);
       if (row === undefined) throw kit.notFound(request.params.key);
-      const out = rowOut(row);
-      reply.header('etag', rowEtag(out));
-      return out;
+      // Serialised here, once, for the ETag; fastify sends the string as it is.
+      return bodies.send(reply, row);
     },
   );
 }

@@ -4,7 +4,7 @@ import type { AnyTableDef } from '../../internal.js';
 import { HttpError } from '../http-errors.js';
 import { decodeFilter, parseJsonParameter, parseKey } from '../request-parsing.js';
 import { ERROR_RESPONSES, ETAG_HEADER } from '../route-schemas.js';
-import { rowEtag, unchangedFilter } from '../row-etag.js';
+import { unchangedFilter } from '../row-etag.js';
 import { decodeRow } from '../table-schemas.js';
 import { type KeyParams, PRIORITY, type RecordKit, refuseUnknownColumns, type WriteQuery } from './record-kit.js';
 
@@ -15,7 +15,7 @@ export function registerRecordUpdateRoutes(app: FastifyInstance, kit: RecordKit)
 }
 
 function registerPatchRoute(app: FastifyInstance, kit: RecordKit): void {
-  const { def, schemas, base, tags, keyParam, table, rowOut } = kit;
+  const { def, schemas, base, tags, keyParam, table } = kit;
 
   app.patch<{ Params: KeyParams; Querystring: WriteQuery & { where?: string }; Body: Record<string, unknown> }>(
     `${base}/records/:key`,
@@ -63,8 +63,8 @@ function registerPatchRoute(app: FastifyInstance, kit: RecordKit): void {
         const current = await table().get(key);
         if (current === undefined) throw kit.notFound(request.params.key);
         if (ifMatch.trim() !== '*') {
-          const out = rowOut(current);
-          if (!ifMatch.split(',').some((tag) => tag.trim() === rowEtag(out))) {
+          const { etag } = kit.bodies.of(reply, current);
+          if (!ifMatch.split(',').some((tag) => tag.trim() === etag)) {
             throw new HttpError(
               412,
               'CONFLICT',
@@ -80,9 +80,7 @@ function registerPatchRoute(app: FastifyInstance, kit: RecordKit): void {
         ...(where ? { where: where } : {}),
         returning: 'row',
       });
-      const out = rowOut(row);
-      reply.header('etag', rowEtag(out));
-      return out;
+      return kit.bodies.send(reply, row);
     },
   );
 }
