@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { LatencyWindow } from '../core/latency-window.js';
+import { scrapedCounter } from '../core/scraped-counter.js';
 import type { CacheStats } from './cache-stats.js';
 
 /**
@@ -52,16 +53,7 @@ function registerCacheCounters(registry: Registry, read: () => CacheStats): void
     query: s.queries.misses,
     derived: s.derived.misses,
   }));
-  const counter = (name: string, help: string, pick: (s: CacheStats) => number) =>
-    new Counter({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(pick(read()));
-      },
-    });
+  const counter = (name: string, help: string, pick: (s: CacheStats) => number) => scrapedCounter(registry, name, help, () => pick(read()));
   counter('sluice_cache_redis_fallbacks_total', 'Reads served from the database because Redis failed or timed out.', (s) => s.l2.fallbacks);
   counter('sluice_cache_redis_skipped_total', 'Reads that skipped Redis while it was down or untrusted.', (s) => s.l2.skipped);
   counter('sluice_cache_stale_drops_total', 'Loaded values not cached because a commit overtook the load.', (s) => s.staleDrops);

@@ -1,4 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { scrapedCounter } from '../core/scraped-counter.js';
 import type { Dialect } from '../dialect/dialect.js';
 import { LANES } from '../gate/lanes.js';
 import type { WriteGate } from '../gate/write-gate.js';
@@ -9,16 +10,7 @@ import type { WriteGate } from '../gate/write-gate.js';
  */
 export function registerGateSeries(registry: Registry, gate: WriteGate): void {
   const counters = gate.counters;
-  const counter = (name: string, help: string, read: () => number) =>
-    new Counter({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(read());
-      },
-    });
+  const counter = (name: string, help: string, read: () => number) => scrapedCounter(registry, name, help, read);
   counter('sluice_write_ops_ok_total', 'Writes committed.', () => counters.opsOk);
   new Counter({
     name: 'sluice_write_ops_failed_total',

@@ -62,3 +62,16 @@ export function lockWaitMs(ops: readonly WriteOp[]): number {
   }
   return Math.max(1, Math.floor(wait));
 }
+
+/**
+ * Sends a statement without waiting for it and never throws: a value that cannot be written
+ * fails the returned promise, as the statement's own failure would, and the promise is marked
+ * handled until its reader awaits it.
+ */
+export function sendQuietly<T>(send: () => Promise<T>): Promise<T> {
+  try {
+    return quiet(send());
+  } catch (error) {
+    return quiet(Promise.reject(error));
+  }
+}

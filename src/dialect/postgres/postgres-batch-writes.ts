@@ -6,7 +6,7 @@ import { missOrConflict, type OpStatement, planOne, settleInsertRun, settleOne, 
 import { insertRunLength, type UpdateCommand, updateRunLength } from '../batch-runs.js';
 import type { DialectAdapter } from '../dialect-adapter.js';
 import { CommittedChange, type Outcome, type WriteOp } from '../write-op.js';
-import { type BatchRunnerStats, quiet, tooManyParameters } from './postgres-batch-support.js';
+import { type BatchRunnerStats, quiet, sendQuietly, tooManyParameters } from './postgres-batch-support.js';
 import type { PgConnection, PgResult } from './postgres-connection.js';
 import { classifyPostgresError, postgresTransient } from './postgres-errors.js';
 import { PostgresStatementCache, type UpsertClause } from './postgres-statements.js';
@@ -139,18 +139,14 @@ export class PostgresBatchWrites {
    * statement's own failure would.
    */
   #sendRun(conn: PgConnection, ops: readonly WriteOp[], start: number, count: number): Promise<PgResult> {
-    try {
+    return sendQuietly(() => {
       const first = ops[start] as WriteOp;
       const unnest = this.#cache.unnest(first.codec);
       const rows: unknown[][] = [];
       for (let i = start; i < start + count; i++) rows.push(((ops[i] as WriteOp).command as { params: unknown[] }).params);
       const upsert = first.command.kind === 'upsert';
-      return quiet(
-        conn.query(upsert ? unnest.upsert : unnest.insert, unnest.columnArrays(rows), upsert ? unnest.upsertName : unnest.insertName),
-      );
-    } catch (error) {
-      return quiet(Promise.reject(error));
-    }
+      return conn.query(upsert ? unnest.upsert : unnest.insert, unnest.columnArrays(rows), upsert ? unnest.upsertName : unnest.insertName);
+    });
   }
 
   /** Runs a multi-row insert in a savepoint; `sent`: the statement already on its way, its savepoint taken. */
@@ -228,13 +224,11 @@ export class PostgresBatchWrites {
 
   /** Sends a run's unnest update without waiting for it; never throws (see #sendRun). */
   #sendUpdateRun(conn: PgConnection, ops: readonly WriteOp[], start: number, run: UpdateRun): Promise<PgResult> {
-    try {
+    return sendQuietly(() => {
       const rows: unknown[][] = [];
       for (let i = start; i < start + run.count; i++) rows.push(runRow((ops[i] as WriteOp).command as UpdateCommand, this.#shapes[i]));
-      return quiet(conn.query(run.statement.sql, run.statement.literals.columns(rows), run.statement.name));
-    } catch (error) {
-      return quiet(Promise.reject(error));
-    }
+      return conn.query(run.statement.sql, run.statement.literals.columns(rows), run.statement.name);
+    });
   }
 
   /**
