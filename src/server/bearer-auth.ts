@@ -1,13 +1,11 @@
-import * as crypto from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { HttpError } from './http-errors.js';
-
-/** Node's one-shot digest (20.12 and later): every request to a closed server hashes its token. */
-const oneShot: typeof crypto.hash | undefined = typeof crypto.hash === 'function' ? crypto.hash : undefined;
+import { sha256 } from './sha256.js';
 
 /** Hashing first gives equal-length inputs, so the comparison takes the same time whatever was sent. */
 function digest(value: string): Buffer {
-  return oneShot ? oneShot('sha256', value, 'buffer') : crypto.createHash('sha256').update(value).digest();
+  return sha256(value, 'buffer');
 }
 
 /** Checks `Authorization: Bearer <token>` against the write token and, for reads, the read token. */
@@ -33,7 +31,7 @@ export class BearerAuth {
     if (this.#write === undefined) return;
     const given = presented(request);
     if (given === undefined) throw new HttpError(401, 'UNAUTHORIZED', 'This route writes: send Authorization: Bearer <token>.');
-    if (!crypto.timingSafeEqual(digest(given), this.#write)) throw new HttpError(401, 'UNAUTHORIZED', 'The bearer token is not valid.');
+    if (!timingSafeEqual(digest(given), this.#write)) throw new HttpError(401, 'UNAUTHORIZED', 'The bearer token is not valid.');
   }
 
   /** Throws 401 unless the request may read (the write token reads too). */
@@ -43,8 +41,8 @@ export class BearerAuth {
     if (given === undefined)
       throw new HttpError(401, 'UNAUTHORIZED', 'Reads are closed on this server: send Authorization: Bearer <token>.');
     const hash = digest(given);
-    const okRead = crypto.timingSafeEqual(hash, this.#read);
-    const okWrite = this.#write !== undefined && crypto.timingSafeEqual(hash, this.#write);
+    const okRead = timingSafeEqual(hash, this.#read);
+    const okWrite = this.#write !== undefined && timingSafeEqual(hash, this.#write);
     if (!okRead && !okWrite) throw new HttpError(401, 'UNAUTHORIZED', 'The bearer token is not valid.');
   }
 }

@@ -1,9 +1,6 @@
-import * as crypto from 'node:crypto';
 import { SluiceError } from '../index.js';
 import type { AnyTableDef } from '../internal.js';
-
-/** Node's one-shot digest (20.12 and later): a third of createHash's cost on a row's few hundred bytes. */
-const oneShot: typeof crypto.hash | undefined = typeof crypto.hash === 'function' ? crypto.hash : undefined;
+import { sha256 } from './sha256.js';
 
 /**
  * A strong entity tag for a row's JSON body exactly as the API sends it: the body changes with
@@ -11,8 +8,7 @@ const oneShot: typeof crypto.hash | undefined = typeof crypto.hash === 'function
  * which a PATCH's If-Match relies on.
  */
 export function bodyEtag(json: string): string {
-  const digest = oneShot ? oneShot('sha256', json, 'base64url') : crypto.createHash('sha256').update(json).digest('base64url');
-  return `"${digest.slice(0, 27)}"`;
+  return `"${sha256(json, 'base64url').slice(0, 27)}"`;
 }
 
 /**

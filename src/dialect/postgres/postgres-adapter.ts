@@ -16,6 +16,14 @@ import { POSTGRES_ARRAY_TYPES, POSTGRES_COLUMN_TYPES } from './postgres-types.js
  * cross-connection commit counter (other clients' commits arrive by NOTIFY instead).
  */
 export function postgresAdapter(): DialectAdapter {
+  shared ??= buildPostgresAdapter();
+  return shared;
+}
+
+/** The builder only compiles and the rest is data: one adapter serves every database and option check. */
+let shared: DialectAdapter | undefined;
+
+function buildPostgresAdapter(): DialectAdapter {
   const builder = createPostgresBuilder();
   return Object.freeze({
     name: 'postgres',

@@ -14,11 +14,24 @@ import { sqliteTimestampsDdl } from './sqlite-timestamps-ddl.js';
  * private to its process (`file === ':memory:'`).
  */
 export function sqliteAdapter(file: string): DialectAdapter {
+  const processPrivate = file === ':memory:';
+  let adapter = shared.get(processPrivate);
+  if (adapter === undefined) {
+    adapter = buildSqliteAdapter(processPrivate);
+    shared.set(processPrivate, adapter);
+  }
+  return adapter;
+}
+
+/** The builder only compiles and the rest is data: one adapter per kind of file serves every database. */
+const shared = new Map<boolean, DialectAdapter>();
+
+function buildSqliteAdapter(processPrivate: boolean): DialectAdapter {
   const builder = createSqliteBuilder();
   const capabilities: DialectCapabilities = Object.freeze({
     skipLocked: false,
     dataVersion: true,
-    processPrivate: file === ':memory:',
+    processPrivate,
     syncSource: true,
     readReplicas: false,
   });
